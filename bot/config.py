@@ -1,0 +1,118 @@
+"""Settings: every environment variable the bot reads, validated once at start-up.
+
+`load_settings()` reads the environment (and a `.env` file when present) and raises `ConfigError`
+with one line naming the offending variable. Secret values never appear in error messages.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["DEFAULT_ZUORA_VERSION", "ConfigError", "Settings", "load_settings"]
+
+DEFAULT_ZUORA_VERSION = "2025-08-12"
+_ZUORA_VERSION = re.compile(r"^(\d{4}-\d{2}-\d{2}|\d{3}\.0)$")
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message names the variable in one line."""
+
+
+class Settings(BaseSettings):
+    """The bot's configuration. Unset optional values mean the embedded default (see README)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+
+    zuora_base_url: str | None = None
+    """Unset means the embedded sandbox (demo tenant, in-process)."""
+    zuora_client_id: str | None = None
+    zuora_client_secret: SecretStr | None = None
+    zuora_version: str = DEFAULT_ZUORA_VERSION
+    zuora_ui_url: str | None = None
+
+    llm_model: str | None = None
+    """Any litellm model string; unset means the deterministic router and templates."""
+    llm_timeout_s: float = Field(default=20.0, gt=0)
+    redact_pii: bool = True
+
+    database_path: Path = Path("billing-copilot.db")
+    approvers: Annotated[list[str], NoDecode] = []
+    """Slack user ids (U…/W…) and/or user group ids (S…), comma-separated."""
+    approval_tiers: str = ""
+    """Amount tiers, parsed and validated by the approval policy."""
+    approval_ttl_hours: float = Field(default=24.0, gt=0)
+    collections_channel: str | None = None
+
+    zuora_callout_username: str | None = None
+    zuora_callout_password: SecretStr | None = None
+    zuora_callout_secret: SecretStr | None = None
+    billrun_poll_seconds: int = Field(default=300, ge=0)
+    """0 disables the polling backstop."""
+    read_only: bool = False
+    port: int = Field(default=3000, ge=1, le=65535)
+
+    @field_validator("approvers", mode="before")
+    @classmethod
+    def _split_approvers(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("approvers")
+    @classmethod
+    def _check_approvers(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if not re.fullmatch(r"[UWS][A-Z0-9]{2,}", entry):
+                raise ValueError(f"{entry!r} is not a Slack user id (U…/W…) or user group id (S…)")
+        return value
+
+    @field_validator("zuora_version")
+    @classmethod
+    def _check_version(cls, value: str) -> str:
+        if not _ZUORA_VERSION.match(value):
+            raise ValueError(f"{value!r} is not a Zuora minor version such as 2025-08-12 or 341.0")
+        return value
+
+    @field_validator("zuora_base_url", "zuora_ui_url", "slack_api_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
+    @model_validator(mode="after")
+    def _zuora_credentials(self) -> Settings:
+        if self.zuora_base_url and not (self.zuora_client_id and self.zuora_client_secret):
+            missing = "ZUORA_CLIENT_ID" if not self.zuora_client_id else "ZUORA_CLIENT_SECRET"
+            raise ValueError(f"{missing} is required when ZUORA_BASE_URL is set")
+        if self.zuora_callout_username and not self.zuora_callout_password:
+            raise ValueError("ZUORA_CALLOUT_PASSWORD is required when ZUORA_CALLOUT_USERNAME is set")
+        return self
+
+    @property
+    def uses_sandbox(self) -> bool:
+        """True when no Zuora tenant is configured and the embedded sandbox serves the API."""
+        return self.zuora_base_url is None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build `Settings` from the environment, raising `ConfigError` with a one-line message."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = err.get("loc") or ()
+        message = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+        if loc:
+            raise ConfigError(f"invalid setting {str(loc[0]).upper()}: {message}") from None
+        raise ConfigError(f"invalid settings: {message}") from None

@@ -1,0 +1,10 @@
+"""SQLite storage: the connection settings and the numbered, append-only migrations.
+
+Each capability owns the queries for its own tables (for example `actions/store.py`); this package
+only opens the database and evolves its schema.
+"""
+
+from bot.storage.db import open_db
+from bot.storage.migrations import MIGRATIONS, applied_migrations, migrate
+
+__all__ = ["MIGRATIONS", "applied_migrations", "migrate", "open_db"]

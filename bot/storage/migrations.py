@@ -1,0 +1,66 @@
+"""Numbered, append-only schema migrations, recorded in the `_migrations` table.
+
+Add a new `mNNN_<what>` function at the end of the file with `@migration`; never edit or reorder
+one that has shipped. Each migration runs in its own transaction together with its bookkeeping
+row, so a crash leaves the schema either before or after it, never half-way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import sqlite_utils
+
+__all__ = ["MIGRATIONS", "applied_migrations", "migrate"]
+
+Migration = Callable[[sqlite_utils.Database], None]
+MIGRATIONS: list[Migration] = []
+
+
+def migration(fn: Migration) -> Migration:
+    """Register `fn` as the next migration; its name must be `m<NNN>_<what>` in order."""
+    expected = f"m{len(MIGRATIONS) + 1:03d}_"
+    if not fn.__name__.startswith(expected):
+        raise RuntimeError(f"migration {fn.__name__!r} must be named {expected}…")
+    MIGRATIONS.append(fn)
+    return fn
+
+
+def applied_migrations(db: sqlite_utils.Database) -> list[str]:
+    """Names of the migrations already applied to `db`, in order."""
+    if "_migrations" not in db.table_names():
+        return []
+    return [row["name"] for row in db.query("select name from _migrations order by name")]
+
+
+def migrate(db: sqlite_utils.Database, *, now: Callable[[], datetime] | None = None) -> list[str]:
+    """Apply the pending migrations to `db` and return the names of those it applied."""
+    clock = now or (lambda: datetime.now(UTC))
+    db.execute("create table if not exists _migrations (name text primary key, applied_at text not null)")
+    done = set(applied_migrations(db))
+    applied: list[str] = []
+    for fn in MIGRATIONS:
+        if fn.__name__ in done:
+            continue
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have applied it while we waited for the write lock.
+            if db.execute("select 1 from _migrations where name = ?", [fn.__name__]).fetchone():
+                db.execute("ROLLBACK")
+                continue
+            fn(db)
+            db.execute("insert into _migrations (name, applied_at) values (?, ?)",
+                       [fn.__name__, clock().isoformat()])
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        applied.append(fn.__name__)
+    return applied
+
+
+@migration
+def m001_kv(db: sqlite_utils.Database) -> None:
+    """A small key/value table for process state such as polling high-water marks."""
+    db.execute("create table kv (key text primary key, value text not null, updated_at text not null)")
