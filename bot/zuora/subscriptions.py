@@ -11,9 +11,22 @@ from pydantic import Field
 
 from bot.zuora.base import Resource, ZuoraModel, query_params
 
-__all__ = ["Order", "RatePlan", "RatePlanCharge", "Subscription", "Subscriptions", "Usage", "UsageRecord"]
+__all__ = ["ChargeSegment", "Order", "RatePlan", "RatePlanCharge", "Subscription", "Subscriptions", "Usage",
+           "UsageRecord"]
 
 ChargeDetail = Literal["last-segment", "current-segment", "all-segments", "specific-segment"]
+
+
+class ChargeSegment(ZuoraModel):
+    """One segment of a charge (`chargeSegments[]` with `charge_detail="all-segments"`)."""
+
+    segment_id: str = Field(alias="id")
+    segment: int | None = None
+    price: Decimal | None = None
+    quantity: Decimal | None = None
+    discount_percentage: Decimal | None = Field(default=None, alias="discountPercentage")
+    effective_start_date: date | None = Field(default=None, alias="effectiveStartDate")
+    effective_end_date: date | None = Field(default=None, alias="effectiveEndDate")
 
 
 class RatePlanCharge(ZuoraModel):
@@ -34,7 +47,7 @@ class RatePlanCharge(ZuoraModel):
     effective_end_date: date | None = Field(default=None, alias="effectiveEndDate")
     segment: int | None = None
     is_last_segment: bool | None = Field(default=None, alias="isLastSegment")
-    segments: list[RatePlanCharge] = Field(default=[], alias="chargeSegments")
+    segments: list[ChargeSegment] = Field(default=[], alias="chargeSegments")
     """Every segment of the charge, with `charge_detail="all-segments"`."""
 
 

@@ -1,0 +1,452 @@
+"""The deterministic demo tenant: a growing SaaS business ("Relay") with 12 months of history.
+
+Nothing depends on the wall clock: every date derives from `today` (default `DEMO_TODAY`) and all
+variety comes from `random.Random(seed)`. Twenty founding accounts go live eleven months before
+`today`'s month; five new accounts join every month from the third month on, so the latest bill
+run bills 70 accounts. Invoices are numbered in bill-run order (month, then account number).
+
+The stories (account → what it shows; `STORIES` keeps the numbers tests assert):
+
+- A00000002 Northwind Traders: `INV00000042` (month 3) is higher than `INV00000022` (month 2) for
+  four reasons at once: 5 seats added on day 15 of month 2 (a proration line, and 15 seats instead
+  of 10), a usage overage (23,500 API calls vs 11,000, 10,000 included at 0.02), the 10 % launch
+  discount that ended with month 2, and the tax that follows (Texas, 8.25 %).
+  313.92 USD → 868.46 USD: +150.00 seats, +82.26 proration, +250.00 usage, +30.00 discount ended,
+  +42.28 tax = +554.54.
+- A00000003 Globex Retail: the latest card payment was soft-declined (51, insufficient funds); an
+  earlier soft decline was recovered by a retry three days later.
+- A00000004 Initech Software: the latest card payment was hard-declined (43, stolen card).
+- A00000005 Umbrella Health: the default card expired at the end of month 10; the last two
+  payments were declined (54, expired card).
+- A00000006 Hooli Media: the default card expires at the end of next month.
+- A00000007 Stark Logistics: pays by wire, has paid nothing for four months; two invoices are more
+  than 45 days overdue and the balance is large enough for a payment plan.
+- A00000010 Wayne Enterprises: a usage spike makes its latest invoice several times the previous.
+- A00000011 Helping Hands Foundation: a 100 % non-profit discount, so every invoice is zero.
+- A00000012 Vandelay Industries: a service-outage credit memo applied to an invoice.
+- A00000066 to A00000070: new accounts whose first invoice (with an onboarding fee) is in the latest
+  bill run.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from bot.sandbox.billing import Charge, Line, Segment, add_months, lines_for_month, month_end
+from bot.sandbox.state import Tenant, money
+
+__all__ = ["DEMO_TODAY", "STORIES", "build_demo_tenant"]
+
+DEMO_TODAY = date(2026, 11, 20)
+MONTHS = 12
+FOUNDERS = 20
+NEW_PER_MONTH = 5
+D = Decimal
+
+STORIES = {
+    "price_increase": {"invoice": "INV00000042", "previous": "INV00000022", "account": "A00000002",
+                       "previous_amount": D("313.92"), "amount": D("868.46"), "difference": D("554.54"),
+                       "drivers": {"quantity": D("150.00"), "proration": D("82.26"), "usage": D("250.00"),
+                                   "discount_ended": D("30.00"), "tax": D("42.28")}},
+    "soft_decline": {"account": "A00000003", "gateway_response_code": "51"},
+    "hard_decline": {"account": "A00000004", "gateway_response_code": "43"},
+    "expired_card": {"account": "A00000005", "gateway_response_code": "54"},
+    "expiring_card": {"account": "A00000006"},
+    "overdue": {"account": "A00000007", "unpaid_months": 4},
+    "usage_spike": {"account": "A00000010"},
+    "zero_invoice": {"account": "A00000011"},
+    "credit_memo": {"account": "A00000012", "amount": D("50.00")},
+    "first_invoices": {"accounts": [f"A{n:08d}" for n in range(66, 71)]},
+}
+
+_NAMES = [
+    "Acme Corporation", "Northwind Traders", "Globex Retail", "Initech Software", "Umbrella Health",
+    "Hooli Media", "Stark Logistics", "Soylent Foods", "Cyberdyne Systems", "Wayne Enterprises",
+    "Helping Hands Foundation", "Vandelay Industries", "Tyrell Analytics", "Gringotts Finance",
+    "Pied Piper Labs", "Dunder Mifflin Paper", "Oscorp Biotech", "Wonka Confections", "Monarch Travel",
+    "Prestige Worldwide", "Blue Sun Energy", "Massive Dynamic", "Aperture Devices", "Nakatomi Trading",
+    "Virtucon Holdings", "Gekko & Co", "Bluth Properties", "Los Pollos Supply", "Sterling Cooper Ads",
+    "Rekall Memories", "Duff Beverages", "Krusty Foods", "Spacely Sprockets", "Cogswell Cogs",
+    "Ollivander Crafts", "Zorg Industries", "Weyland Mining", "Tessier Ashpool", "Abstergo Health",
+    "Black Mesa Research", "Yoyodyne Propulsion", "Genco Olive Oil", "Kramerica Goods", "Vehement Capital",
+    "Big Kahuna Burgers", "Frobozz Magic", "Gadgetron Tools", "Ewing Oil", "Buy n Large",
+    "Mooby Restaurants", "Strickland Propane", "Wernham Hogg", "Paddy's Pub Group", "Central Perk Cafes",
+    "Benthic Petroleum", "InGen Parks", "Omni Consumer", "Soylent Green Farms", "Praxis Security",
+    "Silver Shamrock", "Sirius Cybernetics", "Hanso Foundation", "Lacuna Systems", "Nuka Cola Works",
+    "Vault-Tec Housing", "Brawndo Nutrition", "Chotchkie's Diners", "Dinoco Fuel", "Kwik-E-Mart Stores",
+    "Mom's Friendly Robots",
+]
+_FIRST = ["Ana", "Ben", "Chloé", "David", "Emma", "Farid", "Greta", "Hiro", "Ines", "Jamal", "Kira", "Liam",
+          "Maya", "Noah", "Olga", "Pedro", "Quinn", "Rosa", "Sven", "Tara"]
+_LAST = ["Ito", "Novak", "García", "Okafor", "Schmidt", "Dubois", "Khan", "Larsen", "Rossi", "Silva",
+         "Nguyen", "Walsh", "Moreau", "Kowalski", "Haddad", "Berg"]
+# (country, state, city, currency, tax name, rate %)
+_PLACES = [
+    ("United States", "California", "San Francisco", "USD", "CA State Tax", D("7.25")),
+    ("United States", "New York", "New York", "USD", "NY State Tax", D("8.875")),
+    ("United States", "Texas", "Austin", "USD", "TX State Tax", D("8.25")),
+    ("United States", "Washington", "Seattle", "USD", "WA State Tax", D("6.5")),
+    ("United States", "Oregon", "Portland", "USD", "No sales tax", D("0")),
+    ("Germany", None, "Berlin", "EUR", "DE VAT", D("19")),
+    ("France", None, "Lyon", "EUR", "FR VAT", D("20")),
+    ("United Kingdom", None, "Manchester", "GBP", "UK VAT", D("20")),
+]
+_PLANS = {"Starter": D("15.00"), "Growth": D("30.00"), "Enterprise": D("45.00")}
+_CARDS = [("Visa", "4242"), ("MasterCard", "4444"), ("AmericanExpress", "0005"), ("Visa", "1881"),
+          ("Discover", "1117"), ("MasterCard", "5100")]
+
+
+@dataclass
+class _Profile:
+    number: int
+    name: str
+    start: int
+    plan: str
+    seats: list[tuple[date, int]]
+    place: tuple
+    payer: str
+    usage: dict[int, int]
+    included: int = 10_000
+    platform_fee: Decimal | None = None
+    discount: tuple[Decimal, int] | None = None
+    """(percent, months) from the subscription start."""
+    setup_fee: Decimal | None = None
+    card: tuple[str, str, int, int] | None = None
+    declines: dict[int, tuple[str, str, int | None]] = field(default_factory=dict)
+    """month index → (gateway code, message, days until a successful retry or None)."""
+    unpaid_from: int | None = None
+
+
+def _profiles(rng: random.Random, first_month: date) -> list[_Profile]:
+    def month(i: int) -> date:
+        return add_months(first_month, i)
+
+    profiles: list[_Profile] = []
+    total = FOUNDERS + NEW_PER_MONTH * (MONTHS - 2)
+    for n in range(1, total + 1):
+        start = 0 if n <= FOUNDERS else 2 + (n - FOUNDERS - 1) // NEW_PER_MONTH
+        plan = rng.choice(["Starter", "Growth", "Growth", "Enterprise"])
+        seats = rng.randint(3, 60)
+        changes = [(month(start), seats)]
+        if rng.random() < 0.3 and start < MONTHS - 2:
+            when = month(rng.randint(start + 1, MONTHS - 2)) + timedelta(days=rng.randint(5, 20))
+            changes.append((when, max(1, seats + rng.choice([-3, -2, 2, 3, 5, 8]))))
+        base = rng.randint(2_000, 30_000)
+        usage = {i: max(0, int(base * rng.uniform(0.7, 1.3))) for i in range(start, MONTHS)}
+        payer = rng.choices(["card", "ach", "external"], weights=[70, 15, 15])[0]
+        brand, last4 = rng.choice(_CARDS)
+        profiles.append(_Profile(
+            number=n, name=_NAMES[n - 1], start=start, plan=plan, seats=changes,
+            place=rng.choice(_PLACES), payer=payer, usage=usage,
+            platform_fee=D("500.00") if plan == "Enterprise" else None,
+            discount=(D(10), 2) if n > FOUNDERS and rng.random() < 0.3 else None,
+            setup_fee=D("250.00") if n > FOUNDERS else None,
+            card=(brand, last4, rng.randint(1, 12), first_month.year + rng.randint(2, 4)),
+        ))
+
+    tx = _PLACES[2]
+    profiles[1] = _Profile(  # A00000002: the INV00000042 story
+        number=2, name=_NAMES[1], start=0, plan="Growth", place=tx, payer="card",
+        seats=[(month(0), 10), (month(1) + timedelta(days=14), 15)],
+        usage={0: 11_000, 1: 23_500, **{i: rng.randint(12_000, 20_000) for i in range(2, MONTHS)}},
+        discount=(D(10), 2), card=("Visa", "4242", 8, first_month.year + 3))
+    p = profiles[2]  # A00000003 soft decline, an earlier one recovered by a retry
+    p.payer, p.declines = "card", {8: ("51", "Insufficient funds", 3), MONTHS - 1: ("51", "Insufficient funds",
+                                                                                    None)}
+    p = profiles[3]  # A00000004 hard decline
+    p.payer, p.declines = "card", {MONTHS - 1: ("43", "Stolen card, pick up", None)}
+    p = profiles[4]  # A00000005 card expired at the end of month 10 (index 9)
+    expiry = month(MONTHS - 3)
+    p.payer, p.card = "card", ("MasterCard", "5454", expiry.month, expiry.year)
+    p.declines = {MONTHS - 2: ("54", "Expired card", None), MONTHS - 1: ("54", "Expired card", None)}
+    p = profiles[5]  # A00000006 card expires at the end of next month
+    soon = add_months(month(MONTHS - 1), 1)
+    p.payer, p.card = "card", ("Visa", "0077", soon.month, soon.year)
+    p = profiles[6]  # A00000007 overdue, pays by wire, large balance
+    p.plan, p.payer, p.place, p.platform_fee = "Enterprise", "external", _PLACES[1], D("500.00")
+    p.seats, p.unpaid_from = [(month(0), 120)], MONTHS - 4
+    p = profiles[9]  # A00000010 usage spike in the last month
+    p.payer, p.usage[MONTHS - 2] = "card", 400_000
+    p = profiles[10]  # A00000011 non-profit: 100 % discount
+    p.plan, p.payer, p.platform_fee, p.discount = "Starter", "card", None, (D(100), MONTHS)
+    p.usage = dict.fromkeys(p.usage, 4_000)
+    profiles[11].payer = "external"  # A00000012 gets a credit memo
+    for story in profiles[1:7] + profiles[9:11]:
+        story.seats = story.seats if story.number in (2, 7) else [(month(0), story.seats[0][1])]
+    return profiles
+
+
+def build_demo_tenant(*, today: date = DEMO_TODAY, seed: int = 7) -> Tenant:
+    """Build the demo tenant for `today`; the same arguments always give the same tenant."""
+    rng = random.Random(seed)
+    tenant = Tenant(today=today, seed=seed)
+    first_month = add_months(today.replace(day=1), -(MONTHS - 1))
+    profiles = _profiles(rng, first_month)
+    subs = {p.number: _create_account(tenant, p, first_month, rng) for p in profiles}
+    for m in range(MONTHS):
+        bill_date = add_months(first_month, m)
+        run = _create_bill_run(tenant, m + 1, bill_date)
+        billed = [p for p in profiles if p.start <= m]
+        for p in billed:
+            _invoice(tenant, p, subs[p.number], bill_date, run)
+        run["numberOfInvoices"] = run["numberOfAccounts"] = len(billed)
+        for p in billed:
+            _settle(tenant, p, m, bill_date, rng)
+    return tenant
+
+
+def _dt(day: date, hour: int = 2, minute: int = 0) -> datetime:
+    return datetime.combine(day, time(hour, minute))
+
+
+def _create_account(tenant: Tenant, p: _Profile, first_month: date, rng: random.Random) -> dict:
+    country, state, city, currency, _, _ = p.place
+    start = add_months(first_month, p.start)
+    account_id = tenant.new_id("account")
+    first, last = rng.choice(_FIRST), rng.choice(_LAST)
+    domain = "".join(ch for ch in p.name.lower() if ch.isalnum())[:16] + ".example"
+    contact = {"id": tenant.new_id("contact"), "firstName": first, "lastName": last,
+               "workEmail": f"{first.lower()}.{last.lower()}@{domain}".encode("ascii", "ignore").decode(),
+               "workPhone": f"+1-555-{rng.randint(100, 999)}-{rng.randint(1000, 9999)}",
+               "address1": f"{rng.randint(1, 999)} {rng.choice(['Market', 'Main', 'Harbor', 'Elm'])} Street",
+               "city": city, "state": state, "country": country, "zipCode": f"{rng.randint(10000, 99999)}"}
+    account = tenant.add("accounts", {
+        "id": account_id, "accountNumber": f"A{p.number:08d}", "name": p.name, "status": "Active",
+        "currency": currency, "billCycleDay": 1, "paymentTerm": "Net 30", "batch": "Batch1",
+        "autoPay": p.payer != "external", "billToContact": contact, "soldToContact": contact,
+        "createdDate": _dt(start - timedelta(days=7), 10), "updatedDate": _dt(start - timedelta(days=7), 10),
+        "invoiceDeliveryPrefsEmail": True, "invoiceDeliveryPrefsPrint": False, "custom": {},
+        "taxRate": p.place[5], "taxName": p.place[4], "payer": p.payer,
+    }, "accountNumber")
+    _create_payment_methods(tenant, account, p, contact)
+    return _create_subscription(tenant, account, p, start)
+
+
+def _create_payment_methods(tenant: Tenant, account: dict, p: _Profile, contact: dict) -> None:
+    holder = {"accountHolderName": f"{contact['firstName']} {contact['lastName']}", "email": contact["workEmail"],
+              "phone": contact["workPhone"], "addressLine1": contact["address1"], "city": contact["city"],
+              "state": contact["state"], "zipCode": contact["zipCode"], "country": contact["country"]}
+    common = {"accountId": account["id"], "isDefault": True, "status": "Active", "numConsecutiveFailures": 0,
+              "maxConsecutivePaymentFailures": 4, "paymentRetryWindow": 24, "useDefaultRetryRule": True,
+              "totalNumberOfProcessedPayments": 0, "totalNumberOfErrorPayments": 0, "lastTransaction": None,
+              "lastTransactionDateTime": None, "lastFailedSaleTransactionDate": None,
+              "accountHolderInfo": holder, "createdDate": account["createdDate"],
+              "updatedDate": account["createdDate"]}
+    if p.payer == "card":
+        brand, last4, month, year = p.card or ("Visa", "4242", 12, 2030)
+        pm = {"id": tenant.new_id("pm"), "type": "CreditCard", "cardNumber": "************" + last4,
+              "creditCardType": brand, "expirationMonth": month, "expirationYear": year,
+              "bankIdentificationNumber": "424242", **common}
+    else:
+        pm = {"id": tenant.new_id("pm"), "type": "ACH", "bankABACode": "011000015",
+              "bankAccountName": account["name"], "bankAccountNumber": "*****" + f"{p.number:04d}"[-4:],
+              "bankAccountType": "BusinessChecking", "bankName": "First Demo Bank", **common}
+    tenant.add("payment_methods", pm)
+    account["defaultPaymentMethodId"] = pm["id"]
+
+
+def _create_subscription(tenant: Tenant, account: dict, p: _Profile, start: date) -> dict:
+    def charge(name: str, kind: str, model: str, uom: str | None, segments: list[Segment], **kw: object) -> Charge:
+        c = Charge(number=tenant.next_number("charge", "C-{:08d}"), name=name, charge_type=kind, model=model,
+                   uom=uom, segments=segments, **kw)  # type: ignore[arg-type]
+        c.segment_ids = [tenant.new_id("rpc") for _ in segments]
+        c.product_rate_plan_charge_id = tenant.new_id(f"prpc:{name}")
+        c.sku = f"SKU-{name.upper().replace(' ', '-')[:12]}"
+        return c
+
+    price = _PLANS[p.plan]
+    seat_segments = []
+    for i, (when, qty) in enumerate(p.seats):
+        end = p.seats[i + 1][0] - timedelta(days=1) if i + 1 < len(p.seats) else None
+        seat_segments.append(Segment(start=when, quantity=D(qty), price=price, end=end))
+    seats = charge("Seats", "Recurring", "PerUnit", "Seat", seat_segments)
+    calls = charge("API calls", "Usage", "Overage", "API Call", [Segment(start=start, price=D("0.02"))],
+                   included_units=D(p.included),
+                   usage={add_months(start, i - p.start): D(q) for i, q in p.usage.items()})
+    plan_charges = [seats, calls]
+    if p.platform_fee:
+        plan_charges.append(charge("Platform fee", "Recurring", "FlatFee", None,
+                                   [Segment(start=start, price=p.platform_fee)]))
+    if p.setup_fee:
+        plan_charges.append(charge("Onboarding", "OneTime", "FlatFee", None, [Segment(start=start,
+                                                                                      price=p.setup_fee)]))
+    rate_plans = [{"name": p.plan, "charges": plan_charges, "id": tenant.new_id("rp")}]
+    if p.discount:
+        percent, months = p.discount
+        end = month_end(add_months(start, months - 1))
+        name = "Non-profit discount" if percent == 100 else "Launch discount"
+        disc = charge(name, "Recurring", "DiscountPercentage", None,
+                      [Segment(start=start, price=percent, end=end)], applies_to=[seats.number])
+        rate_plans.append({"name": name, "charges": [disc], "id": tenant.new_id("rp")})
+    number = tenant.next_number("subscription", "A-S{:08d}")
+    sub = tenant.add("subscriptions", {
+        "id": tenant.new_id("subscription"), "subscriptionNumber": number, "accountId": account["id"],
+        "status": "Active", "termType": "TERMED", "initialTerm": 12, "renewalTerm": 12,
+        "termStartDate": start, "termEndDate": add_months(start, 12) - timedelta(days=1),
+        "subscriptionStartDate": start, "contractEffectiveDate": start, "autoRenew": True,
+        "currency": account["currency"], "ratePlans": rate_plans, "createdDate": _dt(start - timedelta(days=7)),
+    }, "subscriptionNumber")
+    _create_orders(tenant, sub, seats)
+    _create_usage(tenant, account, sub, calls)
+    sub["version"] = 1 + len(seat_segments) - 1
+    return sub
+
+
+def _create_orders(tenant: Tenant, sub: dict, seats: Charge) -> None:
+    def order(day: date, action: dict, base: int) -> None:
+        tenant.add("orders", {
+            "id": tenant.new_id("order"), "orderNumber": tenant.next_number("order", "O-{:08d}"),
+            "orderDate": day, "status": "Completed", "category": "NewSales", "subscriptionNumber":
+            sub["subscriptionNumber"], "createdDate": _dt(day, 9), "updatedDate": _dt(day, 9),
+            "subscriptions": [{"subscriptionNumber": sub["subscriptionNumber"], "baseVersion": base,
+                               "newVersion": base + 1, "orderActions": [action]}]}, "orderNumber")
+
+    def triggers(day: date) -> list[dict]:
+        return [{"name": n, "triggerDate": day} for n in ("ContractEffective", "ServiceActivation",
+                                                          "CustomerAcceptance")]
+
+    order(sub["subscriptionStartDate"], {"type": "CreateSubscription", "sequence": 0,
+                                         "triggerDates": triggers(sub["subscriptionStartDate"])}, 0)
+    for i, seg in enumerate(seats.segments[1:], start=1):
+        order(seg.start, {"type": "UpdateProduct", "sequence": 0, "triggerDates": triggers(seg.start),
+                          "updateProduct": {"ratePlanId": sub["ratePlans"][0]["id"], "chargeUpdates": [{
+                              "chargeNumber": seats.number, "effectiveDate": {"specificTriggerDate": seg.start},
+                              "pricing": {"recurringPerUnit": {"quantity": seg.quantity}}}]}}, i)
+
+
+def _create_usage(tenant: Tenant, account: dict, sub: dict, calls: Charge) -> None:
+    for month, quantity in sorted(calls.usage.items()):
+        if month >= tenant.today.replace(day=1):
+            continue  # the current month's usage is not uploaded yet
+        tenant.add("usage", {
+            "id": tenant.new_id("usage"), "accountId": account["id"], "accountNumber": account["accountNumber"],
+            "accountName": account["name"], "subscriptionId": sub["id"],
+            "subscriptionNumber": sub["subscriptionNumber"],
+            "chargeNumber": calls.number, "ratePlanChargeId": calls.segment_ids[0],
+            "productRatePlanChargeId": calls.product_rate_plan_charge_id, "startDateTime": _dt(month, 0),
+            "endDateTime": _dt(month_end(month), 23, 59), "quantity": quantity, "unitOfMeasure": "API Call",
+            "sourceName": "API", "status": "Processed", "submissionDateTime": _dt(add_months(month, 1), 1),
+            "uniqueKey": f"{account['accountNumber']}-{month:%Y%m}",
+        })
+
+
+def _create_bill_run(tenant: Tenant, n: int, bill_date: date) -> dict:
+    start = _dt(bill_date, 2)
+    return tenant.add("bill_runs", {
+        "id": tenant.new_id("billrun"), "billRunNumber": f"BR-{n:08d}", "name": f"Monthly {bill_date:%B %Y}",
+        "status": "Completed", "targetDate": bill_date, "invoiceDate": bill_date, "batches": ["AllBatches"],
+        "billCycleDay": 1, "autoPost": True, "autoEmail": True, "autoRenewal": False,
+        "noEmailForZeroAmountInvoice": True, "createdDate": start, "updatedDate": start + timedelta(minutes=9),
+        "executedDate": start, "startDate": start, "endDate": start + timedelta(minutes=9),
+        "totalTime": 9 * 60 * 1000 + 123, "numberOfCreditMemos": 0, "errorMessage": None,
+    }, "billRunNumber")
+
+
+def _invoice(tenant: Tenant, p: _Profile, sub: dict, bill_date: date, run: dict) -> None:
+    account = tenant.find("accounts", f"A{p.number:08d}")
+    assert account is not None
+    charges = [c for rp in sub["ratePlans"] for c in rp["charges"]]
+    lines = lines_for_month(charges, bill_date, account["taxRate"])
+    invoice_id = tenant.new_id("invoice")
+    created = _dt(bill_date, 2, 5)
+    subtotal = sum((ln.amount for ln in lines), D(0))
+    tax = sum((ln.tax for ln in lines), D(0))
+    invoice = tenant.add("invoices", {
+        "id": invoice_id, "invoiceNumber": tenant.next_number("invoice", "INV{:08d}"),
+        "accountId": account["id"], "amount": subtotal + tax, "amountWithoutTax": subtotal, "taxAmount": tax,
+        "balance": subtotal + tax, "paymentAmount": D(0), "creditMemoAmount": D(0), "adjustmentAmount": D(0),
+        "refundAmount": D(0), "currency": account["currency"], "invoiceDate": bill_date,
+        "dueDate": bill_date + timedelta(days=30), "targetDate": bill_date, "postedDate": bill_date,
+        "status": "Posted", "source": "BillRun", "sourceId": run["billRunNumber"], "sourceType": "Subscription",
+        "billRunId": run["id"], "autoPay": account["autoPay"], "paymentTerm": "Net 30",
+        "includesOneTime": any(ln.charge.charge_type == "OneTime" for ln in lines),
+        "includesRecurring": any(ln.charge.charge_type == "Recurring" for ln in lines),
+        "includesUsage": any(ln.charge.charge_type == "Usage" for ln in lines),
+        "createdDate": created, "updatedDate": created, "postedBy": "billing-automation",
+    }, "invoiceNumber")
+    tenant.invoices_of[account["id"]].append(invoice_id)
+    ids: dict[int, str] = {}
+    for ln in lines:
+        ids[id(ln)] = tenant.new_id("item")
+    for ln in lines:
+        _add_item(tenant, invoice, sub, ln, ids, account, created)
+
+
+def _add_item(tenant: Tenant, invoice: dict, sub: dict, ln: Line, ids: dict[int, str], account: dict,
+              created: datetime) -> None:
+    item_id = ids[id(ln)]
+    rate_plan = next(rp for rp in sub["ratePlans"] if ln.charge in rp["charges"])
+    tax_item = {"id": tenant.new_id("taxitem"), "name": account["taxName"],
+                "jurisdiction": account["billToContact"]["state"] or account["billToContact"]["country"],
+                "locationCode": "", "taxAmount": ln.tax, "taxRate": account["taxRate"],
+                "taxRateType": "Percentage", "taxCode": "SaaS", "taxDate": invoice["invoiceDate"],
+                "balance": ln.tax, "creditAmount": D(0), "paymentAmount": D(0), "exemptAmount": D(0)}
+    tenant.items[item_id] = {
+        "id": item_id, "invoiceId": invoice["id"], "chargeId": ln.charge.segment_ids[ln.segment_index],
+        "chargeNumber": ln.charge.number, "chargeName": ln.charge.name,
+        "chargeDescription": ln.description or ln.charge.name, "description": ln.description,
+        "chargeType": ln.charge.charge_type, "chargeDate": created, "chargeAmount": ln.amount,
+        "taxAmount": ln.tax, "balance": ln.amount, "taxBalance": ln.tax, "quantity": ln.quantity,
+        "unitPrice": ln.unit_price, "unitOfMeasure": ln.charge.uom or "", "serviceStartDate": ln.start,
+        "serviceEndDate": ln.end, "processingType": ln.processing_type,
+        "appliedToItemId": ids[id(ln.applied_to)] if ln.applied_to else None,
+        "subscriptionId": sub["id"], "subscriptionName": sub["subscriptionNumber"],
+        "productName": "Relay Platform", "productRatePlanChargeId": ln.charge.product_rate_plan_charge_id,
+        "sku": ln.charge.sku, "sourceItemType": "SubscriptionComponent", "taxMode": "TaxExclusive",
+        "taxCode": "SaaS", "availableToCreditAmount": ln.amount, "ratePlanName": rate_plan["name"],
+        "taxationItems": [tax_item], "accountId": account["id"], "updatedDate": created,
+    }
+    tenant.items_of[invoice["id"]].append(item_id)
+
+
+def _settle(tenant: Tenant, p: _Profile, m: int, bill_date: date, rng: random.Random) -> None:
+    account = tenant.find("accounts", f"A{p.number:08d}")
+    assert account is not None
+    invoice = tenant.invoices[tenant.invoices_of[account["id"]][-1]]
+    if invoice["amount"] <= 0:
+        return
+    if p.number == 12 and m == 6:
+        _seed_credit_memo(tenant, account, invoice, bill_date + timedelta(days=2))
+    if p.unpaid_from is not None and m >= p.unpaid_from:
+        return
+    from bot.sandbox.payments import record_payment
+
+    pm_id = account["defaultPaymentMethodId"]
+    if p.payer == "external":
+        day = bill_date + timedelta(days=rng.randint(10, 25))
+        if day <= tenant.today:
+            record_payment(tenant, account, [(invoice, invoice["balance"])], invoice["balance"], day, "External", None)
+        return
+    day = bill_date + timedelta(days=3 if p.payer == "ach" else 0)
+    if day > tenant.today:
+        return
+    decline = p.declines.get(m)
+    if decline:
+        code, message, retry_days = decline
+        record_payment(tenant, account, [(invoice, invoice["balance"])], invoice["balance"], day, "Electronic",
+                       pm_id, decline=(code, message))
+        if retry_days is None:
+            if code == "43":  # a stolen card keeps declining
+                tenant.payment_methods[pm_id]["declineWith"] = (code, message)
+            return
+        day += timedelta(days=retry_days)
+    record_payment(tenant, account, [(invoice, invoice["balance"])], invoice["balance"], day, "Electronic", pm_id)
+
+
+def _seed_credit_memo(tenant: Tenant, account: dict, invoice: dict, day: date) -> None:
+    amount = STORIES["credit_memo"]["amount"]
+    memo = tenant.add("credit_memos", {
+        "id": tenant.new_id("creditmemo"), "number": tenant.next_number("creditmemo", "CM{:08d}"),
+        "accountId": account["id"], "accountNumber": account["accountNumber"], "amount": amount,
+        "appliedAmount": amount, "unappliedAmount": D(0), "refundAmount": D(0), "taxAmount": D(0),
+        "currency": account["currency"], "creditMemoDate": day, "targetDate": None, "status": "Posted",
+        "source": "AdhocFromInvoice", "sourceType": "Invoice", "sourceId": invoice["invoiceNumber"],
+        "referredInvoiceId": invoice["id"], "reasonCode": "Service Outage Credit",
+        "comment": "Outage on the 3rd: two days of service credited", "autoApplyUponPosting": True,
+        "createdDate": _dt(day, 11), "updatedDate": _dt(day, 11), "postedOn": _dt(day, 11),
+    }, "number")
+    tenant.apply_to_invoice(invoice, money(amount), kind="credit")
+    invoice["updatedDate"] = memo["updatedDate"]
