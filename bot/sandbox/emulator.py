@@ -40,7 +40,7 @@ from bot.sandbox.state import Tenant
 __all__ = ["DEMO_CLIENT_ID", "DEMO_CLIENT_SECRET", "SANDBOX_URL", "LoggedRequest", "ZuoraSandbox"]
 
 SANDBOX_URL = "https://sandbox.zuora.test"
-DEMO_CLIENT_ID = "billing-copilot-demo-0000000000000001"  # 36 characters, as the SDK requires
+DEMO_CLIENT_ID = "billing-copilot-demo-000000000000001"  # 36 characters, as the SDK requires
 DEMO_CLIENT_SECRET = "demo-secret-do-not-use-in-production"
 TOKEN_LIFETIME_S = 3599
 IDEMPOTENCY_TTL_S = 24 * 3600
@@ -164,19 +164,20 @@ class ZuoraSandbox:
 
         scripted: int | str | None = None
         after, reset = False, None
+        latency = sum(f.latency for f in faults)
         for fault in faults:
-            if fault.latency:
-                self._sleep(fault.latency)
             with self._meta_lock:
                 if fault.statuses and scripted is None:
                     scripted = fault.statuses.popleft()
                     after = fault.after
                     reset = fault.reset
         if scripted is not None and not after:
+            if latency:
+                self._sleep(latency)
             return self._fault_response(request, scripted, reset, out_headers)
 
-        status, payload = self._dispatch(method, path, params, body, headers, str(request.url.copy_with(
-            path="/", query=None)).rstrip("/"), request_id)
+        base_url = str(request.url.copy_with(path="/", query=None)).rstrip("/")
+        status, payload = self._dispatch(method, path, params, body, headers, base_url, request_id, latency)
         if scripted is not None:
             return self._fault_response(request, scripted, reset, out_headers)
         return httpx.Response(status, headers=out_headers, content=payload)
@@ -195,7 +196,7 @@ class ZuoraSandbox:
         return httpx.Response(code, headers=headers, content=json_bytes(body))
 
     def _dispatch(self, method: str, path: str, params: list[tuple[str, str]], body: bytes,
-                  headers: dict[str, str], base_url: str, request_id: str) -> tuple[int, bytes]:
+                  headers: dict[str, str], base_url: str, request_id: str, latency: float) -> tuple[int, bytes]:
         version = headers.get("zuora-version", self.default_version)
         if path == "/oauth/token" and method == "POST":
             return self._token(body)
@@ -209,6 +210,8 @@ class ZuoraSandbox:
             if early is not None:
                 return early
         try:
+            if latency:
+                self._sleep(latency)  # inside the in-flight window: a same-key request now gets 409
             result = self._route(method, path, params, body, version, base_url, request_id)
         except BaseException:
             if key:

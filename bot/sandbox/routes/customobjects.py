@@ -9,12 +9,14 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from bot.sandbox.errors import SandboxError
 from bot.sandbox.routing import Call, Reply, route
 
-_TYPES = {"string": str, "number": (int, float), "integer": int, "boolean": bool}
+_TYPES: dict[str, type | tuple[type, ...]] = {"string": str, "number": (int, float, Decimal), "integer": int,
+                                              "boolean": bool}
 _CLAUSE = re.compile(r"^\s*([A-Za-z0-9_]+)\s*(?:=|:)\s*'?([^']*)'?\s*$")
 
 
@@ -81,7 +83,8 @@ def create_records(call: Call) -> Reply:
             prop = schema["properties"].get(field)
             if prop is None:
                 raise SandboxError(21, f"Unknown field '{field}'")
-            if value is not None and not isinstance(value, _TYPES[prop["type"]]):
+            if value is not None and (not isinstance(value, _TYPES[prop["type"]]) or isinstance(value, bool)
+                                      and prop["type"] != "boolean"):
                 raise SandboxError(20, f"'{field}' must be of type {prop['type']}")
             if isinstance(value, str) and len(value) > int(prop.get("maxLength", 255)):
                 raise SandboxError(20, f"'{field}' is longer than {prop.get('maxLength', 255)} characters")

@@ -1,0 +1,88 @@
+"""`python -m bot …`: the command line. Each subcommand parses its arguments and hands off.
+
+Subcommands: `sandbox` (the embedded Zuora emulator as an HTTP server) and `migrate` (bring the
+database schema up to date). The Slack processes (`serve`, `socket`), `ask` and `demo` arrive with
+their features.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import date
+
+from bot.config import ConfigError, load_settings
+
+__all__ = ["main"]
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from bot.sandbox import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, ZuoraSandbox
+    from bot.sandbox.server import SandboxServer
+
+    sandbox = ZuoraSandbox(today=args.today, default_version=args.default_version)
+    server = SandboxServer(sandbox, args.host, args.port)
+    tenant = sandbox.tenant
+    print(f"Zuora sandbox listening on {server.url}", flush=True)
+    print(f"  ZUORA_BASE_URL={server.url}")
+    print(f"  ZUORA_CLIENT_ID={DEMO_CLIENT_ID}")
+    print(f"  ZUORA_CLIENT_SECRET={DEMO_CLIENT_SECRET}")
+    print(f"  demo tenant: {len(tenant.accounts)} accounts, {len(tenant.invoices)} invoices, "
+          f"{len(tenant.bill_runs)} bill runs, today is {tenant.today}")
+    print(f"  try: curl -s -X POST {server.url}/oauth/token -d grant_type=client_credentials "
+          f"-d client_id={DEMO_CLIENT_ID} -d client_secret={DEMO_CLIENT_SECRET}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from bot.storage import applied_migrations, migrate, open_db
+
+    path = args.database or load_settings().database_path
+    db = open_db(path, migrate=False)
+    done = migrate(db)
+    print(f"{path}: applied {len(done)} migration(s){': ' + ', '.join(done) if done else ''}; "
+          f"schema at {applied_migrations(db)[-1]}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="billing-copilot: Zuora billing in Slack")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sandbox = sub.add_parser("sandbox", help="run the embedded Zuora sandbox as an HTTP server")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8089, help="0 picks a free port (default 8089)")
+    sandbox.add_argument("--today", type=date.fromisoformat, default=None,
+                         help="the demo tenant's 'today' (yyyy-mm-dd); dates in the tenant follow it")
+    sandbox.add_argument("--default-version", default="186.0",
+                         help="Zuora-Version assumed when a request sends none (default 186.0, as old tenants)")
+    sandbox.set_defaults(run=_sandbox)
+    migrate = sub.add_parser("migrate", help="create or upgrade the SQLite database")
+    migrate.add_argument("--database", help="database file (default: DATABASE_PATH)")
+    migrate.set_defaults(run=_migrate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = _parser().parse_args(argv)
+    if getattr(args, "today", "absent") is None:
+        from bot.sandbox import DEMO_TODAY
+
+        args.today = DEMO_TODAY
+    try:
+        return int(args.run(args))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
