@@ -290,7 +290,7 @@ class ZuoraClient:
                           response.headers.get("Zuora-Request-Id"))
                 return body
             if should_retry(method, status=error.status) and self._wait(
-                    attempt, started, retry_after_seconds(response.headers)):
+                    attempt, started, retry_after_seconds(response.headers, response.status_code)):
                 continue
             log.info("zuora %s %s failed: HTTP %s %s (request id %s)", method, path, response.status_code,
                      [r.code for r in error.reasons], error.request_id)

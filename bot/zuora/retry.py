@@ -46,8 +46,12 @@ def should_retry(method: str, *, status: int | None, connect_failed: bool = Fals
     return status in RETRY_STATUSES and method in IDEMPOTENT_METHODS
 
 
-def retry_after_seconds(headers: Mapping[str, str], *, now: datetime | None = None) -> float | None:
-    """The server's hint: `Retry-After` (seconds or HTTP date), else `RateLimit-Reset` (seconds)."""
+def retry_after_seconds(headers: Mapping[str, str], status: int, *, now: datetime | None = None) -> float | None:
+    """The server's wait hint for a 429 or 503: `Retry-After` (seconds or HTTP date), else, on a 429,
+    `RateLimit-Reset` (seconds). Zuora sends `RateLimit-Reset` on every response, so on other statuses
+    it is no hint."""
+    if status not in (429, 503):
+        return None
     value = headers.get("retry-after")
     if value:
         value = value.strip()
@@ -59,7 +63,7 @@ def retry_after_seconds(headers: Mapping[str, str], *, now: datetime | None = No
             when = None
         if when is not None:
             return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-    reset = headers.get("ratelimit-reset")
+    reset = headers.get("ratelimit-reset") if status == 429 else None
     if reset:
         first = reset.split(",")[0].strip()
         try:
