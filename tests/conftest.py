@@ -10,8 +10,8 @@ import pytest
 
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
-from bot.sandbox import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SANDBOX_URL, ZuoraSandbox  # noqa: E402
-from bot.zuora import RetryPolicy, ZuoraClient  # noqa: E402
+from bot.sandbox import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SANDBOX_URL, ZuoraSandbox
+from bot.zuora import RetryPolicy, ZuoraClient
 
 _SCRUB = ("SLACK_", "ZUORA_", "LLM_", "OPENAI", "ANTHROPIC", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",
           "APPROVERS", "APPROVAL_", "DATABASE_PATH", "READ_ONLY", "COLLECTIONS_CHANNEL", "BILLRUN_", "PORT",
