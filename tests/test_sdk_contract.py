@@ -90,6 +90,7 @@ READS = [
     ("GET", "/object-query/usages", {"filter[]": "accountnumber.EQ:A00000002"}, "QueryUsagesResponse"),
     ("GET", "/object-query/billing-runs", {"filter[]": "billingrunnumber.EQ:BR-00000012"}, "QueryBillingRunsResponse"),
     ("GET", "/object-query/billing-runs/BR-00000012", {}, "ExpandedBillingRun"),
+    ("GET", "/object-query/accounts", {"filter[]": "name.SW:stark"}, "QueryAccountsResponse"),
     ("GET", "/v1/credit-memos", {"accountNumber": "A00000012"}, "CreditMemosResponse"),
     ("GET", "/v1/credit-memos/CM00000001", {}, "CreditMemoResponse"),
 ]

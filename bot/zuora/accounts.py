@@ -8,9 +8,9 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from bot.zuora.base import Resource, ZuoraModel
+from bot.zuora.base import Resource, ZuoraModel, query_params
 
-__all__ = ["Account", "AccountSummary", "Accounts", "Contact", "SummaryInvoice", "SummaryPayment"]
+__all__ = ["Account", "AccountRow", "AccountSummary", "Accounts", "Contact", "SummaryInvoice", "SummaryPayment"]
 
 
 class Contact(ZuoraModel):
@@ -144,6 +144,17 @@ class AccountSummary(ZuoraModel):
         }
 
 
+class AccountRow(ZuoraModel):
+    """An account as Object Query lists it (`ExpandedAccount`): no contacts, no custom fields."""
+
+    account_id: str = Field(alias="id")
+    account_number: str = Field(alias="accountNumber")
+    name: str
+    status: str
+    currency: str
+    balance: Decimal = Decimal(0)
+
+
 class Accounts(Resource):
     """`client.accounts`: read accounts and update custom fields or settings."""
 
@@ -154,6 +165,11 @@ class Accounts(Resource):
     def summary(self, account_key: str) -> AccountSummary:
         """The account summary: balance, last six invoices and payments, default payment method."""
         return AccountSummary.model_validate(self._client.get(f"/v1/accounts/{account_key}/summary"))
+
+    def search(self, name: str, *, limit: int = 10) -> list[AccountRow]:
+        """Accounts whose name starts with `name` (case-insensitive), at most `limit` of them."""
+        params = [*query_params(filters=[f"name.SW:{name.strip()}"], sort="name.ASC"), ("pageSize", limit)]
+        return [AccountRow.model_validate(r) for r in self._client.get("/object-query/accounts", params)["data"]]
 
     def update(self, account_key: str, fields: dict[str, Any]) -> None:
         """Change only `fields` (custom fields top-level, e.g. `{"Collections_Status__c": "Escalated"}`).

@@ -7,7 +7,8 @@ from typing import Any
 
 from bot.sandbox import render
 from bot.sandbox.errors import SandboxError
-from bot.sandbox.routes.common import must_find
+from bot.sandbox.query import page, parse_query
+from bot.sandbox.routes.common import lower_fields, must_find
 from bot.sandbox.routing import Call, Reply, route
 
 _PM_KEYS = {"CreditCard": "creditcard", "ACH": "ach", "PayPal": "paypal", "BankTransfer": "banktransfer",
@@ -177,3 +178,30 @@ def update_account(call: Call) -> Reply:
             account[key] = value
     account["updatedDate"] = call.tenant.now()
     return Reply({"success": True})
+
+
+ACCOUNT_FILTERS = ("id", "updateddate", "accountnumber", "name", "status", "currency", "balance", "batch", "crmid")
+
+
+def _account_field(call: Call, account: dict[str, Any], name: str) -> Any:
+    if name == "balance":
+        return call.tenant.account_balance(account["id"])
+    return lower_fields(account, name)
+
+
+def _oq_account(call: Call, account: dict[str, Any]) -> dict[str, Any]:
+    metrics = _metrics(call, account)
+    return {"id": account["id"], "accountNumber": account["accountNumber"], "name": account["name"],
+            "status": account["status"], "currency": account["currency"], "balance": metrics["balance"],
+            "totalInvoiceBalance": metrics["totalInvoiceBalance"], "creditBalance": metrics["creditBalance"],
+            "billCycleDay": account["billCycleDay"], "paymentTerm": account["paymentTerm"],
+            "autoPay": account["autoPay"], "batch": account["batch"],
+            "defaultPaymentMethodId": account["defaultPaymentMethodId"],
+            "createdDate": render.iso(account["createdDate"]), "updatedDate": render.iso(account["updatedDate"])}
+
+
+@route("GET", "/object-query/accounts")
+def query_accounts(call: Call) -> Reply:
+    spec = parse_query(call.params, filterable=ACCOUNT_FILTERS)
+    return Reply(page(call.tenant.accounts.values(), spec, lambda a, name: _account_field(call, a, name),
+                      lambda a: _oq_account(call, a)))
