@@ -1,8 +1,8 @@
 """`python -m bot …`: the command line. Each subcommand parses its arguments and hands off.
 
-Subcommands: `sandbox` (the embedded Zuora emulator as an HTTP server) and `migrate` (bring the
-database schema up to date). The Slack processes (`serve`, `socket`), `ask` and `demo` arrive with
-their features.
+Subcommands: `ask` (answer a billing question in the terminal), `sandbox` (the embedded Zuora
+emulator as an HTTP server) and `migrate` (bring the database schema up to date). The Slack
+processes (`serve`, `socket`) and `demo` arrive with their features.
 """
 
 from __future__ import annotations
@@ -15,6 +15,28 @@ from datetime import date
 from bot.config import ConfigError, load_settings
 
 __all__ = ["main"]
+
+
+def _ask(args: argparse.Namespace) -> int:
+    from bot.app import build
+
+    question = " ".join(args.question)
+    services = build(load_settings())
+    try:
+        answer = services.copilot.ask(question)
+    finally:
+        services.close()
+    if args.json:
+        print(answer.model_dump_json(indent=2))
+        return 0
+    print(answer.text)
+    for note in answer.notes:
+        print(f"_note: {note}_")
+    if answer.citations:
+        print("\nSources: " + ", ".join(f"{c.label} <{c.url}>" if c.url else c.label for c in answer.citations))
+    if answer.follow_ups:
+        print("Try next: " + " | ".join(answer.follow_ups))
+    return 1 if answer.intent == "error" else 0
 
 
 def _sandbox(args: argparse.Namespace) -> int:
@@ -55,6 +77,10 @@ def _migrate(args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description="billing-copilot: Zuora billing in Slack")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    ask = sub.add_parser("ask", help="answer a billing question in the terminal (embedded sandbox by default)")
+    ask.add_argument("question", nargs="*", help='e.g. "why is INV-42 higher"')
+    ask.add_argument("--json", action="store_true", help="print the whole answer (facts, citations) as JSON")
+    ask.set_defaults(run=_ask)
     sandbox = sub.add_parser("sandbox", help="run the embedded Zuora sandbox as an HTTP server")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8089, help="0 picks a free port (default 8089)")
@@ -71,8 +97,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
+    quiet = args.command == "ask"  # the terminal shows the answer; problems still print as warnings
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     if getattr(args, "today", "absent") is None:
         from bot.sandbox import DEMO_TODAY
 

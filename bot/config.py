@@ -42,6 +42,10 @@ class Settings(BaseSettings):
 
     llm_model: str | None = None
     """Any litellm model string; unset means the deterministic router and templates."""
+    llm_api_base: str | None = None
+    """Where the model is served, e.g. a local OpenAI-compatible server (`http://127.0.0.1:8000/v1`)."""
+    llm_api_key: SecretStr | None = None
+    """Optional: litellm otherwise reads the provider's own variable (`OPENAI_API_KEY`, …)."""
     llm_timeout_s: float = Field(default=20.0, gt=0)
     redact_pii: bool = True
 
@@ -83,7 +87,7 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not a Zuora minor version such as 2025-08-12 or 341.0")
         return value
 
-    @field_validator("zuora_base_url", "zuora_ui_url", "slack_api_url")
+    @field_validator("zuora_base_url", "zuora_ui_url", "slack_api_url", "llm_api_base")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
         if value is not None and not re.match(r"^https?://[^\s/]+", value):

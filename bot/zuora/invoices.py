@@ -91,6 +91,8 @@ class Invoice(ZuoraModel):
     """The bill run *number* (`BR-…`) when a bill run generated the invoice."""
     bill_run_id: str | None = Field(default=None, alias="billRunId")
     updated_date: str | None = Field(default=None, alias="updatedDate")
+    account: dict[str, Any] | None = None
+    """Filled only when read through Object Query with `expand[]=account`."""
     items: list[InvoiceItem] = Field(default=[], alias="invoiceItems")
     """Filled only when read through Object Query with `expand[]=invoiceitems`."""
 

@@ -1,0 +1,137 @@
+"""The copilot: a question in, an `Answer` out, with or without an LLM.
+
+Without a model, the deterministic router picks one tool and a template writes the answer. With a
+model, the model picks tools (at most `max_tool_calls` per question, under one overall timeout),
+sees only redacted results, and writes the text; the text is restored, then checked for grounding.
+Any model failure, timeout, runaway tool use or ungrounded number falls back to the deterministic
+answer, and the event is logged (without the question's content).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bot.copilot.answers import Answer, clarify, failure, help_answer, render
+from bot.copilot.guard import Redactor, ungrounded
+from bot.copilot.llm import ChatModel, LLMError, Message
+from bot.copilot.prompts import SYSTEM
+from bot.copilot.results import Citation, ExplainResult
+from bot.copilot.router import route
+from bot.copilot.tools import Toolbox, ToolError, ToolOutcome
+
+__all__ = ["Copilot"]
+
+log = logging.getLogger(__name__)
+
+
+class _Fallback(Exception):
+    """The LLM path gave up; the reason is logged and noted on the deterministic answer."""
+
+
+class Copilot:
+    """Answers billing questions: `ask(question) -> Answer`."""
+
+    def __init__(self, toolbox: Toolbox, *, model: ChatModel | None = None, redact_pii: bool = True,
+                 max_tool_calls: int = 6, timeout_s: float = 20.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.toolbox = toolbox
+        self.model = model
+        self.redact_pii = redact_pii
+        self.max_tool_calls = max_tool_calls
+        self.timeout_s = timeout_s
+        self.clock = clock
+
+    def ask(self, question: str) -> Answer:
+        """Answer `question`; never raises for bad input, Zuora failures or LLM failures."""
+        if self.model is None or not question.strip():
+            return self.deterministic(question)
+        try:
+            return self._with_model(self.model, question)
+        except _Fallback as exc:
+            log.warning("copilot: LLM answer not used (%s); falling back to the deterministic answer", exc)
+            answer = self.deterministic(question)
+            return answer.model_copy(update={"notes": [*answer.notes, f"Deterministic answer: {exc}."]})
+
+    def deterministic(self, question: str) -> Answer:
+        """The router and templates alone."""
+        decision = route(question)
+        if decision.kind == "help":
+            return help_answer()
+        if decision.kind == "clarify" or decision.tool is None:
+            return clarify(decision.message)
+        outcome = self.toolbox.run(decision.tool, decision.args)
+        if outcome.error is not None:
+            return failure(outcome.error.message, outcome.error.kind)
+        assert outcome.result is not None
+        answer = render(outcome.result, expect=decision.expect)
+        return answer.model_copy(update={"citations": [self.toolbox.link(c) for c in answer.citations]})
+
+    def _with_model(self, model: ChatModel, question: str) -> Answer:
+        redactor = Redactor() if self.redact_pii else None
+        today = self.toolbox.context.today()
+        history = [Message("system", SYSTEM.format(today=today)), Message("user", question)]
+        outcomes: list[ToolOutcome] = []
+        deadline = self.clock() + self.timeout_s
+        schemas = [tool.schema() for tool in self.toolbox.tools]
+        while True:
+            remaining = deadline - self.clock()
+            if remaining <= 0:
+                raise _Fallback(f"the LLM did not finish within {self.timeout_s:g} s")
+            allow_tools = len(outcomes) < self.max_tool_calls
+            view = [_redacted(m, redactor) for m in history]
+            try:
+                completion = model.complete(view, schemas if allow_tools else [], timeout=remaining)
+            except LLMError as exc:
+                raise _Fallback(f"the LLM failed ({exc})") from exc
+            if not completion.tool_calls:
+                return self._final(completion.text or "", question, outcomes, redactor)
+            if not allow_tools:
+                raise _Fallback(f"the LLM wanted more than {self.max_tool_calls} tool calls")
+            calls = completion.tool_calls[:self.max_tool_calls - len(outcomes)]
+            history.append(Message("assistant", completion.text, tool_calls=calls))
+            for call in calls:
+                outcome = self._run(call.name, call.arguments, redactor)
+                outcomes.append(outcome)
+                payload = outcome.payload()
+                if redactor:
+                    payload = redactor.payload(payload)
+                history.append(Message("tool", json.dumps(payload), tool_call_id=call.call_id))
+
+    def _run(self, name: str, arguments: str, redactor: Redactor | None) -> ToolOutcome:
+        try:
+            args = json.loads(arguments or "{}")
+        except json.JSONDecodeError:
+            args = None
+        if not isinstance(args, dict):
+            return ToolOutcome(name, {}, error=ToolError("invalid", "The arguments were not a JSON object."))
+        return self.toolbox.run(name, redactor.restore(args) if redactor else args)
+
+    def _final(self, text: str, question: str, outcomes: list[ToolOutcome], redactor: Redactor | None) -> Answer:
+        text = redactor.restore(text) if redactor else text
+        if not text.strip():
+            raise _Fallback("the LLM gave an empty answer")
+        sources = [question, *(json.dumps(o.payload()) for o in outcomes)]
+        invented = ungrounded(text, sources)
+        if invented:
+            raise _Fallback(f"the LLM answer has numbers not found in Zuora data: {', '.join(map(str, invented))}")
+        results = [o.result for o in outcomes if o.result is not None]
+        citations: list[Citation] = []
+        for result in results:
+            citations += [self.toolbox.link(c) for c in result.citations() if self.toolbox.link(c) not in citations]
+        explained = next((r for r in reversed(results) if isinstance(r, ExplainResult)), None)
+        facts: dict[str, Any] = (explained.explanation.model_dump(mode="json") if explained else
+                                 {o.name: o.payload() for o in outcomes})
+        follow_ups = render(results[-1]).follow_ups if results else []
+        intent = outcomes[-1].name if outcomes else "llm"
+        return Answer(text=text, intent=intent, source="llm", facts=facts, citations=citations,
+                      follow_ups=follow_ups)
+
+
+def _redacted(message: Message, redactor: Redactor | None) -> Message:
+    if redactor is None or message.role in ("system", "tool") or not message.content:
+        return message
+    return Message(message.role, redactor.text(message.content), message.tool_calls, message.tool_call_id)

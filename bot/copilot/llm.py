@@ -1,0 +1,99 @@
+"""The chat-model boundary: our message types, the `ChatModel` protocol, and `LiteLLMModel`.
+
+This is the only module that imports litellm, and it does so lazily (on the first completion):
+importing litellm costs seconds and ~130 MB, and a bot without `LLM_MODEL` never pays for it.
+`LITELLM_LOCAL_MODEL_COST_MAP` is set first so litellm never downloads its cost map.
+
+Errors: everything litellm raises (timeouts, HTTP errors, bad responses) becomes `LLMError`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+__all__ = ["ChatModel", "Completion", "LLMError", "LiteLLMModel", "Message", "ToolCall"]
+
+
+class LLMError(Exception):
+    """The model could not be asked or gave an unusable answer."""
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A tool call the model asked for; `arguments` is the JSON text the model wrote."""
+
+    call_id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat message in the OpenAI shape litellm accepts for every provider."""
+
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+
+    def to_openai(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.tool_calls:
+            out["tool_calls"] = [{"id": c.call_id, "type": "function",
+                                  "function": {"name": c.name, "arguments": c.arguments}} for c in self.tool_calls]
+        if self.tool_call_id:
+            out["tool_call_id"] = self.tool_call_id
+        return out
+
+
+@dataclass(frozen=True)
+class Completion:
+    """The model's turn: final text, or tool calls to run first."""
+
+    text: str | None = None
+    tool_calls: tuple[ToolCall, ...] = field(default=())
+
+
+class ChatModel(Protocol):
+    """Anything that can take a chat turn: `LiteLLMModel`, or a scripted model in tests."""
+
+    def complete(self, messages: list[Message], tools: list[dict[str, Any]], *, timeout: float) -> Completion:
+        """One model turn; `tools` empty means the model must answer in text."""
+        ...
+
+
+class LiteLLMModel:
+    """Any litellm model string (`openai/gpt-4o-mini`, `anthropic/…`, `ollama/…`), optionally at `api_base`."""
+
+    def __init__(self, model: str, *, api_base: str | None = None, api_key: str | None = None) -> None:
+        self.model = model
+        self.api_base = api_base
+        self.api_key = api_key
+
+    def complete(self, messages: list[Message], tools: list[dict[str, Any]], *, timeout: float) -> Completion:
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        import litellm
+
+        options: dict[str, Any] = {"model": self.model, "messages": [m.to_openai() for m in messages],
+                                   "timeout": timeout, "num_retries": 0, "temperature": 0}
+        if tools:
+            options["tools"] = tools
+        if self.api_base:
+            options["api_base"] = self.api_base
+        if self.api_key:
+            options["api_key"] = self.api_key
+        try:
+            response = litellm.completion(**options)
+        except Exception as exc:  # litellm maps every provider failure onto its own exception classes
+            raise LLMError(f"{type(exc).__name__}: {str(exc)[:200]}") from exc
+        try:
+            message = response.choices[0].message
+            calls = tuple(ToolCall(call_id=c.id or f"call_{i}", name=c.function.name,
+                                   arguments=c.function.arguments or "{}")
+                          for i, c in enumerate(message.tool_calls or []))
+        except (AttributeError, IndexError, TypeError) as exc:
+            raise LLMError(f"unusable response: {json.dumps(str(response))[:200]}") from exc
+        return Completion(text=message.content, tool_calls=calls)

@@ -1,0 +1,128 @@
+"""The deterministic router: free text in, one tool call (or help, or a clarifying question) out (pure).
+
+It finds invoice numbers (`INV00000042`, `INV-42`, `inv42`, `#42`, "invoice 42"), account numbers
+(`A00000007`), subscription numbers (`A-S00000002`) and account names ("payments for Acme"), then
+picks the intent from keywords. Used whenever no LLM is configured, and as the fallback when the
+LLM fails.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = ["EXAMPLES", "Route", "route"]
+
+EXAMPLES = (
+    "why is INV-42 higher",
+    "show invoice 42",
+    "what does A00000007 owe",
+    "payments for Globex",
+    "who is overdue",
+    "subscription A-S00000002",
+    "usage A00000002",
+)
+_MAX_LEN = 500
+_INVOICE = re.compile(r"(?<![\w-])(?:inv(?:oice)?[\s#:_-]*0*(\d{1,12})|#\s?(\d{1,12}))(?![\w-])", re.IGNORECASE)
+_SUBSCRIPTION = re.compile(r"(?<![\w-])(A-S\d{3,12})(?![\w-])", re.IGNORECASE)
+_ACCOUNT = re.compile(r"(?<![\w-])(A\d{3,12}|[0-9a-f]{32})(?![\w-])", re.IGNORECASE)
+_EXPLAIN = re.compile(r"\b(why|higher|lower|more|less|increase[ds]?|decrease[ds]?|went (?:up|down)|jump(?:ed)?|"
+                      r"spike[ds]?|chang(?:e|ed|es)|differ(?:ence|ent|s)?|explain|breakdown|break down|compare[ds]?|"
+                      r"bigger|smaller|expensive|cheaper)\b", re.IGNORECASE)
+_LOWER = re.compile(r"\b(lower|less|decrease[ds]?|went down|smaller|cheaper|drop(?:ped)?)\b", re.IGNORECASE)
+_HIGHER = re.compile(r"\b(higher|more|increase[ds]?|went up|jump(?:ed)?|spike[ds]?|bigger|expensive)\b",
+                     re.IGNORECASE)
+_OVERDUE = re.compile(r"\b(overdue|past[ -]due|late|delinquent|unpaid|behind|hasn'?t paid|haven'?t paid|"
+                      r"not paid|aging)\b", re.IGNORECASE)
+_PAYMENTS = re.compile(r"\b(payments?|paid|pay|declin\w*|fail\w*|bounced?|charges? (?:failed|declined)|"
+                       r"transactions?)\b", re.IGNORECASE)
+_FAILED = re.compile(r"\b(declin\w*|fail\w*|bounced?|errors?|rejected)\b", re.IGNORECASE)
+_USAGE = re.compile(r"\b(usage|used|use|consum\w*|api calls?|metered)\b", re.IGNORECASE)
+_ACCOUNT_WORDS = re.compile(r"\b(owes?|owing|balance|account|summary|status|card|payment method|health|"
+                            r"customer|snapshot|about|who is)\b", re.IGNORECASE)
+_SUBSCRIPTION_WORDS = re.compile(r"\b(subscriptions?|sub|plan|term|renewal|mrr)\b", re.IGNORECASE)
+_ACTIONS = re.compile(r"\b(retry|refund|credit(?: memo)?|write[ -]?off|waive|payment plan|dunning|escalat\w*|"
+                      r"cancel|charge (?:them|again))\b", re.IGNORECASE)
+_HELP = re.compile(r"^\s*(help|\?+|hi|hello|hey|what can you do\??|usage help|commands)\s*[!.?]*\s*$", re.IGNORECASE)
+_NAME_PATTERNS = (
+    re.compile(r"\bdoes\s+(?P<name>.+?)\s+(?:owe|have|pay|use)\b", re.IGNORECASE),
+    re.compile(r"\b(?:has|did|have)\s+(?P<name>.+?)\s+(?:paid|pay|used|use)\b", re.IGNORECASE),
+    re.compile(r"\b(?:for|of|from|by|about|on|customer|account)\s+(?P<name>[^?!.,;:]{2,80})", re.IGNORECASE),
+)
+_NOT_NAMES = {"me", "us", "you", "it", "this", "that", "them", "this month", "last month", "the month", "today",
+              "all", "everyone", "everybody", "the account", "accounts", "customers", "this account",
+              "my account", "the customer", "invoices", "payments", "usage", "the last month"}
+_NAME_TAIL = re.compile(r"(?:'s)?(?:\s+(?:account|customer|please|pls|now|today|last month|this month|"
+                        r"recently|lately|invoices?|payments?|balance|usage))*\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Route:
+    """What the router decided: a tool with arguments, help, or a clarifying question."""
+
+    kind: Literal["tool", "help", "clarify"]
+    tool: str | None = None
+    args: dict[str, Any] = field(default_factory=dict)
+    message: str = ""
+    expect: Literal["higher", "lower"] | None = None
+    """For explanations: the direction the question assumed ("why is X higher")."""
+
+
+def _clarify(message: str) -> Route:
+    return Route("clarify", message=message)
+
+
+def _name(text: str) -> str | None:
+    for pattern in _NAME_PATTERNS:
+        match = pattern.search(text)
+        if not match:
+            continue
+        name = _NAME_TAIL.sub("", match.group("name").strip()).strip(" '\"")
+        name = re.sub(r"^(?:the|account|customer)\s+", "", name, flags=re.IGNORECASE).strip()
+        if len(name) >= 2 and name.casefold() not in _NOT_NAMES and not _PAYMENTS.fullmatch(name):
+            return name
+    return None
+
+
+def route(text: str) -> Route:
+    """Decide what to do with a question, without an LLM."""
+    cleaned = " ".join("".join(ch if ch.isprintable() else " " for ch in (text or "")).split())[:_MAX_LEN]
+    if not cleaned or _HELP.match(cleaned):
+        return Route("help")
+    if _ACTIONS.search(cleaned):
+        return _clarify("I only look things up here: I can't retry payments, issue credits or change anything "
+                        "from this question. Ask me to explain an invoice or summarise an account instead.")
+    invoice = _INVOICE.search(cleaned)
+    if invoice:
+        typed = invoice.group(0).strip()
+        if _EXPLAIN.search(cleaned):
+            expect = "lower" if _LOWER.search(cleaned) else "higher" if _HIGHER.search(cleaned) else None
+            return Route("tool", "explain_invoice", {"invoice": typed}, expect=expect)
+        return Route("tool", "get_invoice", {"invoice": typed})
+    subscription = _SUBSCRIPTION.search(cleaned)
+    if subscription:
+        return Route("tool", "get_subscription", {"subscription": subscription.group(1).upper()})
+    number = _ACCOUNT.search(cleaned)
+    account = number.group(1).upper() if number and len(number.group(1)) != 32 else number.group(1) if number \
+        else None
+    if account is None and (_PAYMENTS.search(cleaned) or _USAGE.search(cleaned) or _OVERDUE.search(cleaned)
+                            or _ACCOUNT_WORDS.search(cleaned)):
+        account = _name(cleaned)
+    if _OVERDUE.search(cleaned):
+        return Route("tool", "list_overdue_invoices", {"account": account} if account else {})
+    if account and _PAYMENTS.search(cleaned):
+        return Route("tool", "list_payments", {"account": account, "failed_only": bool(_FAILED.search(cleaned))})
+    if account and _USAGE.search(cleaned):
+        return Route("tool", "get_usage", {"account": account})
+    if account and (number or _ACCOUNT_WORDS.search(cleaned)):
+        return Route("tool", "get_account_summary", {"account": account})
+    if _PAYMENTS.search(cleaned) or _USAGE.search(cleaned) or _ACCOUNT_WORDS.search(cleaned):
+        return _clarify("Which account? Give its number (like A00000007) or the start of the customer's name.")
+    if _SUBSCRIPTION_WORDS.search(cleaned):
+        return _clarify("Which subscription? Give its number, like A-S00000002.")
+    if re.fullmatch(r"\d{1,12}", cleaned):
+        return Route("tool", "get_invoice", {"invoice": cleaned})
+    if _EXPLAIN.search(cleaned) and re.search(r"\binvoice\b", cleaned, re.IGNORECASE):
+        return _clarify("Which invoice? Give its number, like INV-42 or INV00000042.")
+    return _clarify("I didn't understand that.")

@@ -1,0 +1,408 @@
+"""The copilot's read tools: typed functions over the Zuora client, shared by the router and the LLM.
+
+Each tool takes a pydantic argument model (its JSON schema is what an LLM sees) and has a
+docstring written for the model (it becomes the tool's description). Tools return compact
+`results` models, never raw Zuora payloads. `Toolbox.run` validates arguments, runs the tool and
+turns every failure into a `ToolError` whose message a person or a model can act on:
+
+    ToolError(kind)
+      not_found     unknown invoice, account or subscription
+      ambiguous     a name matches several accounts
+      invalid       arguments that do not validate
+      unavailable   Zuora could not be reached or failed (transport errors, 5xx, 429, auth)
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from itertools import islice
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from bot.copilot.explain import explain
+from bot.copilot.results import (
+    AccountRef,
+    AccountResult,
+    Citation,
+    ContactInfo,
+    ExplainResult,
+    InvoiceLine,
+    InvoiceResult,
+    OverdueAccount,
+    OverdueInvoice,
+    OverdueResult,
+    PaymentInfo,
+    PaymentMethodInfo,
+    PaymentsResult,
+    Result,
+    SubscriptionCharge,
+    SubscriptionResult,
+    UsageMonth,
+    UsageResult,
+)
+from bot.zuora import Account, InvoiceNotFound, Payment, PaymentMethod, ZuoraAPIError, ZuoraClient, ZuoraError
+from bot.zuora.errors import ZuoraNotFound
+
+__all__ = ["TOOLS", "Tool", "ToolContext", "ToolError", "ToolOutcome", "Toolbox"]
+
+ErrorKind = Literal["not_found", "ambiguous", "invalid", "unavailable"]
+_ACCOUNT_NUMBER = re.compile(r"^[A-Z]{1,3}-?\d{3,}$|^[0-9a-f]{32}$", re.IGNORECASE)
+_UI_PATHS = {"invoice": "/apps/NewInvoice.do?method=view&id={id}",
+             "account": "/apps/CustomerAccount.do?method=view&id={id}",
+             "payment": "/apps/NewPayment.do?method=view&id={id}",
+             "subscription": "/apps/Subscription.do?method=view&id={id}"}
+
+
+class ToolError(Exception):
+    """A tool could not answer; `message` says why in words a person or a model can act on."""
+
+    def __init__(self, kind: ErrorKind, message: str) -> None:
+        super().__init__(message)
+        self.kind: ErrorKind = kind
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """What every tool needs: the Zuora client and today's date (the tenant's, for the sandbox)."""
+
+    client: ZuoraClient
+    today: Callable[[], date] = date.today
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A registered tool: its name, argument model, description (the docstring) and function."""
+
+    name: str
+    args: type[BaseModel]
+    fn: Callable[[ToolContext, Any], Result]
+
+    @property
+    def description(self) -> str:
+        return " ".join((self.fn.__doc__ or "").split())
+
+    def schema(self) -> dict[str, Any]:
+        """The OpenAI-style function schema (litellm translates it for other providers)."""
+        params = self.args.model_json_schema()
+        params.pop("title", None)
+        return {"type": "function", "function": {"name": self.name, "description": self.description,
+                                                 "parameters": params}}
+
+
+TOOLS: dict[str, Tool] = {}
+
+
+def _tool(args: type[BaseModel]) -> Callable[[Callable[[ToolContext, Any], Result]], Callable[..., Result]]:
+    def register(fn: Callable[[ToolContext, Any], Result]) -> Callable[..., Result]:
+        TOOLS[fn.__name__] = Tool(fn.__name__, args, fn)
+        return fn
+    return register
+
+
+class InvoiceArgs(BaseModel):
+    invoice: str = Field(min_length=1, max_length=64,
+                         description="Invoice number as typed: INV00000042, INV-42, inv42, #42 or 42")
+
+
+class AccountArgs(BaseModel):
+    account: str = Field(min_length=1, max_length=128,
+                         description="Account number (A00000007), account id, or the start of the account name")
+
+
+class PaymentsArgs(AccountArgs):
+    failed_only: bool = Field(default=False, description="Only payments that failed (status Error)")
+    limit: int = Field(default=10, ge=1, le=40)
+
+
+class OverdueArgs(BaseModel):
+    account: str | None = Field(default=None, max_length=128,
+                                description="Limit to one account (number or name); omit for every account")
+    limit: int = Field(default=20, ge=1, le=100, description="How many invoices to list, most overdue first")
+
+
+class SubscriptionArgs(BaseModel):
+    subscription: str = Field(min_length=1, max_length=64, description="Subscription number, e.g. A-S00000002")
+
+
+class UsageArgs(AccountArgs):
+    months: int = Field(default=6, ge=1, le=24, description="How many recent months")
+
+
+@_tool(InvoiceArgs)
+def explain_invoice(ctx: ToolContext, args: InvoiceArgs) -> ExplainResult:
+    """Explain why an invoice differs from the same account's previous invoice: drivers (quantity, price,
+    proration, usage, discounts, one-time charges, credits, tax) with signed amounts that add up exactly
+    to the difference, each citing its invoice lines. For an account's first invoice, its composition."""
+    match = ctx.client.invoices.find(args.invoice)
+    invoice = match.invoice
+    items, previous = ctx.client.concurrently(lambda: ctx.client.invoices.items(invoice.invoice_id),
+                                              lambda: ctx.client.invoices.previous(invoice))
+    explanation = explain(invoice, items, previous, previous.items if previous else ())
+    return ExplainResult(explanation=explanation, typed=args.invoice, matched=match.matched)
+
+
+@_tool(InvoiceArgs)
+def get_invoice(ctx: ToolContext, args: InvoiceArgs) -> InvoiceResult:
+    """Look up one invoice: dates, status, amount, tax, open balance, days overdue, account and lines."""
+    match = ctx.client.invoices.find(args.invoice)
+    inv = match.invoice
+    items, account = ctx.client.concurrently(lambda: ctx.client.invoices.items(inv.invoice_id),
+                                             lambda: ctx.client.accounts.get(inv.account_id))
+    lines = [InvoiceLine(item_id=i.item_id, charge_name=i.charge_name, subscription_number=i.subscription_number,
+                         period_start=i.service_start_date, period_end=i.service_end_date, quantity=i.quantity,
+                         unit_price=i.unit_price, amount=i.charge_amount, tax=i.tax_amount, discount=i.is_discount)
+             for i in items]
+    return InvoiceResult(
+        invoice_id=inv.invoice_id, invoice_number=inv.invoice_number, typed=args.invoice, account=_ref(account),
+        invoice_date=inv.invoice_date, due_date=inv.due_date, status=inv.status, currency=inv.currency,
+        amount=inv.amount, tax=inv.tax_amount, balance=inv.balance,
+        days_overdue=_days_overdue(inv.due_date, inv.balance, ctx.today()), lines=lines)
+
+
+@_tool(AccountArgs)
+def get_account_summary(ctx: ToolContext, args: AccountArgs) -> AccountResult:
+    """Summarise an account: balance, overdue invoices, the last payments with decline reasons, the default
+    payment method's health (expired or expiring card, consecutive failures), auto-pay and bill-to contact."""
+    account = _account(ctx, args.account)
+    today = ctx.today()
+    payments, method, overdue = ctx.client.concurrently(
+        lambda: list(islice(ctx.client.payments.list(account.account_id, page_size=5), 5)),
+        lambda: _default_method(ctx, account),
+        lambda: _overdue(ctx, [f"accountid.EQ:{account.account_id}"], today, limit=20)[0])
+    return AccountResult(
+        account=_ref(account), status=account.status, currency=account.currency, balance=account.balance,
+        overdue_total=sum((i.balance for i in overdue), Decimal(0)), overdue_invoices=overdue,
+        last_payments=[_payment(p) for p in payments],
+        payment_method=_method(method, today) if method else None, auto_pay=account.auto_pay,
+        bill_to=_contact(account))
+
+
+@_tool(PaymentsArgs)
+def list_payments(ctx: ToolContext, args: PaymentsArgs) -> PaymentsResult:
+    """List an account's latest payments, newest first, with status and the gateway's decline code and message."""
+    account = _account(ctx, args.account)
+    rows = ctx.client.payments.list(account.account_id, status="Error" if args.failed_only else None,
+                                    page_size=min(args.limit, 40))
+    payments = [_payment(p) for p in islice(rows, args.limit)]
+    return PaymentsResult(account=_ref(account), payments=payments,
+                          failed=sum(p.status == "Error" for p in payments))
+
+
+@_tool(OverdueArgs)
+def list_overdue_invoices(ctx: ToolContext, args: OverdueArgs) -> OverdueResult:
+    """List overdue invoices (posted, unpaid, past due), most overdue first, with totals per currency and
+    the accounts that owe them. Give an account to look at one customer only."""
+    filters = []
+    if args.account:
+        filters.append(f"accountid.EQ:{_account(ctx, args.account).account_id}")
+    today = ctx.today()
+    invoices, truncated = _overdue(ctx, filters, today, limit=500)
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    by_account: dict[str, list[OverdueInvoice]] = defaultdict(list)
+    for inv in invoices:
+        totals[inv.currency] += inv.balance
+        by_account[inv.account_number or "?"].append(inv)
+    accounts = [OverdueAccount(account_number=number, account_name=rows[0].account_name or "", invoices=len(rows),
+                               balance=sum((r.balance for r in rows), Decimal(0)), currency=rows[0].currency,
+                               oldest_due_date=min(r.due_date for r in rows),
+                               days_overdue=max(r.days_overdue for r in rows))
+                for number, rows in by_account.items()]
+    accounts.sort(key=lambda a: (-a.days_overdue, -a.balance))
+    ordered = sorted(invoices, key=lambda i: (-i.days_overdue, -i.balance))
+    return OverdueResult(as_of=today, invoice_count=len(invoices), totals=dict(totals), accounts=accounts,
+                         invoices=ordered[:args.limit], truncated=truncated)
+
+
+@_tool(SubscriptionArgs)
+def get_subscription(ctx: ToolContext, args: SubscriptionArgs) -> SubscriptionResult:
+    """Look up a subscription: status, term dates, monthly recurring revenue and its current charges
+    (price, quantity, discount, billing period, effective dates)."""
+    sub = ctx.client.subscriptions.get(args.subscription.strip())
+    charges = [SubscriptionCharge(
+        charge_number=c.charge_number, name=c.name, charge_type=c.charge_type, model=c.model, price=c.price,
+        quantity=c.quantity, unit_of_measure=c.uom, discount_percentage=c.discount_percentage,
+        billing_period=c.billing_period, effective_start_date=c.effective_start_date,
+        effective_end_date=c.effective_end_date) for rp in sub.rate_plans for c in rp.charges]
+    return SubscriptionResult(
+        subscription_id=sub.subscription_id, subscription_number=sub.subscription_number, status=sub.status,
+        account_number=sub.account_number, term_start_date=sub.term_start_date, term_end_date=sub.term_end_date,
+        monthly_recurring_revenue=sub.contracted_mrr, currency=sub.currency, charges=charges)
+
+
+@_tool(UsageArgs)
+def get_usage(ctx: ToolContext, args: UsageArgs) -> UsageResult:
+    """Show an account's recorded usage per month and unit of measure (newest month first)."""
+    account = _account(ctx, args.account)
+    months: dict[tuple[str, str], list[Decimal]] = defaultdict(list)
+    seen: list[str] = []
+    for record in ctx.client.usage.of_account(account.account_number):
+        month = record.start_date_time[:7]
+        if month not in seen:
+            if len(seen) == args.months:
+                break
+            seen.append(month)
+        months[(month, record.unit_of_measure or "units")].append(record.quantity)
+    rows = [UsageMonth(month=m, unit_of_measure=u, quantity=sum(q, Decimal(0)), records=len(q))
+            for (m, u), q in months.items()]
+    rows.sort(key=lambda r: (r.month, r.unit_of_measure), reverse=True)
+    return UsageResult(account=_ref(account), months=rows)
+
+
+def _ref(account: Account) -> AccountRef:
+    return AccountRef(account_id=account.account_id, account_number=account.account_number, name=account.name)
+
+
+def _account(ctx: ToolContext, typed: str) -> Account:
+    key = typed.strip()
+    if _ACCOUNT_NUMBER.match(key):
+        try:
+            return ctx.client.accounts.get(key.upper() if len(key) != 32 else key)
+        except ZuoraNotFound:
+            raise ToolError("not_found", f"There is no account {key!r}. Check the number (like A00000007) "
+                                         f"or give the start of the customer's name.") from None
+    matches = ctx.client.accounts.search(key, limit=6)
+    exact = [m for m in matches if m.name.casefold() == key.casefold()]
+    if len(exact) == 1 or len(matches) == 1:
+        return ctx.client.accounts.get((exact or matches)[0].account_id)
+    if not matches:
+        raise ToolError("not_found", f"No account name starts with {key!r}. Try the account number (A00000007).")
+    names = ", ".join(f"{m.name} ({m.account_number})" for m in matches[:5])
+    raise ToolError("ambiguous", f"Several accounts match {key!r}: {names}. Which one?")
+
+
+def _days_overdue(due: date | None, balance: Decimal, today: date) -> int:
+    return max(0, (today - due).days) if due and balance > 0 else 0
+
+
+def _overdue(ctx: ToolContext, filters: list[str], today: date, *, limit: int) -> tuple[list[OverdueInvoice], bool]:
+    rows = ctx.client.invoices.query(
+        filters=[*filters, "status.EQ:Posted", "balance.GT:0", f"duedate.LT:{today}"], sort="duedate.ASC",
+        expand=("account",), page_size=50)
+    out: list[OverdueInvoice] = []
+    for inv in rows:
+        if len(out) == limit:
+            return out, True
+        account = inv.account or {}
+        out.append(OverdueInvoice(
+            invoice_id=inv.invoice_id, invoice_number=inv.invoice_number, account_number=account.get("accountNumber"),
+            account_name=account.get("name"), due_date=inv.due_date or today,
+            days_overdue=_days_overdue(inv.due_date, inv.balance, today), balance=inv.balance, currency=inv.currency))
+    return out, False
+
+
+def _default_method(ctx: ToolContext, account: Account) -> PaymentMethod | None:
+    if not account.default_payment_method_id:
+        return None
+    try:
+        return ctx.client.payment_methods.get(account.default_payment_method_id)
+    except ZuoraNotFound:
+        return None
+
+
+def _method(pm: PaymentMethod, today: date) -> PaymentMethodInfo:
+    expires = f"{pm.expiration_month:02d}/{pm.expiration_year}" if pm.expiration_month and pm.expiration_year \
+        else None
+    soon = False
+    if pm.expiration_month and pm.expiration_year and not pm.expired(today):
+        months_left = (pm.expiration_year - today.year) * 12 + pm.expiration_month - today.month
+        soon = months_left <= 1
+    return PaymentMethodInfo(payment_method_id=pm.payment_method_id, method_type=pm.method_type,
+                             brand=pm.card_type, last4=pm.last4, expires=expires, expired=pm.expired(today),
+                             expires_within_60_days=soon, consecutive_failures=pm.num_consecutive_failures)
+
+
+def _payment(p: Payment) -> PaymentInfo:
+    failed = p.status == "Error"
+    return PaymentInfo(payment_id=p.payment_id, payment_number=p.payment_number, effective_date=p.effective_date,
+                       amount=p.amount, currency=p.currency, status=p.status, payment_type=p.payment_type,
+                       gateway_code=p.gateway_response_code if failed else None,
+                       gateway_message=p.gateway_response if failed else None)
+
+
+def _contact(account: Account) -> ContactInfo | None:
+    c = account.bill_to
+    if c is None:
+        return None
+    name = " ".join(part for part in (c.first_name, c.last_name) if part) or None
+    place = ", ".join(part for part in (c.address1, c.city, c.state, c.zip_code, c.country) if part) or None
+    return ContactInfo(name=name, email=c.email, phone=c.work_phone, address=place)
+
+
+@dataclass(frozen=True)
+class ToolOutcome:
+    """One tool call: the arguments, and either a result or an error."""
+
+    name: str
+    arguments: dict[str, Any]
+    result: Result | None = None
+    error: ToolError | None = None
+
+    def payload(self) -> dict[str, Any]:
+        """What goes back to the model: the result as JSON data, or `{"error": …}`."""
+        if self.result is not None:
+            return self.result.model_dump(mode="json", exclude_none=True)
+        assert self.error is not None
+        return {"error": self.error.message, "error_kind": self.error.kind}
+
+
+class Toolbox:
+    """Runs tools by name with validated arguments; adds Zuora UI links to citations when configured."""
+
+    def __init__(self, context: ToolContext, *, ui_url: str | None = None) -> None:
+        self.context = context
+        self.ui_url = ui_url.rstrip("/") if ui_url else None
+
+    @property
+    def tools(self) -> list[Tool]:
+        return list(TOOLS.values())
+
+    def run(self, name: str, arguments: Mapping[str, Any]) -> ToolOutcome:
+        """Run tool `name`; never raises for bad input or Zuora failures (the outcome carries the error)."""
+        args = dict(arguments)
+        tool = TOOLS.get(name)
+        if tool is None:
+            return ToolOutcome(name, args, error=ToolError("invalid", f"There is no tool {name!r}."))
+        try:
+            parsed = tool.args.model_validate(args)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors())
+            return ToolOutcome(name, args, error=ToolError("invalid", f"Invalid arguments for {name}: {problems}"))
+        try:
+            return ToolOutcome(name, args, result=tool.fn(self.context, parsed))
+        except ToolError as exc:
+            return ToolOutcome(name, args, error=exc)
+        except InvoiceNotFound as exc:
+            tried = ", ".join(exc.tried) or "nothing that looks like an invoice number"
+            return ToolOutcome(name, args, error=ToolError(
+                "not_found", f"I couldn't find invoice {exc.typed!r} (tried {tried})."))
+        except ZuoraNotFound as exc:
+            return ToolOutcome(name, args, error=ToolError("not_found", f"Zuora has no such object: {_first(exc)}"))
+        except ZuoraAPIError as exc:
+            if exc.status < 500 and exc.status not in (401, 403, 429):
+                return ToolOutcome(name, args, error=ToolError("invalid", f"Zuora refused: {_first(exc)}"))
+            return ToolOutcome(name, args, error=_unavailable(exc))
+        except ZuoraError as exc:
+            return ToolOutcome(name, args, error=_unavailable(exc))
+
+    def link(self, citation: Citation) -> Citation:
+        """The citation with a Zuora UI link, when `ZUORA_UI_URL` is set and the object has a page."""
+        path = _UI_PATHS.get(citation.kind)
+        if not self.ui_url or not path:
+            return citation
+        return citation.model_copy(update={"url": self.ui_url + path.format(id=citation.object_id)})
+
+
+def _first(exc: ZuoraAPIError) -> str:
+    return exc.messages[0] if exc.messages else str(exc)
+
+
+def _unavailable(exc: ZuoraError) -> ToolError:
+    return ToolError("unavailable", f"Zuora is not answering right now ({type(exc).__name__}); nothing was "
+                                    f"changed. Try again in a minute.")

@@ -1,0 +1,81 @@
+"""The deterministic router on the phrasings people type, including garbage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.copilot.router import EXAMPLES, route
+
+CASES: list[tuple[str, str, str | None, dict[str, Any]]] = [
+    # (question, kind, tool, expected args subset)
+    ("why is INV-42 higher", "tool", "explain_invoice", {"invoice": "INV-42"}),
+    ("Why is INV00000042 so much higher than last month?", "tool", "explain_invoice", {"invoice": "INV00000042"}),
+    ("explain inv42", "tool", "explain_invoice", {"invoice": "inv42"}),
+    ("what changed on #42", "tool", "explain_invoice", {"invoice": "#42"}),
+    ("breakdown of invoice 42 please", "tool", "explain_invoice", {"invoice": "invoice 42"}),
+    ("INV-42 went up, why?", "tool", "explain_invoice", {"invoice": "INV-42"}),
+    ("why is inv-41 lower", "tool", "explain_invoice", {"invoice": "inv-41"}),
+    ("compare INV_42 with the previous one", "tool", "explain_invoice", {"invoice": "INV_42"}),
+    ("customer says invoice #42 is more expensive", "tool", "explain_invoice", {"invoice": "invoice #42"}),
+    ("show INV-42", "tool", "get_invoice", {"invoice": "INV-42"}),
+    ("invoice 42", "tool", "get_invoice", {"invoice": "invoice 42"}),
+    ("INV00000042", "tool", "get_invoice", {"invoice": "INV00000042"}),
+    ("42", "tool", "get_invoice", {"invoice": "42"}),
+    ("is INV-385 paid?", "tool", "get_invoice", {"invoice": "INV-385"}),
+    ("what does A00000007 owe", "tool", "get_account_summary", {"account": "A00000007"}),
+    ("account a00000007", "tool", "get_account_summary", {"account": "A00000007"}),
+    ("A00000005", "tool", "get_account_summary", {"account": "A00000005"}),
+    ("what does Stark Logistics owe?", "tool", "get_account_summary", {"account": "Stark Logistics"}),
+    ("balance of Northwind", "tool", "get_account_summary", {"account": "Northwind"}),
+    ("is the card of A00000006 ok", "tool", "get_account_summary", {"account": "A00000006"}),
+    ("payments for Acme", "tool", "list_payments", {"account": "Acme", "failed_only": False}),
+    ("payments A00000003", "tool", "list_payments", {"account": "A00000003"}),
+    ("declined payments for Globex Retail", "tool", "list_payments", {"account": "Globex Retail", "failed_only": True}),
+    ("did A00000004 pay?", "tool", "list_payments", {"account": "A00000004"}),
+    ("has Umbrella Health paid", "tool", "list_payments", {"account": "Umbrella Health"}),
+    ("who is overdue", "tool", "list_overdue_invoices", {}),
+    ("list past due invoices", "tool", "list_overdue_invoices", {}),
+    ("which customers haven't paid?", "tool", "list_overdue_invoices", {}),
+    ("overdue invoices for A00000007", "tool", "list_overdue_invoices", {"account": "A00000007"}),
+    ("subscription A-S00000002", "tool", "get_subscription", {"subscription": "A-S00000002"}),
+    ("what plan is a-s00000002 on", "tool", "get_subscription", {"subscription": "A-S00000002"}),
+    ("usage A00000002", "tool", "get_usage", {"account": "A00000002"}),
+    ("how many API calls did Northwind use", "tool", "get_usage", {"account": "Northwind"}),
+    ("", "help", None, {}),
+    ("   ", "help", None, {}),
+    ("help", "help", None, {}),
+    ("?", "help", None, {}),
+    ("asdf qwerty", "clarify", None, {}),
+    ("🙂🙂🙂", "clarify", None, {}),
+    ("'; DROP TABLE invoices; --", "clarify", None, {}),
+    ("\x00\x1b[31m\x07", "clarify", None, {}),
+    ("\x00\x07\t\n", "help", None, {}),
+    ("payments", "clarify", None, {}),
+    ("why is my invoice higher", "clarify", None, {}),
+    ("show me the subscription", "clarify", None, {}),
+    ("retry INV-42", "clarify", None, {}),
+    ("credit Acme 50 EUR for the outage", "clarify", None, {}),
+    ("x" * 10_000, "clarify", None, {}),
+]
+
+
+@pytest.mark.parametrize(("question", "kind", "tool", "args"), CASES, ids=[c[0][:40] or "empty" for c in CASES])
+def test_route(question: str, kind: str, tool: str | None, args: dict[str, Any]) -> None:
+    decision = route(question)
+    assert (decision.kind, decision.tool) == (kind, tool), decision
+    assert {k: decision.args.get(k) for k in args} == args
+    if kind == "clarify":
+        assert decision.message
+
+
+def test_explain_remembers_the_direction_asked() -> None:
+    assert route("why is INV-42 higher").expect == "higher"
+    assert route("why is INV-42 lower").expect == "lower"
+    assert route("explain INV-42").expect is None
+
+
+def test_a_clarifying_reply_never_echoes_a_stack_trace_and_examples_all_route() -> None:
+    for example in EXAMPLES:
+        assert route(example).kind == "tool", example
