@@ -20,7 +20,7 @@ from bot.copilot.guard import Redactor, ungrounded
 from bot.copilot.llm import ChatModel, LLMError, Message
 from bot.copilot.prompts import SYSTEM
 from bot.copilot.results import Citation, ExplainResult
-from bot.copilot.router import route
+from bot.copilot.router import account_name, route
 from bot.copilot.tools import Toolbox, ToolError, ToolOutcome
 
 __all__ = ["Copilot"]
@@ -72,6 +72,9 @@ class Copilot:
 
     def _with_model(self, model: ChatModel, question: str) -> Answer:
         redactor = Redactor() if self.redact_pii else None
+        typed_name = account_name(question)
+        if redactor and typed_name:
+            redactor.token("NAME", typed_name)  # the customer name the user typed is PII too
         today = self.toolbox.context.today()
         history = [Message("system", SYSTEM.format(today=today)), Message("user", question)]
         outcomes: list[ToolOutcome] = []

@@ -81,6 +81,10 @@ class LiteLLMModel:
                                    "timeout": timeout, "num_retries": 0, "temperature": 0}
         if tools:
             options["tools"] = tools
+            # litellm 1.106–1.108 import the optional `mcp` package (their MCP gateway) on every call
+            # that has tools, and fail with ModuleNotFoundError without it; this private flag skips that
+            # handler (we never use litellm's MCP gateway). Later releases only import it when needed.
+            options["_skip_mcp_handler"] = True
         if self.api_base:
             options["api_base"] = self.api_base
         if self.api_key:

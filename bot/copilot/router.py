@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["EXAMPLES", "Route", "route"]
+__all__ = ["EXAMPLES", "Route", "account_name", "route"]
 
 EXAMPLES = (
     "why is INV-42 higher",
@@ -73,14 +73,16 @@ def _clarify(message: str) -> Route:
     return Route("clarify", message=message)
 
 
-def _name(text: str) -> str | None:
+def account_name(text: str) -> str | None:
+    """The customer name a question mentions ("payments for Acme" → "Acme"), if any."""
     for pattern in _NAME_PATTERNS:
         match = pattern.search(text)
         if not match:
             continue
         name = _NAME_TAIL.sub("", match.group("name").strip()).strip(" '\"")
         name = re.sub(r"^(?:the|account|customer)\s+", "", name, flags=re.IGNORECASE).strip()
-        if len(name) >= 2 and name.casefold() not in _NOT_NAMES and not _PAYMENTS.fullmatch(name):
+        numbered = any(p.search(name) for p in (_ACCOUNT, _INVOICE, _SUBSCRIPTION))
+        if len(name) >= 2 and name.casefold() not in _NOT_NAMES and not _PAYMENTS.fullmatch(name) and not numbered:
             return name
     return None
 
@@ -108,7 +110,7 @@ def route(text: str) -> Route:
         else None
     if account is None and (_PAYMENTS.search(cleaned) or _USAGE.search(cleaned) or _OVERDUE.search(cleaned)
                             or _ACCOUNT_WORDS.search(cleaned)):
-        account = _name(cleaned)
+        account = account_name(cleaned)
     if _OVERDUE.search(cleaned):
         return Route("tool", "list_overdue_invoices", {"account": account} if account else {})
     if account and _PAYMENTS.search(cleaned):

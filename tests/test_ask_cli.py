@@ -1,0 +1,61 @@
+"""`python -m bot ask`: the terminal answer and its JSON, on the embedded defaults."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from decimal import Decimal
+
+import pytest
+
+from bot.__main__ import main
+from bot.copilot.router import account_name
+
+
+def test_ask_prints_the_breakdown(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", "why", "is", "INV-42", "higher"]) == 0
+    out = capsys.readouterr().out
+    assert "*INV00000042* (868.46 USD, 2026-02-01) is *554.54 USD higher* than *INV00000022*" in out
+    assert "The 5 drivers add up to +554.54 USD." in out
+    assert "Sources: INV00000042, INV00000022" in out
+
+
+def test_ask_json_drivers_sum_to_the_difference(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", "--json", "why is INV-42 higher"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    facts = answer["facts"]
+    assert answer["source"] == "deterministic" and answer["intent"] == "explain_invoice"
+    assert sum(Decimal(d["amount"]) for d in facts["drivers"]) == Decimal(facts["difference"]) == \
+        Decimal(facts["invoice"]["amount"]) - Decimal(facts["previous"]["amount"])
+    assert {c["label"] for c in answer["citations"]} == {"INV00000042", "INV00000022"}
+
+
+def test_ask_errors_exit_1_with_a_human_message(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", "explain INV-777777"]) == 1
+    out = capsys.readouterr()
+    assert "I couldn't find invoice 'INV-777777'" in out.out and "Traceback" not in out.err
+
+
+def test_ask_with_nothing_typed_shows_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask"]) == 0
+    assert "I answer billing questions from Zuora" in capsys.readouterr().out
+
+
+def test_fresh_process_answers_without_importing_litellm(tmp_path: object) -> None:
+    code = ("import sys; from bot.__main__ import main; rc = main(['ask', 'who is overdue']); "
+            "print('LITELLM' if 'litellm' in sys.modules else 'NO-LITELLM'); sys.exit(rc)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LLM_", "ZUORA_", "SLACK_"))}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    assert "overdue invoice(s)" in result.stdout and result.stdout.strip().endswith("NO-LITELLM")
+
+
+@pytest.mark.parametrize(("question", "name"), [
+    ("what does Stark Logistics owe?", "Stark Logistics"), ("payments for acme corp please", "acme corp"),
+    ("what does A00000007 owe", None), ("who is overdue", None), ("did Umbrella Health pay", "Umbrella Health"),
+])
+def test_account_name(question: str, name: str | None) -> None:
+    assert account_name(question) == name
