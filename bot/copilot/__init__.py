@@ -4,7 +4,8 @@ from bot.copilot.agent import Copilot
 from bot.copilot.answers import Answer
 from bot.copilot.explain import Driver, Explanation, explain
 from bot.copilot.llm import ChatModel, Completion, LiteLLMModel, LLMError, Message, ToolCall
-from bot.copilot.tools import Toolbox, ToolContext, ToolError
+from bot.copilot.toolbox import Toolbox
+from bot.copilot.tools import ToolContext, ToolError
 
 __all__ = ["Answer", "ChatModel", "Completion", "Copilot", "Driver", "Explanation", "LLMError", "LiteLLMModel",
            "Message", "ToolCall", "ToolContext", "ToolError", "Toolbox", "explain"]

@@ -21,7 +21,8 @@ from bot.copilot.llm import ChatModel, LLMError, Message
 from bot.copilot.prompts import SYSTEM
 from bot.copilot.results import Citation, ExplainResult
 from bot.copilot.router import account_name, route
-from bot.copilot.tools import Toolbox, ToolError, ToolOutcome
+from bot.copilot.toolbox import Toolbox, ToolOutcome
+from bot.copilot.tools import ToolError
 
 __all__ = ["Copilot"]
 

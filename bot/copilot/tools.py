@@ -3,7 +3,7 @@
 Each tool takes a pydantic argument model (its JSON schema is what an LLM sees) and has a
 docstring written for the model (it becomes the tool's description). Tools return compact
 `results` models, never raw Zuora payloads. `Toolbox.run` validates arguments, runs the tool and
-turns every failure into a `ToolError` whose message a person or a model can act on:
+turns every failure into a `ToolError` (see `toolbox`) whose message a person or a model can act on:
 
     ToolError(kind)
       not_found     unknown invoice, account or subscription
@@ -16,20 +16,19 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from itertools import islice
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from bot.copilot.explain import explain
 from bot.copilot.results import (
     AccountRef,
     AccountResult,
-    Citation,
     ContactInfo,
     ExplainResult,
     InvoiceLine,
@@ -46,17 +45,13 @@ from bot.copilot.results import (
     UsageMonth,
     UsageResult,
 )
-from bot.zuora import Account, InvoiceNotFound, Payment, PaymentMethod, ZuoraAPIError, ZuoraClient, ZuoraError
+from bot.zuora import Account, Payment, PaymentMethod, ZuoraClient
 from bot.zuora.errors import ZuoraNotFound
 
-__all__ = ["TOOLS", "Tool", "ToolContext", "ToolError", "ToolOutcome", "Toolbox"]
+__all__ = ["TOOLS", "Tool", "ToolContext", "ToolError"]
 
 ErrorKind = Literal["not_found", "ambiguous", "invalid", "unavailable"]
 _ACCOUNT_NUMBER = re.compile(r"^[A-Z]{1,3}-?\d{3,}$|^[0-9a-f]{32}$", re.IGNORECASE)
-_UI_PATHS = {"invoice": "/apps/NewInvoice.do?method=view&id={id}",
-             "account": "/apps/CustomerAccount.do?method=view&id={id}",
-             "payment": "/apps/NewPayment.do?method=view&id={id}",
-             "subscription": "/apps/Subscription.do?method=view&id={id}"}
 
 
 class ToolError(Exception):
@@ -333,76 +328,3 @@ def _contact(account: Account) -> ContactInfo | None:
     name = " ".join(part for part in (c.first_name, c.last_name) if part) or None
     place = ", ".join(part for part in (c.address1, c.city, c.state, c.zip_code, c.country) if part) or None
     return ContactInfo(name=name, email=c.email, phone=c.work_phone, address=place)
-
-
-@dataclass(frozen=True)
-class ToolOutcome:
-    """One tool call: the arguments, and either a result or an error."""
-
-    name: str
-    arguments: dict[str, Any]
-    result: Result | None = None
-    error: ToolError | None = None
-
-    def payload(self) -> dict[str, Any]:
-        """What goes back to the model: the result as JSON data, or `{"error": …}`."""
-        if self.result is not None:
-            return self.result.model_dump(mode="json", exclude_none=True)
-        assert self.error is not None
-        return {"error": self.error.message, "error_kind": self.error.kind}
-
-
-class Toolbox:
-    """Runs tools by name with validated arguments; adds Zuora UI links to citations when configured."""
-
-    def __init__(self, context: ToolContext, *, ui_url: str | None = None) -> None:
-        self.context = context
-        self.ui_url = ui_url.rstrip("/") if ui_url else None
-
-    @property
-    def tools(self) -> list[Tool]:
-        return list(TOOLS.values())
-
-    def run(self, name: str, arguments: Mapping[str, Any]) -> ToolOutcome:
-        """Run tool `name`; never raises for bad input or Zuora failures (the outcome carries the error)."""
-        args = dict(arguments)
-        tool = TOOLS.get(name)
-        if tool is None:
-            return ToolOutcome(name, args, error=ToolError("invalid", f"There is no tool {name!r}."))
-        try:
-            parsed = tool.args.model_validate(args)
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors())
-            return ToolOutcome(name, args, error=ToolError("invalid", f"Invalid arguments for {name}: {problems}"))
-        try:
-            return ToolOutcome(name, args, result=tool.fn(self.context, parsed))
-        except ToolError as exc:
-            return ToolOutcome(name, args, error=exc)
-        except InvoiceNotFound as exc:
-            tried = ", ".join(exc.tried) or "nothing that looks like an invoice number"
-            return ToolOutcome(name, args, error=ToolError(
-                "not_found", f"I couldn't find invoice {exc.typed!r} (tried {tried})."))
-        except ZuoraNotFound as exc:
-            return ToolOutcome(name, args, error=ToolError("not_found", f"Zuora has no such object: {_first(exc)}"))
-        except ZuoraAPIError as exc:
-            if exc.status < 500 and exc.status not in (401, 403, 429):
-                return ToolOutcome(name, args, error=ToolError("invalid", f"Zuora refused: {_first(exc)}"))
-            return ToolOutcome(name, args, error=_unavailable(exc))
-        except ZuoraError as exc:
-            return ToolOutcome(name, args, error=_unavailable(exc))
-
-    def link(self, citation: Citation) -> Citation:
-        """The citation with a Zuora UI link, when `ZUORA_UI_URL` is set and the object has a page."""
-        path = _UI_PATHS.get(citation.kind)
-        if not self.ui_url or not path:
-            return citation
-        return citation.model_copy(update={"url": self.ui_url + path.format(id=citation.object_id)})
-
-
-def _first(exc: ZuoraAPIError) -> str:
-    return exc.messages[0] if exc.messages else str(exc)
-
-
-def _unavailable(exc: ZuoraError) -> ToolError:
-    return ToolError("unavailable", f"Zuora is not answering right now ({type(exc).__name__}); nothing was "
-                                    f"changed. Try again in a minute.")
