@@ -51,13 +51,15 @@ def kinds(result: Explanation) -> dict[str, Decimal]:
 
 
 def test_quantity_change_cites_both_lines() -> None:
-    before, after = item("Seats", "300", qty="10", price="30"), item("Seats", "450", qty="15", price="30")
+    before = item("Seats", "300", qty="10", price="30", period=JAN)
+    after = item("Seats", "450", qty="15", price="30")
     result = compare([before], [after])
     (driver,) = result.drivers
     assert (driver.kind, driver.amount, driver.currency) == ("quantity_change", D("150.00"), "USD")
     assert driver.previous_item_ids == (before.item_id,) and driver.current_item_ids == (after.item_id,)
     assert (driver.quantity_before, driver.quantity_after) == (D(10), D(15))
     assert "10 → 15" in driver.sentence and "+150.00 USD" in driver.sentence
+    assert (driver.period_start, driver.period_end) == FEB
     assert result.direction == "higher" and "150.00 USD higher" in result.summary
 
 

@@ -56,7 +56,8 @@ class InvoiceRef(BaseModel):
     def of(cls, invoice: Invoice) -> InvoiceRef:
         """The reference for a Zuora invoice."""
         return cls(invoice_id=invoice.invoice_id, invoice_number=invoice.invoice_number,
-                   invoice_date=invoice.invoice_date, amount=invoice.amount, tax_amount=invoice.tax_amount,
+                   invoice_date=invoice.invoice_date, amount=to_cents(invoice.amount),
+                   tax_amount=to_cents(invoice.tax_amount),
                    currency=invoice.currency, account_id=invoice.account_id)
 
 
@@ -73,6 +74,7 @@ class Driver(BaseModel):
     charge_name: str | None = None
     subscription_number: str | None = None
     period_start: date | None = None
+    """The service period of the current invoice's lines (the previous invoice's when none)."""
     period_end: date | None = None
     current_item_ids: tuple[str, ...] = ()
     previous_item_ids: tuple[str, ...] = ()
@@ -191,7 +193,7 @@ class _Builder:
             current: Sequence[InvoiceItem] = (), previous: Sequence[InvoiceItem] = (), **details: object) -> None:
         if amount == 0 and kind not in ("new_charge", "one_time_charge"):
             return
-        start, end = _span([*current, *previous])
+        start, end = _span(current or previous)
         self.drivers.append(Driver(
             kind=kind, amount=to_cents(amount), currency=self.currency, sentence=sentence,
             charge_name=group.charge_name if group else None,
