@@ -124,8 +124,9 @@ class Copilot:
             raise _Fallback(f"the LLM answer has numbers not found in Zuora data: {', '.join(map(str, invented))}")
         results = [o.result for o in outcomes if o.result is not None]
         citations: list[Citation] = []
-        for result in results:
-            citations += [self.toolbox.link(c) for c in result.citations() if self.toolbox.link(c) not in citations]
+        for citation in (self.toolbox.link(c) for result in results for c in result.citations()):
+            if citation not in citations:
+                citations.append(citation)
         explained = next((r for r in reversed(results) if isinstance(r, ExplainResult)), None)
         facts: dict[str, Any] = (explained.explanation.model_dump(mode="json") if explained else
                                  {o.name: o.payload() for o in outcomes})
