@@ -1,0 +1,1 @@
+"""The Slack surface: Block Kit builders (`blocks`); listeners and the notifier arrive with the Slack app."""
