@@ -5,6 +5,9 @@ model, the model picks tools (at most `max_tool_calls` per question, under one o
 sees only redacted results, and writes the text; the text is restored, then checked for grounding.
 Any model failure, timeout, runaway tool use or ungrounded number falls back to the deterministic
 answer, and the event is logged (without the question's content).
+
+`history` (the earlier exchanges of a conversation) resolves follow-ups: the router reads them as a
+`Context`; the model sees the earlier questions, and what each answer was about.
 """
 
 from __future__ import annotations
@@ -12,21 +15,23 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from bot.copilot.answers import Answer, clarify, failure, help_answer, render
+from bot.copilot.answers import Answer, Exchange, clarify, failure, help_answer, render
 from bot.copilot.guard import Redactor, ungrounded
 from bot.copilot.llm import ChatModel, LLMError, Message
 from bot.copilot.prompts import SYSTEM
 from bot.copilot.results import Citation, ExplainResult
-from bot.copilot.router import account_name, route
+from bot.copilot.router import Context, account_name, progress, route
 from bot.copilot.toolbox import Toolbox, ToolOutcome
 from bot.copilot.tools import ToolError
 
-__all__ = ["Copilot"]
+__all__ = ["Copilot", "context_of"]
 
 log = logging.getLogger(__name__)
+_MAX_EARLIER = 6
+"""Earlier exchanges the model sees."""
 
 
 class _Fallback(Exception):
@@ -46,38 +51,47 @@ class Copilot:
         self.timeout_s = timeout_s
         self.clock = clock
 
-    def ask(self, question: str) -> Answer:
-        """Answer `question`; never raises for bad input, Zuora failures or LLM failures."""
+    def ask(self, question: str, history: Sequence[Exchange] = ()) -> Answer:
+        """Answer `question` (a follow-up to `history`); never raises for bad input, Zuora or LLM failures."""
         if self.model is None or not question.strip():
-            return self.deterministic(question)
+            return self.deterministic(question, history)
         try:
-            return self._with_model(self.model, question)
+            return self._with_model(self.model, question, history)
         except _Fallback as exc:
             log.warning("copilot: LLM answer not used (%s); falling back to the deterministic answer", exc)
-            answer = self.deterministic(question)
+            answer = self.deterministic(question, history)
             return answer.model_copy(update={"notes": [*answer.notes, f"Deterministic answer: {exc}."]})
 
-    def deterministic(self, question: str) -> Answer:
+    def progress(self, question: str, history: Sequence[Exchange] = ()) -> str:
+        """A short status line for what answering `question` will do ("Looking up invoice INV-42…")."""
+        return progress(route(question, context_of(history)))
+
+    def deterministic(self, question: str, history: Sequence[Exchange] = ()) -> Answer:
         """The router and templates alone."""
-        decision = route(question)
+        decision = route(question, context_of(history))
         if decision.kind == "help":
             return help_answer()
         if decision.kind == "clarify" or decision.tool is None:
             return clarify(decision.message)
         outcome = self.toolbox.run(decision.tool, decision.args)
         if outcome.error is not None:
-            return failure(outcome.error.message, outcome.error.kind)
+            tried = progress(decision).rstrip("…")
+            return failure(outcome.error.message, outcome.error.kind, tried=tried)
         assert outcome.result is not None
         answer = render(outcome.result, expect=decision.expect)
-        return answer.model_copy(update={"citations": [self.toolbox.link(c) for c in answer.citations]})
+        return answer.model_copy(update={"citations": [self.toolbox.link(c) for c in answer.citations],
+                                         "about": outcome.result.about()})
 
-    def _with_model(self, model: ChatModel, question: str) -> Answer:
+    def _with_model(self, model: ChatModel, question: str, earlier: Sequence[Exchange]) -> Answer:
         redactor = Redactor() if self.redact_pii else None
-        typed_name = account_name(question)
-        if redactor and typed_name:
-            redactor.token("NAME", typed_name)  # the customer name the user typed is PII too
+        for typed_name in (account_name(q) for q in (*(e.question for e in earlier), question)):
+            if redactor and typed_name:
+                redactor.token("NAME", typed_name)  # the customer names the user typed are PII too
         today = self.toolbox.context.today()
-        history = [Message("system", SYSTEM.format(today=today)), Message("user", question)]
+        history = [Message("system", SYSTEM.format(today=today))]
+        for exchange in earlier[-_MAX_EARLIER:]:
+            history += [Message("user", exchange.question), Message("assistant", self._recall(exchange.answer))]
+        history.append(Message("user", question))
         outcomes: list[ToolOutcome] = []
         deadline = self.clock() + self.timeout_s
         schemas = [tool.schema() for tool in self.toolbox.tools]
@@ -92,7 +106,8 @@ class Copilot:
             except LLMError as exc:
                 raise _Fallback(f"the LLM failed ({exc})") from exc
             if not completion.tool_calls:
-                return self._final(completion.text or "", question, outcomes, redactor)
+                grounds = [question, *(f"{e.question} {e.answer.text}" for e in earlier[-_MAX_EARLIER:])]
+                return self._final(completion.text or "", grounds, outcomes, redactor)
             if not allow_tools:
                 raise _Fallback(f"the LLM wanted more than {self.max_tool_calls} tool calls")
             calls = completion.tool_calls[:self.max_tool_calls - len(outcomes)]
@@ -114,11 +129,18 @@ class Copilot:
             return ToolOutcome(name, {}, error=ToolError("invalid", "The arguments were not a JSON object."))
         return self.toolbox.run(name, redactor.restore(args) if redactor else args)
 
-    def _final(self, text: str, question: str, outcomes: list[ToolOutcome], redactor: Redactor | None) -> Answer:
+    def _recall(self, answer: Answer) -> str:
+        """What the model is told of an earlier answer: its text, or (with redaction) only what it was about."""
+        if not self.redact_pii:
+            return answer.text
+        about = ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in answer.about.items())
+        return f"(answered with {answer.intent}{'; about ' + about if about else ''})"
+
+    def _final(self, text: str, grounds: list[str], outcomes: list[ToolOutcome], redactor: Redactor | None) -> Answer:
         text = redactor.restore(text) if redactor else text
         if not text.strip():
             raise _Fallback("the LLM gave an empty answer")
-        sources = [question, *(json.dumps(o.payload()) for o in outcomes)]
+        sources = [*grounds, *(json.dumps(o.payload()) for o in outcomes)]
         invented = ungrounded(text, sources)
         if invented:
             raise _Fallback(f"the LLM answer has numbers not found in Zuora data: {', '.join(map(str, invented))}")
@@ -133,7 +155,15 @@ class Copilot:
         follow_ups = render(results[-1]).follow_ups if results else []
         intent = outcomes[-1].name if outcomes else "llm"
         return Answer(text=text, intent=intent, source="llm", facts=facts, citations=citations,
-                      follow_ups=follow_ups)
+                      follow_ups=follow_ups, about=results[-1].about() if results else {})
+
+
+def context_of(history: Sequence[Exchange]) -> Context | None:
+    """What the latest answer that was about something was about."""
+    for exchange in reversed(history):
+        if exchange.answer.about:
+            return Context.of(exchange.answer.intent, exchange.answer.about)
+    return None
 
 
 def _redacted(message: Message, redactor: Redactor | None) -> Message:

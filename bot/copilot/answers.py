@@ -25,7 +25,7 @@ from bot.copilot.results import (
 )
 from bot.copilot.router import EXAMPLES
 
-__all__ = ["Answer", "clarify", "failure", "help_answer", "render"]
+__all__ = ["Answer", "Exchange", "clarify", "failure", "help_answer", "render"]
 
 
 class Answer(BaseModel):
@@ -41,6 +41,15 @@ class Answer(BaseModel):
     follow_ups: list[str] = []
     notes: list[str] = []
     """Things the reader should know about how the answer was made (a short form matched, a fallback)."""
+    about: dict[str, str] = {}
+    """What follow-ups may refer back to (`invoice`, `previous_invoice`, `account`, `subscription`)."""
+
+
+class Exchange(BaseModel):
+    """One question and its answer in a conversation (a Slack thread)."""
+
+    question: str
+    answer: Answer
 
 
 def _examples() -> str:
@@ -58,12 +67,15 @@ def clarify(message: str) -> Answer:
     return Answer(intent="clarify", follow_ups=list(EXAMPLES[:3]), text=f"{message} For example:\n{_examples()}")
 
 
-def failure(message: str, kind: str) -> Answer:
-    """A tool error, said plainly (not-found and ambiguous errors come with examples)."""
+def failure(message: str, kind: str, *, tried: str | None = None) -> Answer:
+    """A tool error, said plainly (not-found and ambiguous errors come with examples); `tried` says what was done."""
     text = f":warning: {message}"
     if kind in ("not_found", "invalid"):
         text += "\nFor example:\n" + _examples()
-    return Answer(intent="error", text=text, facts={"error": message, "error_kind": kind})
+    facts = {"error": message, "error_kind": kind}
+    if tried:
+        facts["tried"] = tried
+    return Answer(intent="error", text=text, facts=facts)
 
 
 def render(result: Result, *, expect: Literal["higher", "lower"] | None = None) -> Answer:

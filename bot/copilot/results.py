@@ -44,6 +44,11 @@ class Result(BaseModel):
         """The Zuora objects this result cites (without URLs; the toolbox adds them)."""
         return []
 
+    def about(self) -> dict[str, str]:
+        """What a follow-up question may refer back to: `invoice`, `previous_invoice`, `account`, `subscription`."""
+        account = getattr(self, "account", None)
+        return {"account": account.account_number} if isinstance(account, AccountRef) else {}
+
 
 class AccountRef(BaseModel):
     """An account, as every result names it."""
@@ -71,6 +76,13 @@ class ExplainResult(Result):
         if e.previous:
             out.append(Citation(kind="invoice", label=e.previous.invoice_number, object_id=e.previous.invoice_id))
         return out
+
+    def about(self) -> dict[str, str]:
+        e = self.explanation
+        about = {"invoice": e.invoice.invoice_number, "account": e.invoice.account_id}
+        if e.previous:
+            about["previous_invoice"] = e.previous.invoice_number
+        return about
 
 
 class InvoiceLine(BaseModel):
@@ -107,6 +119,9 @@ class InvoiceResult(Result):
 
     def citations(self) -> list[Citation]:
         return [Citation(kind="invoice", label=self.invoice_number, object_id=self.invoice_id), self.account.cite()]
+
+    def about(self) -> dict[str, str]:
+        return {"invoice": self.invoice_number, "account": self.account.account_number}
 
 
 class ContactInfo(BaseModel):
@@ -219,6 +234,9 @@ class OverdueResult(Result):
     def citations(self) -> list[Citation]:
         return [Citation(kind="invoice", label=i.invoice_number, object_id=i.invoice_id) for i in self.invoices]
 
+    def about(self) -> dict[str, str]:
+        return {"account": self.accounts[0].account_number} if len(self.accounts) == 1 else {}
+
 
 class SubscriptionCharge(BaseModel):
     """A charge of a subscription's current version."""
@@ -251,6 +269,12 @@ class SubscriptionResult(Result):
 
     def citations(self) -> list[Citation]:
         return [Citation(kind="subscription", label=self.subscription_number, object_id=self.subscription_id)]
+
+    def about(self) -> dict[str, str]:
+        about = {"subscription": self.subscription_number}
+        if self.account_number:
+            about["account"] = self.account_number
+        return about
 
 
 class UsageMonth(BaseModel):

@@ -3,16 +3,18 @@
 It finds invoice numbers (`INV00000042`, `INV-42`, `inv42`, `#42`, "invoice 42"), account numbers
 (`A00000007`), subscription numbers (`A-S00000002`) and account names ("payments for Acme"), then
 picks the intent from keywords. Used whenever no LLM is configured, and as the fallback when the
-LLM fails.
+LLM fails. A follow-up in a conversation ("and the one before?", "what about their payments?")
+is read against a `Context`: what the latest answer was about.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["EXAMPLES", "Route", "account_name", "route"]
+__all__ = ["EXAMPLES", "Context", "Route", "account_name", "progress", "route"]
 
 EXAMPLES = (
     "why is INV-42 higher",
@@ -44,6 +46,12 @@ _ACCOUNT_WORDS = re.compile(r"\b(owes?|owing|balance|account|summary|status|card
 _SUBSCRIPTION_WORDS = re.compile(r"\b(subscriptions?|sub|plan|term|renewal|mrr)\b", re.IGNORECASE)
 _ACTIONS = re.compile(r"\b(retry|refund|credit(?: memo)?|write[ -]?off|waive|payment plan|dunning|escalat\w*|"
                       r"cancel|charge (?:them|again))\b", re.IGNORECASE)
+_BEFORE = re.compile(r"\b(?:(?:the\s+)?(?:one|invoice|bill)\s+before(?:\s+(?:it|that|this))?|before\s+that|"
+                     r"previous(?:\s+(?:one|invoice|bill))?|prior\s+(?:one|invoice|bill)|earlier\s+(?:one|invoice)|"
+                     r"last\s+month'?s?)\b", re.IGNORECASE)
+_THAN = re.compile(r"\b(than|compared|vs\.?|versus)\b", re.IGNORECASE)
+_PRONOUN = re.compile(r"(?:they|them|their|theirs|it|its|this one|that one|him|her|his)", re.IGNORECASE)
+_IT = re.compile(r"\b(it|this|that|this one|that one|the invoice|lines?|items?|details?|tax|show)\b", re.IGNORECASE)
 _HELP = re.compile(r"^\s*(help|\?+|hi|hello|hey|what can you do\??|usage help|commands)\s*[!.?]*\s*$", re.IGNORECASE)
 _NAME_PATTERNS = (
     re.compile(r"\bdoes\s+(?P<name>.+?)\s+(?:owe|have|pay|use)\b", re.IGNORECASE),
@@ -69,6 +77,22 @@ class Route:
     """For explanations: the direction the question assumed ("why is X higher")."""
 
 
+@dataclass(frozen=True)
+class Context:
+    """What a conversation was last about, for follow-ups (from `Answer.about` plus the tool that answered)."""
+
+    tool: str | None = None
+    invoice: str | None = None
+    previous_invoice: str | None = None
+    account: str | None = None
+    subscription: str | None = None
+
+    @classmethod
+    def of(cls, tool: str | None, about: Mapping[str, str]) -> Context:
+        return cls(tool=tool, invoice=about.get("invoice"), previous_invoice=about.get("previous_invoice"),
+                   account=about.get("account"), subscription=about.get("subscription"))
+
+
 def _clarify(message: str) -> Route:
     return Route("clarify", message=message)
 
@@ -82,14 +106,65 @@ def account_name(text: str) -> str | None:
         name = _NAME_TAIL.sub("", match.group("name").strip()).strip(" '\"")
         name = re.sub(r"^(?:the|account|customer)\s+", "", name, flags=re.IGNORECASE).strip()
         numbered = any(p.search(name) for p in (_ACCOUNT, _INVOICE, _SUBSCRIPTION))
-        if len(name) >= 2 and name.casefold() not in _NOT_NAMES and not _PAYMENTS.fullmatch(name) and not numbered:
+        referring = _BEFORE.search(name) or _PRONOUN.fullmatch(name)
+        if len(name) >= 2 and name.casefold() not in _NOT_NAMES and not _PAYMENTS.fullmatch(name) and not numbered \
+                and not referring:
             return name
     return None
 
 
-def route(text: str) -> Route:
-    """Decide what to do with a question, without an LLM."""
+def route(text: str, context: Context | None = None) -> Route:
+    """Decide what to do with a question, without an LLM; `context` resolves follow-ups."""
     cleaned = " ".join("".join(ch if ch.isprintable() else " " for ch in (text or "")).split())[:_MAX_LEN]
+    decision = _route(cleaned)
+    if context is None or decision.kind == "help" or _ACTIONS.search(cleaned):
+        return decision
+    names_something = any(p.search(cleaned) for p in (_INVOICE, _ACCOUNT, _SUBSCRIPTION))
+    if decision.kind == "clarify" or (not names_something and _BEFORE.search(cleaned)):
+        return _follow_up(cleaned, context) or decision
+    return decision
+
+
+def _follow_up(cleaned: str, context: Context) -> Route | None:
+    """A question that names nothing, read against what the conversation was about."""
+    invoice_tool = context.tool if context.tool in ("explain_invoice", "get_invoice") else None
+    if context.invoice and _BEFORE.search(cleaned) and not _THAN.search(cleaned):
+        tool = "explain_invoice" if _EXPLAIN.search(cleaned) else invoice_tool or "get_invoice"
+        if context.previous_invoice:
+            return Route("tool", tool, {"invoice": context.previous_invoice})
+        return Route("tool", tool, {"invoice": context.invoice, "before": True})
+    if context.account and (_PAYMENTS.search(cleaned) or _USAGE.search(cleaned) or _OVERDUE.search(cleaned)
+                            or _ACCOUNT_WORDS.search(cleaned) or re.search(r"\b(they|them|their)\b", cleaned, re.I)):
+        decision = _route(f"{cleaned} account {context.account}")
+        if decision.kind == "tool":
+            return decision
+    if context.invoice and (_EXPLAIN.search(cleaned) or _IT.search(cleaned)):
+        tool = "explain_invoice" if _EXPLAIN.search(cleaned) else "get_invoice"
+        return Route("tool", tool, {"invoice": context.invoice})
+    if context.subscription and _SUBSCRIPTION_WORDS.search(cleaned):
+        return Route("tool", "get_subscription", {"subscription": context.subscription})
+    return None
+
+
+def progress(decision: Route) -> str:
+    """What the bot is doing for `decision`, as a short status line ("Looking up invoice INV-42…")."""
+    args = decision.args
+    if decision.kind != "tool":
+        return "Thinking…"
+    target = args.get("invoice") or args.get("account") or args.get("subscription")
+    if args.get("before"):
+        target = f"the invoice before {target}"
+    phrases = {"explain_invoice": f"Comparing {target} with the invoice before it…",
+               "get_invoice": f"Looking up invoice {target}…",
+               "get_account_summary": f"Looking up account {target}…",
+               "list_payments": f"Looking up the payments of {target}…",
+               "list_overdue_invoices": f"Looking up overdue invoices{' of ' + str(target) if target else ''}…",
+               "get_subscription": f"Looking up subscription {target}…",
+               "get_usage": f"Looking up the usage of {target}…"}
+    return phrases.get(decision.tool or "", "Looking it up in Zuora…")
+
+
+def _route(cleaned: str) -> Route:
     if not cleaned or _HELP.match(cleaned):
         return Route("help")
     if _ACTIONS.search(cleaned):

@@ -45,7 +45,7 @@ from bot.copilot.results import (
     UsageMonth,
     UsageResult,
 )
-from bot.zuora import Account, Payment, PaymentMethod, ZuoraClient
+from bot.zuora import Account, Invoice, Payment, PaymentMethod, ZuoraClient
 from bot.zuora.errors import ZuoraNotFound
 
 __all__ = ["TOOLS", "Tool", "ToolContext", "ToolError"]
@@ -104,6 +104,8 @@ def _tool(args: type[BaseModel]) -> Callable[[Callable[[ToolContext, Any], Resul
 class InvoiceArgs(BaseModel):
     invoice: str = Field(min_length=1, max_length=64,
                          description="Invoice number as typed: INV00000042, INV-42, inv42, #42 or 42")
+    before: bool = Field(default=False, description="Use the same account's invoice before this one instead "
+                                                    "(\"and the one before?\")")
 
 
 class AccountArgs(BaseModel):
@@ -135,19 +137,17 @@ def explain_invoice(ctx: ToolContext, args: InvoiceArgs) -> ExplainResult:
     """Explain why an invoice differs from the same account's previous invoice: drivers (quantity, price,
     proration, usage, discounts, one-time charges, credits, tax) with signed amounts that add up exactly
     to the difference, each citing its invoice lines. For an account's first invoice, its composition."""
-    match = ctx.client.invoices.find(args.invoice)
-    invoice = match.invoice
+    invoice, typed, matched = _find_invoice(ctx, args)
     items, previous = ctx.client.concurrently(lambda: ctx.client.invoices.items(invoice.invoice_id),
                                               lambda: ctx.client.invoices.previous(invoice))
     explanation = explain(invoice, items, previous, previous.items if previous else ())
-    return ExplainResult(explanation=explanation, typed=args.invoice, matched=match.matched)
+    return ExplainResult(explanation=explanation, typed=typed, matched=matched)
 
 
 @_tool(InvoiceArgs)
 def get_invoice(ctx: ToolContext, args: InvoiceArgs) -> InvoiceResult:
     """Look up one invoice: dates, status, amount, tax, open balance, days overdue, account and lines."""
-    match = ctx.client.invoices.find(args.invoice)
-    inv = match.invoice
+    inv, typed, _ = _find_invoice(ctx, args)
     items, account = ctx.client.concurrently(lambda: ctx.client.invoices.items(inv.invoice_id),
                                              lambda: ctx.client.accounts.get(inv.account_id))
     lines = [InvoiceLine(item_id=i.item_id, charge_name=i.charge_name, subscription_number=i.subscription_number,
@@ -155,7 +155,7 @@ def get_invoice(ctx: ToolContext, args: InvoiceArgs) -> InvoiceResult:
                          unit_price=i.unit_price, amount=i.charge_amount, tax=i.tax_amount, discount=i.is_discount)
              for i in items]
     return InvoiceResult(
-        invoice_id=inv.invoice_id, invoice_number=inv.invoice_number, typed=args.invoice, account=_ref(account),
+        invoice_id=inv.invoice_id, invoice_number=inv.invoice_number, typed=typed, account=_ref(account),
         invoice_date=inv.invoice_date, due_date=inv.due_date, status=inv.status, currency=inv.currency,
         amount=inv.amount, tax=inv.tax_amount, balance=inv.balance,
         days_overdue=_days_overdue(inv.due_date, inv.balance, ctx.today()), lines=lines)
@@ -248,6 +248,18 @@ def get_usage(ctx: ToolContext, args: UsageArgs) -> UsageResult:
             for (m, u), q in months.items()]
     rows.sort(key=lambda r: (r.month, r.unit_of_measure), reverse=True)
     return UsageResult(account=_ref(account), months=rows)
+
+
+def _find_invoice(ctx: ToolContext, args: InvoiceArgs) -> tuple[Invoice, str, str]:
+    """The invoice the arguments name, how it was typed, and the number it matched."""
+    match = ctx.client.invoices.find(args.invoice)
+    if not args.before:
+        return match.invoice, args.invoice, match.matched
+    previous = ctx.client.invoices.previous(match.invoice, with_items=False)
+    if previous is None:
+        raise ToolError("not_found", f"{match.invoice.invoice_number} is the account's first posted invoice; "
+                                     f"there is none before it.")
+    return previous, previous.invoice_number, previous.invoice_number
 
 
 def _ref(account: Account) -> AccountRef:

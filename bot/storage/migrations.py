@@ -64,3 +64,24 @@ def migrate(db: sqlite_utils.Database, *, now: Callable[[], datetime] | None = N
 def m001_kv(db: sqlite_utils.Database) -> None:
     """A small key/value table for process state such as polling high-water marks."""
     db.execute("create table kv (key text primary key, value text not null, updated_at text not null)")
+
+
+@migration
+def m002_conversations(db: sqlite_utils.Database) -> None:
+    """The copilot's conversations: one row per question and answer, by Slack channel and thread."""
+    db.execute("""create table conversation_turns (
+        id integer primary key,
+        channel text not null,
+        thread text not null,
+        user_id text not null,
+        question text not null,
+        answer text not null,
+        created_at text not null)""")
+    db.execute("create index conversation_turns_thread on conversation_turns (channel, thread, id)")
+
+
+@migration
+def m003_slack_events(db: sqlite_utils.Database) -> None:
+    """Slack Events API deliveries already taken, by `event_id`, so Slack's retries are answered once."""
+    db.execute("create table slack_events (event_id text primary key, received_at text not null)")
+    db.execute("create index slack_events_received on slack_events (received_at)")
