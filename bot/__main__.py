@@ -1,8 +1,9 @@
 """`python -m bot …`: the command line. Each subcommand parses its arguments and hands off.
 
-Subcommands: `ask` (answer a billing question in the terminal), `sandbox` (the embedded Zuora
-emulator as an HTTP server) and `migrate` (bring the database schema up to date). The Slack
-processes (`serve`, `socket`) and `demo` arrive with their features.
+Subcommands: `serve` (the Slack app over HTTP on `$PORT`), `socket` (the Slack app over Socket
+Mode), `ask` (answer a billing question in the terminal), `sandbox` (the embedded Zuora emulator
+as an HTTP server) and `migrate` (bring the database schema up to date). `demo` arrives with its
+feature.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ def _ask(args: argparse.Namespace) -> int:
     from bot.app import build
 
     question = " ".join(args.question)
-    services = build(load_settings())
+    services = build(load_settings(), database=False)
     try:
         answer = services.copilot.ask(question)
     finally:
@@ -37,6 +38,41 @@ def _ask(args: argparse.Namespace) -> int:
     if answer.follow_ups:
         print("Try next: " + " | ".join(answer.follow_ups))
     return 1 if answer.intent == "error" else 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from bot.app import build, require, slack_app, wsgi
+    from bot.web import serve
+
+    settings = load_settings()
+    require(settings, "slack_bot_token", "slack_signing_secret")
+    services = build(settings)
+    try:
+        app = slack_app(services)
+        serve(wsgi(services, app), host=args.host, port=args.port or settings.port)
+    finally:
+        services.close()
+    return 0
+
+
+def _socket(args: argparse.Namespace) -> int:
+    from bot.app import build, require, slack_app
+    from bot.slack import socket_mode_handler
+
+    settings = load_settings()
+    require(settings, "slack_bot_token", "slack_app_token")
+    assert settings.slack_app_token is not None
+    services = build(settings)
+    try:
+        app = slack_app(services, socket_mode=True)
+        handler = socket_mode_handler(app, settings.slack_app_token.get_secret_value())
+        logging.getLogger(__name__).info("billing-copilot connected over Socket Mode; Ctrl-C stops it")
+        handler.start()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        services.close()
+    return 0
 
 
 def _sandbox(args: argparse.Namespace) -> int:
@@ -77,6 +113,12 @@ def _migrate(args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description="billing-copilot: Zuora billing in Slack")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = sub.add_parser("serve", help="run the Slack app over HTTP (POST /slack/events, GET /healthz)")
+    serve.add_argument("--host", default="0.0.0.0", help="interface to listen on (default 0.0.0.0)")
+    serve.add_argument("--port", type=int, default=None, help="port (default $PORT, else 3000)")
+    serve.set_defaults(run=_serve)
+    socket = sub.add_parser("socket", help="run the Slack app over Socket Mode (development: no public URL)")
+    socket.set_defaults(run=_socket)
     ask = sub.add_parser("ask", help="answer a billing question in the terminal (embedded sandbox by default)")
     ask.add_argument("question", nargs="*", help='e.g. "why is INV-42 higher"')
     ask.add_argument("--json", action="store_true", help="print the whole answer (facts, citations) as JSON")

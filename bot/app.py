@@ -1,4 +1,4 @@
-"""Composition: build the Zuora client, the toolbox and the copilot from `Settings`.
+"""Composition: build the Zuora client, the copilot, the database and the Slack app from `Settings`.
 
 With no `ZUORA_BASE_URL`, the Zuora client talks to an in-process embedded sandbox (the demo
 tenant), and "today" is the demo tenant's today so the stories stay true.
@@ -7,16 +7,27 @@ tenant), and "today" is the demo tenant's today so the stories stay true.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING, Any
 
 import httpx
+import sqlite_utils
 
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.copilot import Copilot, LiteLLMModel, Toolbox, ToolContext
+from bot.copilot.history import History
+from bot.storage import open_db
 from bot.zuora import ZuoraClient
 
-__all__ = ["Services", "build"]
+if TYPE_CHECKING:
+    from slack_bolt import App
+
+    from bot.sandbox import ZuoraSandbox
+    from bot.web import WSGIApp
+
+__all__ = ["Services", "build", "require", "slack_app", "wsgi"]
 
 
 @dataclass
@@ -27,32 +38,80 @@ class Services:
     zuora: ZuoraClient
     copilot: Copilot
     today: Callable[[], date]
+    db: sqlite_utils.Database
+    history: History
+    sandbox: ZuoraSandbox | None = None
+    """The embedded sandbox, when no Zuora tenant is configured."""
 
     def close(self) -> None:
         self.zuora.close()
+        self.db.close()
 
 
-def _zuora(settings: Settings) -> tuple[ZuoraClient, Callable[[], date]]:
+def _zuora(settings: Settings, sandbox: ZuoraSandbox | None) -> tuple[ZuoraClient, Callable[[], date],
+                                                                      ZuoraSandbox | None]:
     if settings.zuora_base_url:
         secret = settings.zuora_client_secret.get_secret_value() if settings.zuora_client_secret else ""
         client = ZuoraClient(settings.zuora_base_url, client_id=settings.zuora_client_id or "",
                              client_secret=secret, version=settings.zuora_version)
-        return client, date.today
+        return client, date.today, None
     from bot.sandbox import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SANDBOX_URL, ZuoraSandbox
 
-    sandbox = ZuoraSandbox()
+    box = sandbox or ZuoraSandbox()
     client = ZuoraClient(SANDBOX_URL, client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET,
-                         version=settings.zuora_version, transport=httpx.MockTransport(sandbox.handle))
-    return client, lambda: sandbox.tenant.today
+                         version=settings.zuora_version, transport=httpx.MockTransport(box.handle))
+    return client, lambda: box.tenant.today, box
 
 
-def build(settings: Settings) -> Services:
-    """Wire the services for `settings` (nothing is contacted until first use)."""
-    zuora, today = _zuora(settings)
+def build(settings: Settings, *, sandbox: ZuoraSandbox | None = None, database: bool = True) -> Services:
+    """Wire the services for `settings` (Zuora and the LLM are not contacted until first use).
+
+    `sandbox` replaces the embedded one (tests inject latency or faults into it); `database=False`
+    keeps everything in memory (the `ask` command needs no file).
+    """
+    zuora, today, box = _zuora(settings, sandbox)
     model = None
     if settings.llm_model:
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
         model = LiteLLMModel(settings.llm_model, api_base=settings.llm_api_base, api_key=key)
     toolbox = Toolbox(ToolContext(zuora, today=today), ui_url=settings.zuora_ui_url)
     copilot = Copilot(toolbox, model=model, redact_pii=settings.redact_pii, timeout_s=settings.llm_timeout_s)
-    return Services(settings=settings, zuora=zuora, copilot=copilot, today=today)
+    db = open_db(settings.database_path if database else ":memory:")
+    return Services(settings=settings, zuora=zuora, copilot=copilot, today=today, db=db, history=History(db),
+                    sandbox=box)
+
+
+def require(settings: Settings, *names: str) -> None:
+    """Fail with one line naming the first of `names` (settings fields) that is not set."""
+    for name in names:
+        if not getattr(settings, name):
+            raise ConfigError(f"{name.upper()} is not set; it is required here (see README, \"Slack set-up\")")
+
+
+def slack_app(services: Services, *, socket_mode: bool = False, listener_executor: Executor | None = None) -> App:
+    """The Bolt app for `services` (checks the bot token with Slack's `auth.test`)."""
+    from bot.slack import SlackDeps, create_app
+    from bot.slack.middleware import EventLog
+
+    settings = services.settings
+    require(settings, "slack_bot_token", "slack_app_token" if socket_mode else "slack_signing_secret")
+    assert settings.slack_bot_token is not None
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    deps = SlackDeps(copilot=services.copilot, history=services.history, events=EventLog(services.db))
+    return create_app(deps, token=settings.slack_bot_token.get_secret_value(), signing_secret=secret,
+                      api_url=settings.slack_api_url, socket_mode=socket_mode, listener_executor=listener_executor)
+
+
+def wsgi(services: Services, app: App) -> WSGIApp:
+    """The HTTP application: Slack events and the health check."""
+    from bot.slack import wsgi_handler
+    from bot.web import make_wsgi
+
+    handler = wsgi_handler(app)
+
+    def health() -> dict[str, Any]:
+        services.db.execute("select 1").fetchone()
+        return {"ok": True, "database": "ok", "zuora": "sandbox" if services.sandbox else "configured",
+                "llm": bool(services.settings.llm_model)}
+
+    return make_wsgi(handler, health)

@@ -52,8 +52,8 @@ def test_a_question_that_names_something_ignores_the_context() -> None:
 def test_progress_says_what_is_being_looked_up() -> None:
     assert progress(route("why is INV-42 higher")) == "Comparing INV-42 with the invoice before it…"
     assert progress(route("payments for A00000003")) == "Looking up the payments of A00000003…"
-    assert progress(route("and the one before?", AFTER_INVOICE)) == "Looking up invoice the invoice before " \
-                                                                    "INV00000042…"
+    assert progress(route("and the one before?", AFTER_INVOICE)) == "Looking up the invoice before INV00000042…"
+    assert progress(route("42")) == "Looking up invoice 42…"
     assert progress(route("gibberish")) == "Thinking…"
 
 
@@ -80,7 +80,7 @@ def test_the_one_before_a_first_invoice_is_a_clear_error(copilot: Copilot) -> No
         history.append(Exchange(question="and the one before?", answer=answer))
         assert len(history) < 20
     assert "first posted invoice; there is none before it" in answer.text
-    assert answer.facts["tried"].startswith("Looking up invoice the invoice before INV")
+    assert answer.facts["tried"].startswith("Looking up the invoice before INV")
 
 
 def test_history_stores_threads_apart_and_in_order() -> None:

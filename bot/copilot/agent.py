@@ -76,7 +76,7 @@ class Copilot:
         outcome = self.toolbox.run(decision.tool, decision.args)
         if outcome.error is not None:
             tried = progress(decision).rstrip("…")
-            return failure(outcome.error.message, outcome.error.kind, tried=tried)
+            return failure(outcome.error.message, outcome.error.kind, tried=tried, tool=decision.tool)
         assert outcome.result is not None
         answer = render(outcome.result, expect=decision.expect)
         return answer.model_copy(update={"citations": [self.toolbox.link(c) for c in answer.citations],

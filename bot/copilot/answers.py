@@ -67,7 +67,7 @@ def clarify(message: str) -> Answer:
     return Answer(intent="clarify", follow_ups=list(EXAMPLES[:3]), text=f"{message} For example:\n{_examples()}")
 
 
-def failure(message: str, kind: str, *, tried: str | None = None) -> Answer:
+def failure(message: str, kind: str, *, tried: str | None = None, tool: str | None = None) -> Answer:
     """A tool error, said plainly (not-found and ambiguous errors come with examples); `tried` says what was done."""
     text = f":warning: {message}"
     if kind in ("not_found", "invalid"):
@@ -75,6 +75,8 @@ def failure(message: str, kind: str, *, tried: str | None = None) -> Answer:
     facts = {"error": message, "error_kind": kind}
     if tried:
         facts["tried"] = tried
+    if tool:
+        facts["tool"] = tool
     return Answer(intent="error", text=text, facts=facts)
 
 

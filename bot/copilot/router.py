@@ -147,20 +147,23 @@ def _follow_up(cleaned: str, context: Context) -> Route | None:
 
 
 def progress(decision: Route) -> str:
-    """What the bot is doing for `decision`, as a short status line ("Looking up invoice INV-42…")."""
-    args = decision.args
+    """What the bot is doing for `decision`, as a short status line ("Looking up INV-42…")."""
     if decision.kind != "tool":
         return "Thinking…"
-    target = args.get("invoice") or args.get("account") or args.get("subscription")
+    args = decision.args
+    invoice = str(args.get("invoice") or "")
+    if invoice and not re.match(r"(?i)inv|#", invoice):
+        invoice = f"invoice {invoice}"
     if args.get("before"):
-        target = f"the invoice before {target}"
-    phrases = {"explain_invoice": f"Comparing {target} with the invoice before it…",
-               "get_invoice": f"Looking up invoice {target}…",
-               "get_account_summary": f"Looking up account {target}…",
-               "list_payments": f"Looking up the payments of {target}…",
-               "list_overdue_invoices": f"Looking up overdue invoices{' of ' + str(target) if target else ''}…",
-               "get_subscription": f"Looking up subscription {target}…",
-               "get_usage": f"Looking up the usage of {target}…"}
+        invoice = f"the invoice before {invoice}"
+    account = args.get("account")
+    phrases = {"explain_invoice": f"Comparing {invoice} with the invoice before it…",
+               "get_invoice": f"Looking up {invoice}…",
+               "get_account_summary": f"Looking up account {account}…",
+               "list_payments": f"Looking up the payments of {account}…",
+               "list_overdue_invoices": f"Looking up overdue invoices{f' of {account}' if account else ''}…",
+               "get_subscription": f"Looking up subscription {args.get('subscription')}…",
+               "get_usage": f"Looking up the usage of {account}…"}
     return phrases.get(decision.tool or "", "Looking it up in Zuora…")
 
 

@@ -1,1 +1,111 @@
-"""The Slack surface: Block Kit builders (`blocks`); listeners and the notifier arrive with the Slack app."""
+"""The Slack surface: the Bolt app, its listeners, Block Kit builders. The only importer of slack_bolt / slack_sdk.
+
+`create_app()` builds a synchronous Bolt `App` on a `WebClient` pointed at `SLACK_API_URL`, with
+retries on connection errors and on 429 (`Retry-After`), the event dedupe middleware, every
+listener and one error handler. The error handler logs the exception with a reference id (never a
+token or the signing secret) and tells the user that reference, where the request allows a reply.
+
+Exceptions at this boundary:
+
+    ConfigError (bot.config)   Slack refused the token at start-up, or a required token is missing
+    slack_sdk.errors.SlackApiError / SlackClientError
+                               raised inside listeners; reach the error handler and are logged
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Executor
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.error import BoltError
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
+from slack_sdk import WebClient
+from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from slack_sdk.webhook import WebhookClient
+
+from bot.config import ConfigError
+from bot.slack import listeners
+from bot.slack.blocks import oops_message
+from bot.slack.conversation import SlackDeps
+from bot.slack.middleware import dedupe_events
+
+__all__ = ["SlackDeps", "create_app", "socket_mode_handler", "wsgi_handler"]
+
+log = logging.getLogger(__name__)
+
+
+def create_app(deps: SlackDeps, *, token: str, signing_secret: str | None, api_url: str,
+               socket_mode: bool = False, listener_executor: Executor | None = None,
+               timeout: int = 30) -> App:
+    """The Bolt app with every listener registered; checks the token with `auth.test` (one clear line if refused)."""
+    client = WebClient(token=token, base_url=api_url, timeout=timeout,
+                       retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2),
+                                       RateLimitErrorRetryHandler(max_retry_count=3)])
+    try:
+        app = App(client=client, signing_secret=signing_secret, request_verification_enabled=not socket_mode,
+                  listener_executor=listener_executor, logger=_bolt_logger())
+    except BoltError as exc:
+        raise ConfigError(f"Slack refused SLACK_BOT_TOKEN at {api_url} ({_reason(exc)})") from None
+    except Exception as exc:  # network errors of any kind mean the same to the operator
+        raise ConfigError(f"could not reach Slack at {api_url} to check SLACK_BOT_TOKEN ({type(exc).__name__})"
+                          ) from None
+    app.use(dedupe_events(deps.events))
+    listeners.register(app, deps)
+    app.error(_error_handler(deps))
+    return app
+
+
+class _UnusedTokenWarning(logging.Filter):
+    """Drops Bolt's warning that the SLACK_BOT_TOKEN variable is unused: we pass the client on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+def _bolt_logger() -> logging.Logger:
+    logger = logging.getLogger("slack_bolt")
+    if not any(isinstance(f, _UnusedTokenWarning) for f in logger.filters):
+        logger.addFilter(_UnusedTokenWarning())
+    return logger
+
+
+def _reason(exc: BoltError) -> str:
+    text = str(exc)
+    for code in ("invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"):
+        if code in text:
+            return code
+    return text.splitlines()[0][:120] if text else type(exc).__name__
+
+
+def _error_handler(deps: SlackDeps) -> Any:
+    def on_error(error: Exception, body: dict[str, Any], client: WebClient) -> None:
+        reference = deps.new_ref()
+        kind = body.get("command") or body.get("type") or "request"
+        log.error("ref=%s unhandled %s in a %s listener", reference, type(error).__name__, kind, exc_info=error)
+        message = oops_message(reference)
+        try:
+            if body.get("response_url"):
+                WebhookClient(body["response_url"]).send(response_type="ephemeral", replace_original=False, **message)
+            elif isinstance(body.get("event"), dict) and body["event"].get("channel"):
+                event = body["event"]
+                client.chat_postMessage(channel=event["channel"], thread_ts=event.get("thread_ts") or event.get("ts"),
+                                        **message)
+        except Exception as exc:
+            log.warning("ref=%s could not tell the user (%s)", reference, type(exc).__name__)
+
+    return on_error
+
+
+def wsgi_handler(app: App) -> SlackRequestHandler:
+    """The WSGI adapter for `POST /slack/events` (signature checked by Bolt's middleware)."""
+    return SlackRequestHandler(app)
+
+
+def socket_mode_handler(app: App, app_token: str) -> Any:
+    """A Socket Mode connection for `app` (the stdlib-based handler; no public URL needed)."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    return SocketModeHandler(app, app_token)

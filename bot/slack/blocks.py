@@ -15,8 +15,10 @@ from typing import Any
 
 from bot.copilot.answers import Answer
 from bot.copilot.money import money
+from bot.copilot.router import EXAMPLES
 
-__all__ = ["ACTION_FOLLOW_UP", "ACTION_SHARE", "MAX_BLOCKS", "answer_message", "split_text"]
+__all__ = ["ACTION_FOLLOW_UP", "ACTION_SHARE", "MAX_BLOCKS", "HomeSection", "answer_message", "home_view",
+           "oops_message", "progress_message", "split_text", "usage_message", "waiting_sections"]
 
 ACTION_FOLLOW_UP = "copilot.follow_up"
 ACTION_SHARE = "copilot.share"
@@ -71,8 +73,13 @@ def _header(answer: Answer) -> str | None:
     return _clip(f"{number}: what it is made of" if facts.get("mode") == "first_invoice" else number, MAX_HEADER)
 
 
-def _context(answer: Answer) -> dict[str, Any] | None:
-    elements: list[dict[str, Any]] = []
+def _context(answer: Answer, reference: str | None, extra: list[str]) -> dict[str, Any] | None:
+    elements: list[dict[str, Any]] = [{"type": "mrkdwn", "text": _clip(e, MAX_SECTION)} for e in extra]
+    if answer.intent == "error":
+        tried = answer.facts.get("tried")
+        parts = [f"Tried: {tried}" if tried else "", f"Reference: `{reference}`" if reference else ""]
+        if any(parts):
+            elements.append({"type": "mrkdwn", "text": _clip(" · ".join(p for p in parts if p), MAX_SECTION)})
     if answer.citations:
         cited = ", ".join(f"<{c.url}|{c.label}>" if c.url else c.label for c in answer.citations)
         elements.append({"type": "mrkdwn", "text": _clip(f"Sources: {cited}", MAX_SECTION)})
@@ -92,17 +99,21 @@ def _button(text: str, action_id: str, value: str, *, primary: bool = False) -> 
     return button
 
 
-def answer_message(answer: Answer, *, share_value: str | None = None) -> dict[str, Any]:
+def answer_message(answer: Answer, *, share_value: str | None = None, reference: str | None = None,
+                   shared_by: str | None = None, question: str | None = None) -> dict[str, Any]:
     """The `chat.postMessage` arguments (`text`, `blocks`) for a copilot answer.
 
     `share_value` adds a "Post to channel" button (for an ephemeral first answer); it is what the
-    button sends back, e.g. the id of the stored answer.
+    button sends back, e.g. the id of the stored answer. `reference` is shown on error answers (it
+    is in the logs too). `shared_by` (a user id) and `question` credit a shared answer.
     """
     blocks: list[dict[str, Any]] = []
     header = _header(answer)
     if header:
         blocks.append({"type": "header", "text": {"type": "plain_text", "text": header}})
-    trailer = [b for b in (_context(answer), _actions(answer, share_value)) if b]
+    credit = [f"Shared by <@{shared_by}>" + (f", who asked: “{_clip(question, 300)}”" if question else "")
+              ] if shared_by else []
+    trailer = [b for b in (_context(answer, reference, credit), _actions(answer, share_value)) if b]
     room = MAX_BLOCKS - len(blocks) - len(trailer) - 1
     budget = MAX_TOTAL
     trimmed = False
@@ -124,3 +135,58 @@ def _actions(answer: Answer, share_value: str | None) -> dict[str, Any] | None:
     if share_value is not None:
         elements.append(_button("Post to channel", ACTION_SHARE, share_value, primary=True))
     return {"type": "actions", "elements": elements} if elements else None
+
+
+def progress_message(status: str) -> dict[str, Any]:
+    """A placeholder shown while the answer is being worked out (it is updated in place)."""
+    text = f":hourglass_flowing_sand: {_clip(status, 300)}"
+    return {"text": text, "blocks": [{"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}]}
+
+
+def usage_message(command: str = "/billing") -> dict[str, Any]:
+    """`/billing help` and an empty `/billing`: how to ask, with examples."""
+    examples = "\n".join(f"• `{command} {e}`" for e in EXAMPLES)
+    text = (f"*Usage:* `{command} <question>`: I answer billing questions from Zuora.\n{examples}\n"
+            "In a channel, mention me to ask in a thread; follow-up questions in the thread remember the "
+            "conversation (\"and the one before?\"). You can also DM me.")
+    return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+
+
+def oops_message(reference: str) -> dict[str, Any]:
+    """An unexpected failure on our side: nothing was changed; the reference is in the logs."""
+    text = (f":warning: Something went wrong on my side and I could not answer. Nothing was changed in Zuora. "
+            f"Reference: `{reference}` (quote it if you report this).")
+    return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+
+
+HomeSection = tuple[str, list[dict[str, Any]]]
+"""A titled part of the App Home tab, with its blocks (later features add their own)."""
+
+
+def waiting_sections() -> list[HomeSection]:
+    """The App Home sections before their features fill them in."""
+    def note(text: str) -> list[dict[str, Any]]:
+        return [{"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}]
+
+    return [("Pending approvals", note("No approvals are waiting for you.")),
+            ("Bill-run summaries", note("Bill-run summaries by DM are not available yet."))]
+
+
+def home_view(sections: list[HomeSection]) -> dict[str, Any]:
+    """The App Home tab: what the bot can do, with examples, then each section (at most 100 blocks)."""
+    examples = "\n".join(f"• `/billing {e}`" for e in EXAMPLES)
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Billing Copilot"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": (
+            "I answer billing questions from Zuora without leaving Slack: why an invoice changed (every "
+            "amount cited and adding up to the difference), what an account owes, its payments and "
+            "declines, overdue invoices, subscriptions and usage.")}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*Try*\n{examples}"}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": (
+            "Use `/billing` anywhere, mention me in a channel to get the answer in a thread, or write to me "
+            "in Messages. Follow-up questions in a thread remember the conversation.")}]},
+    ]
+    for title, section in sections:
+        blocks += [{"type": "divider"}, {"type": "header", "text": {"type": "plain_text", "text": _clip(title, 150)}},
+                   *section]
+    return {"type": "home", "blocks": blocks[:100]}

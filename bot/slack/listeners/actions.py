@@ -1,0 +1,73 @@
+"""Buttons on answers: a suggested follow-up question, and "Post to channel" for an ephemeral answer.
+
+A follow-up clicked on an ephemeral answer is answered ephemerally (with the `/billing` memory);
+one clicked in a thread is answered in that thread, like a mention.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.slack.blocks import ACTION_FOLLOW_UP, ACTION_SHARE, answer_message
+from bot.slack.conversation import COMMAND_MEMORY, Conversations, SlackDeps, command_thread
+from bot.slack.listeners.messages import reply_in_thread
+
+__all__ = ["FOLLOW_UP", "register"]
+
+FOLLOW_UP = re.compile(rf"^{re.escape(ACTION_FOLLOW_UP)}\.\d+$")
+_CANNOT_POST = {"not_in_channel": "I'm not a member of this channel: invite me with `/invite @Billing Copilot`",
+                "channel_not_found": "I can't see this channel: invite me with `/invite @Billing Copilot`",
+                "is_archived": "this channel is archived"}
+
+
+def register(app: App, deps: SlackDeps) -> None:
+    conversations = Conversations(deps)
+
+    @app.action(FOLLOW_UP)
+    def follow_up(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient,
+                  respond: Respond) -> None:
+        ack()
+        question, user = action.get("value", ""), body["user"]["id"]
+        container = body.get("container") or {}
+        channel = container.get("channel_id") or body["channel"]["id"]
+        if container.get("is_ephemeral") or not body.get("message"):
+            turn, reference = conversations.answer(question, channel=channel, thread=command_thread(user),
+                                                   user_id=user, memory=COMMAND_MEMORY)
+            respond(response_type="ephemeral", replace_original=False,
+                    **conversations.message(turn, reference, shareable=turn.exchange.answer.intent != "error"))
+            return
+        message = body["message"]
+        reply_in_thread(conversations, client, channel=channel, thread=message.get("thread_ts") or message["ts"],
+                        user_id=user, question=question)
+
+    @app.action(ACTION_SHARE)
+    def share(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        user = body["user"]["id"]
+        value = action.get("value", "")
+        turn = deps.history.get(int(value)) if value.isdigit() else None
+        if turn is None:
+            respond(response_type="ephemeral", replace_original=False,
+                    text="That answer is no longer available. Ask again and share the new one.")
+            return
+        if turn.user_id != user:
+            respond(response_type="ephemeral", replace_original=False,
+                    text=f"Only <@{turn.user_id}>, who asked, can post this answer.")
+            return
+        channel = (body.get("container") or {}).get("channel_id") or body["channel"]["id"]
+        exchange = turn.exchange
+        try:
+            client.chat_postMessage(channel=channel, **answer_message(exchange.answer, shared_by=user,
+                                                                      question=exchange.question))
+        except SlackApiError as exc:
+            error = str(exc.response.get("error"))
+            reason = _CANNOT_POST.get(error, f"Slack said {error}")
+            respond(response_type="ephemeral", replace_original=False,
+                    text=f":warning: I couldn't post it: {reason}. Then click the button again.")
+            return
+        respond(replace_original=True, text=f":white_check_mark: Posted to <#{channel}>.")

@@ -1,0 +1,38 @@
+"""`/billing …`: ack at once with what is being looked up (or the usage), then answer ephemerally.
+
+Nothing before the ack does I/O, so the 3-second deadline holds however slow Zuora or the LLM is.
+The answer goes to the command's `response_url` with a "Post to channel" button.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+
+from bot.copilot.router import route
+from bot.slack.blocks import progress_message, usage_message
+from bot.slack.conversation import COMMAND_MEMORY, Conversations, SlackDeps, command_thread, question_of
+
+__all__ = ["COMMAND", "register"]
+
+COMMAND = "/billing"
+_NOT_SHAREABLE = ("error", "help", "clarify")
+
+
+def register(app: App, deps: SlackDeps) -> None:
+    conversations = Conversations(deps)
+
+    @app.command(COMMAND)
+    def billing(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+        question = question_of(command.get("text"))
+        if route(question).kind == "help":
+            ack(**usage_message(COMMAND))
+            return
+        ack(text=progress_message(deps.copilot.progress(question))["text"])
+        user = command["user_id"]
+        turn, reference = conversations.answer(question, channel=command["channel_id"], thread=command_thread(user),
+                                               user_id=user, memory=COMMAND_MEMORY)
+        shareable = turn.exchange.answer.intent not in _NOT_SHAREABLE
+        respond(response_type="ephemeral", replace_original=False,
+                **conversations.message(turn, reference, shareable=shareable))

@@ -1,0 +1,55 @@
+"""Mentions and direct messages: answer in the thread, with a placeholder updated in place.
+
+The placeholder ("Comparing INV-42 with the invoice before it…") is posted at once and replaced by
+the answer; follow-ups in the same thread see the conversation so far. Edits, bot messages and
+other subtypes are ignored (Bolt already drops the bot's own events).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.slack.blocks import progress_message
+from bot.slack.conversation import Conversations, SlackDeps, question_of
+
+__all__ = ["register", "reply_in_thread"]
+
+log = logging.getLogger(__name__)
+
+
+def reply_in_thread(conversations: Conversations, client: WebClient, *, channel: str, thread: str, user_id: str,
+                    question: str) -> None:
+    """Post a placeholder in the thread, answer, then put the answer in the placeholder's place."""
+    status = conversations.progress(question, channel=channel, thread=thread)
+    placeholder = client.chat_postMessage(channel=channel, thread_ts=thread, **progress_message(status))
+    turn, reference = conversations.answer(question, channel=channel, thread=thread, user_id=user_id)
+    message = conversations.message(turn, reference)
+    try:
+        client.chat_update(channel=channel, ts=placeholder["ts"], **message)
+    except SlackApiError as exc:  # e.g. the placeholder was deleted meanwhile: post the answer instead
+        log.warning("slack: could not update the placeholder (%s); posting the answer", exc.response.get("error"))
+        client.chat_postMessage(channel=channel, thread_ts=thread, **message)
+
+
+def register(app: App, deps: SlackDeps) -> None:
+    conversations = Conversations(deps)
+
+    def answer(event: dict[str, Any], client: WebClient) -> None:
+        thread = event.get("thread_ts") or event["ts"]
+        reply_in_thread(conversations, client, channel=event["channel"], thread=thread, user_id=event.get("user", ""),
+                        question=question_of(event.get("text")))
+
+    @app.event("app_mention")
+    def on_mention(event: dict[str, Any], client: WebClient) -> None:
+        answer(event, client)
+
+    @app.event("message")
+    def on_message(event: dict[str, Any], client: WebClient) -> None:
+        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+            return
+        answer(event, client)

@@ -1,0 +1,55 @@
+"""The WSGI application of `python -m bot serve`: `POST /slack/events` through Bolt's adapter, `GET /healthz`.
+
+`serve()` runs it under waitress (a production WSGI server from PyPI, pure Python, threaded);
+`POST /zuora/callouts` joins with the Zuora callouts feature.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+__all__ = ["WSGIApp", "make_wsgi", "serve"]
+
+log = logging.getLogger(__name__)
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def make_wsgi(slack: WSGIApp, health: Callable[[], dict[str, Any]]) -> WSGIApp:
+    """Route `/slack/events` to the Slack handler and `/healthz` to `health()`; anything else is 404."""
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
+        if path == "/slack/events":
+            if method != "POST":
+                return _json(start_response, "405 Method Not Allowed", {"error": "POST only"}, [("Allow", "POST")])
+            return slack(environ, start_response)
+        if path == "/healthz" and method in ("GET", "HEAD"):
+            try:
+                status = health()
+            except Exception as exc:  # a failing check is the answer, not a crash
+                log.warning("healthz: %s", type(exc).__name__)
+                return _json(start_response, "503 Service Unavailable", {"ok": False, "error": type(exc).__name__})
+            return _json(start_response, "200 OK" if status.get("ok") else "503 Service Unavailable", status)
+        return _json(start_response, "404 Not Found", {"error": "not found"})
+
+    return app
+
+
+def _json(start_response: Callable[..., Any], status: str, payload: dict[str, Any],
+          headers: list[tuple[str, str]] | None = None) -> list[bytes]:
+    body = json.dumps(payload).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                            *(headers or [])])
+    return [body]
+
+
+def serve(app: WSGIApp, *, host: str, port: int, threads: int = 8) -> None:
+    """Serve `app` with waitress until interrupted."""
+    import waitress
+
+    log.info("billing-copilot listening on http://%s:%d (POST /slack/events, GET /healthz)", host, port)
+    waitress.serve(app, host=host, port=port, threads=threads, ident="billing-copilot")

@@ -1,0 +1,128 @@
+"""A local fake of Slack's Web API (and of `response_url` hooks), on 127.0.0.1 port 0.
+
+It records every request whole (method path, parsed body, Authorization header) and answers the
+methods the app calls with the shapes Slack uses: `auth.test`, `chat.postMessage` (a new `ts`
+each time), `chat.update`, `conversations.open`, `views.open`, `views.publish`,
+`usergroups.users.list`; `/hooks/<anything>` stands in for a command's `response_url`. `fail()`
+scripts errors, including a 429 with `Retry-After`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+__all__ = ["FakeSlack", "Recorded"]
+
+BOT_USER, BOT_ID, TEAM = "UBOT0001", "BBOT0001", "T0000001"
+
+
+@dataclass
+class Recorded:
+    method: str
+    """The Web API method (`chat.postMessage`) or the hook path (`/hooks/r1`)."""
+    body: dict[str, Any]
+    authorization: str | None
+
+
+class FakeSlack:
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self._failures: dict[str, list[tuple[int, str, int | None]]] = {}
+        self._lock = threading.Lock()
+        self._ts = 1_790_000_000
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                if "json" in (self.headers.get("Content-Type") or ""):
+                    body = json.loads(raw or "{}")
+                else:
+                    body = dict(parse_qsl(raw))
+                    for key in ("blocks", "view"):
+                        if isinstance(body.get(key), str):
+                            body[key] = json.loads(body[key])
+                status, payload, headers = fake._answer(self.path, body, self.headers.get("Authorization"))
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json" if not isinstance(payload, bytes) else "text/plain")
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self.api_url = f"{self.url}/api/"
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+
+    def start(self) -> FakeSlack:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def hook(self, name: str = "r1") -> str:
+        """A `response_url` that lands here."""
+        return f"{self.url}/hooks/{name}"
+
+    def fail(self, method: str, error: str, *, status: int = 200, times: int = 1, retry_after: int | None = None
+             ) -> None:
+        """The next `times` calls of `method` answer `{"ok": false, "error": error}` with `status`."""
+        self._failures.setdefault(method, []).extend([(status, error, retry_after)] * times)
+
+    def calls(self, method: str) -> list[Recorded]:
+        with self._lock:
+            return [r for r in self.requests if r.method == method]
+
+    def wait_for(self, predicate: Callable[[list[Recorded]], bool], timeout: float = 10.0) -> list[Recorded]:
+        """Poll until `predicate(requests)` holds (the app answers on worker threads)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                snapshot = list(self.requests)
+            if predicate(snapshot):
+                return snapshot
+            time.sleep(0.02)
+        raise AssertionError(f"timed out; Slack saw {[r.method for r in self.requests]}")
+
+    def _answer(self, path: str, body: dict[str, Any], auth: str | None
+                ) -> tuple[int, dict[str, Any] | bytes, dict[str, str]]:
+        method = path.removeprefix("/api/") if path.startswith("/api/") else path
+        with self._lock:
+            self.requests.append(Recorded(method, body, auth))
+            queued = self._failures.get(method)
+            if queued:
+                status, error, retry_after = queued.pop(0)
+                return status, {"ok": False, "error": error}, {"Retry-After": str(retry_after)} if retry_after else {}
+            self._ts += 1
+            ts = f"{self._ts}.000100"
+        if method.startswith("/hooks/"):
+            return 200, b"ok", {}
+        if auth != "Bearer xoxb-test":
+            return 200, {"ok": False, "error": "invalid_auth"}, {}
+        answers: dict[str, dict[str, Any]] = {
+            "auth.test": {"ok": True, "user_id": BOT_USER, "bot_id": BOT_ID, "team_id": TEAM, "team": "Acme Test",
+                          "user": "billing-copilot", "url": "https://acme-test.slack.com/"},
+            "chat.postMessage": {"ok": True, "channel": body.get("channel"), "ts": ts,
+                                 "message": {"ts": ts, "text": body.get("text")}},
+            "chat.update": {"ok": True, "channel": body.get("channel"), "ts": body.get("ts"), "text": body.get("text")},
+            "conversations.open": {"ok": True, "channel": {"id": "D" + str(body.get("users", "U"))[1:]}},
+            "views.open": {"ok": True, "view": {"id": "V0001"}},
+            "views.publish": {"ok": True, "view": {"id": "V0002"}},
+            "usergroups.users.list": {"ok": True, "users": []},
+        }
+        return 200, answers.get(method, {"ok": True}), {}

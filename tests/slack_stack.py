@@ -1,0 +1,105 @@
+"""The whole app over real HTTP for Slack tests: waitress + Bolt + the sandbox + a fake Slack Web API.
+
+Requests are signed like Slack signs them; `Stack` builds form bodies for commands and actions and
+JSON bodies for events.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import httpx
+import waitress
+from slack_sdk.signature import SignatureVerifier
+from waitress import wasyncore
+
+from bot.app import Services, build, slack_app, wsgi
+from bot.config import load_settings
+from bot.sandbox import ZuoraSandbox
+from tests.fakes.slack_api import BOT_USER, TEAM, FakeSlack
+
+SECRET = "test-signing-secret-0123456789"
+TOKEN = "xoxb-test"
+
+
+class Stack:
+    def __init__(self, tmp_path: Path, slack: FakeSlack, **settings: Any) -> None:
+        self.slack = slack
+        self.release = threading.Event()
+        """Set it to end injected Zuora latency early."""
+        self.sandbox = ZuoraSandbox(sleep=lambda seconds: self.release.wait(seconds))
+        config = load_settings(slack_bot_token=TOKEN, slack_signing_secret=SECRET, slack_api_url=slack.api_url,
+                               database_path=tmp_path / "bot.db", **settings)
+        self.services: Services = build(config, sandbox=self.sandbox)
+        self.app = slack_app(self.services)
+        self.server = waitress.create_server(wsgi(self.services, self.app), host="127.0.0.1", port=0, threads=4,
+                                            asyncore_loop_timeout=0.05)
+        self.url = f"http://127.0.0.1:{self.server.effective_port}"  # type: ignore[union-attr]
+        self._thread = threading.Thread(target=self.server.run, daemon=True)
+        self._thread.start()
+        self.http = httpx.Client(base_url=self.url, timeout=30, trust_env=False)
+        self._n = 0
+
+    def close(self) -> None:
+        self.release.set()
+        self.http.close()
+        server = self.server
+        # Close the sockets from inside waitress's loop (closing them from here races its select()).
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))  # type: ignore[union-attr]
+        self._thread.join(5)
+        server.task_dispatcher.shutdown()  # type: ignore[union-attr]
+        self.services.close()
+
+    def post(self, body: str, content_type: str, *, timestamp: int | None = None, signature: str | None = None,
+             headers: dict[str, str] | None = None) -> httpx.Response:
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        sig = signature or SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=body)
+        return self.http.post("/slack/events", content=body.encode(), headers={
+            "Content-Type": content_type, "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig, **(headers or {})})
+
+    def command(self, text: str, *, user: str = "U0REP001", channel: str = "C0SUPPORT", **kwargs: Any
+                ) -> httpx.Response:
+        self._n += 1
+        form = urlencode({"token": "legacy", "team_id": TEAM, "team_domain": "acme", "channel_id": channel,
+                          "channel_name": "support", "user_id": user, "user_name": "rep", "command": "/billing",
+                          "text": text, "api_app_id": "A0APP", "response_url": self.slack.hook(f"r{self._n}"),
+                          "trigger_id": f"{self._n}.trigger"})
+        return self.post(form, "application/x-www-form-urlencoded", **kwargs)
+
+    def event(self, event: dict[str, Any], *, event_id: str | None = None, retry: int | None = None,
+              **kwargs: Any) -> httpx.Response:
+        self._n += 1
+        body = json.dumps({"token": "legacy", "team_id": TEAM, "api_app_id": "A0APP", "type": "event_callback",
+                           "event_id": event_id or f"Ev{self._n:08d}", "event_time": int(time.time()),
+                           "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}],
+                           "event": event})
+        headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else None
+        return self.post(body, "application/json", headers=headers, **kwargs)
+
+    def mention(self, text: str, *, ts: str, thread_ts: str | None = None, user: str = "U0REP001",
+                channel: str = "C0SUPPORT", **kwargs: Any) -> httpx.Response:
+        event = {"type": "app_mention", "user": user, "text": f"<@{BOT_USER}> {text}", "ts": ts, "channel": channel,
+                 "event_ts": ts}
+        if thread_ts:
+            event["thread_ts"] = thread_ts
+        return self.event(event, **kwargs)
+
+    def action(self, action_id: str, value: str, *, user: str = "U0REP001", channel: str = "C0SUPPORT",
+               message: dict[str, Any] | None = None, ephemeral: bool = False) -> httpx.Response:
+        self._n += 1
+        container = {"type": "message", "channel_id": channel, "is_ephemeral": ephemeral,
+                     "message_ts": (message or {}).get("ts", "1790000000.000001")}
+        payload: dict[str, Any] = {
+            "type": "block_actions", "team": {"id": TEAM}, "user": {"id": user, "team_id": TEAM},
+            "api_app_id": "A0APP", "token": "legacy", "container": container, "trigger_id": f"{self._n}.trigger",
+            "channel": {"id": channel, "name": "support"}, "response_url": self.slack.hook(f"a{self._n}"),
+            "actions": [{"type": "button", "action_id": action_id, "block_id": "b1", "value": value,
+                         "action_ts": str(time.time())}]}
+        if message is not None:
+            payload["message"] = message
+        return self.post("payload=" + quote(json.dumps(payload)), "application/x-www-form-urlencoded")
