@@ -195,3 +195,24 @@ def test_no_fixture_pii_reaches_the_stub(stub: OpenAIStub) -> None:
         assert overdue not in sent
     assert "4242424242424242" not in sent and "+1-555-222-3333" not in sent
     assert answer.source == "llm" and answer.text == "Stark Logistics owes *27,125.07 USD*."
+
+
+def test_the_model_sees_the_thread_so_far_without_earlier_pii(client: ZuoraClient, sandbox: ZuoraSandbox) -> None:
+    from bot.copilot.answers import Exchange
+
+    name = _contact(sandbox, "A00000007")[0]
+    deterministic = _copilot(client, sandbox, None)
+    first = deterministic.ask(f"what does {name} owe")
+    assert first.intent == "get_account_summary" and name in first.text
+    earlier = [Exchange(question=f"what does {name} owe", answer=first)]
+    model = ScriptedModel(call("list_payments", '{"account": "A00000007"}'), say("They have 3 payments."))
+    answer = _copilot(client, sandbox, model).ask("and their payments?", earlier)
+    assert answer.source == "llm", answer.notes
+    messages = model.calls[0][0]
+    assert [m.role for m in messages] == ["system", "user", "assistant", "user"]
+    assert messages[2].content == "(answered with get_account_summary; about account A00000007)"
+    assert messages[1].content == "what does [NAME_1] owe" and name not in model.seen()
+    # without redaction the model gets the earlier answer's text
+    plain = ScriptedModel(say("See above."))
+    _copilot(client, sandbox, plain, redact_pii=False).ask("thanks, and the total?", earlier)
+    assert plain.calls[0][0][2].content == first.text

@@ -238,7 +238,7 @@ def test_post_to_channel_shares_the_ephemeral_answer(stack: Stack, slack: FakeSl
     slack.fail("chat.postMessage", "not_in_channel")
     stack.action("copilot.share", share["value"], ephemeral=True)
     advice = hooks(slack.wait_for(lambda rs: len(hooks(rs)) == 3))[2]
-    assert "invite me with `/invite @Billing Copilot`" in advice.body["text"]
+    assert "invite me with `/invite @billing-copilot`" in advice.body["text"]
     stack.action("copilot.share", share["value"], ephemeral=True)
     requests = slack.wait_for(lambda rs: len(hooks(rs)) == 4)
     posted = [r for r in requests if r.method == "chat.postMessage"][-1]

@@ -20,8 +20,8 @@ from bot.slack.listeners.messages import reply_in_thread
 __all__ = ["FOLLOW_UP", "register"]
 
 FOLLOW_UP = re.compile(rf"^{re.escape(ACTION_FOLLOW_UP)}\.\d+$")
-_CANNOT_POST = {"not_in_channel": "I'm not a member of this channel: invite me with `/invite @Billing Copilot`",
-                "channel_not_found": "I can't see this channel: invite me with `/invite @Billing Copilot`",
+_CANNOT_POST = {"not_in_channel": "I'm not a member of this channel: invite me with `/invite @billing-copilot`",
+                "channel_not_found": "I can't see this channel: invite me with `/invite @billing-copilot`",
                 "is_archived": "this channel is archived"}
 
 
