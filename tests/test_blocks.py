@@ -78,3 +78,29 @@ def test_citation_links_notes_and_model_authorship() -> None:
 def test_every_answer_kind_makes_a_valid_message(client: ZuoraClient, sandbox: ZuoraSandbox, question: str) -> None:
     answer = Copilot(Toolbox(ToolContext(client, today=lambda: sandbox.tenant.today))).ask(question)
     valid(answer_message(answer, share_value="a1"))
+
+
+def test_the_small_messages_and_the_home_view_are_valid() -> None:
+    from slack_sdk.models.views import View
+
+    from bot.slack.blocks import home_view, oops_message, progress_message, usage_message, waiting_sections
+
+    assert valid(progress_message("Comparing INV-42 with the invoice before it…"))["text"].endswith("before it…")
+    assert "`/billing why is INV-42 higher`" in valid(usage_message())["text"]
+    assert "Reference: `abc123`" in valid(oops_message("abc123"))["text"]
+    view = home_view(waiting_sections() + [("Lots", [{"type": "divider"}] * 200)])
+    assert len(view["blocks"]) == 100  # Slack's cap for a Home tab
+    assert View(**view).to_dict()["type"] == "home"
+    titles = [b["text"]["text"] for b in view["blocks"] if b["type"] == "header"]
+    assert titles == ["Billing Copilot", "Pending approvals", "Bill-run summaries", "Lots"]
+
+
+def test_error_answers_carry_what_was_tried_and_the_reference() -> None:
+    from bot.copilot.answers import failure
+
+    answer = failure("I couldn't find invoice 'INV-9'.", "not_found", tried="Looking up INV-9", tool="get_invoice")
+    message = valid(answer_message(answer, reference="ref42"))
+    context = [e["text"] for b in message["blocks"] if b["type"] == "context" for e in b["elements"]]
+    assert context == ["Tried: Looking up INV-9 · Reference: `ref42`"]
+    shared = valid(answer_message(Answer(text="x", intent="get_invoice"), shared_by="U1", question="show 42"))
+    assert shared["blocks"][-1]["elements"][0]["text"] == "Shared by <@U1>, who asked: “show 42”"

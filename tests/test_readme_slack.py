@@ -18,6 +18,7 @@ import pytest
 from slack_sdk.signature import SignatureVerifier
 
 from tests.fakes.slack_api import FakeSlack
+from tests.fakes.socket_mode import FakeSocketMode
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -89,6 +90,41 @@ def test_http_mode_as_the_readme_says(tmp_path: Path, slack: FakeSlack) -> None:
     assert "listening on http://0.0.0.0:" in output
     assert "xoxb-test" not in output and secret not in output
     assert (tmp_path / "billing-copilot.db").exists()  # the default DATABASE_PATH, in the working directory
+
+
+def test_socket_mode_as_the_readme_says(tmp_path: Path, slack: FakeSlack) -> None:
+    variables = setup_block("python -m bot socket")
+    assert set(variables) == {"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"}
+    socket_mode = FakeSocketMode()
+    slack.socket_url = socket_mode.url
+    env = {**os.environ, **variables, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_APP_TOKEN": "xapp-test",
+           "SLACK_API_URL": slack.api_url}
+    process = subprocess.Popen([sys.executable, "-m", "bot", "socket"], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert socket_mode.connected.wait(60), "the app did not connect"
+        command = {"command": "/billing", "text": "why is INV-42 higher", "user_id": "U1", "channel_id": "C1",
+                   "team_id": "T0000001", "api_app_id": "A0APP", "response_url": slack.hook("socket")}
+        socket_mode.send({"envelope_id": "env-1", "type": "slash_commands", "accepts_response_payload": True,
+                          "payload": command})
+        ack = socket_mode.ack_of("env-1")
+        assert "Comparing INV-42 with the invoice before it" in json.dumps(ack.get("payload"), ensure_ascii=False)
+        [answer] = slack.wait_for(lambda rs: any(r.method == "/hooks/socket" for r in rs)) and \
+            slack.calls("/hooks/socket")
+        assert "INV00000042 vs INV00000022: +554.54 USD" in json.dumps(answer.body["blocks"])
+        event = {"type": "event_callback", "event_id": "Ev0SOCKET", "team_id": "T0000001", "api_app_id": "A0APP",
+                 "event": {"type": "app_mention", "user": "U1", "channel": "C1", "ts": "1790002000.000100",
+                           "text": "<@UBOT0001> and the one before?"}}
+        socket_mode.send({"envelope_id": "env-2", "type": "events_api", "payload": event})
+        assert socket_mode.ack_of("env-2")
+        update = slack.wait_for(lambda rs: any(r.method == "chat.update" for r in rs)) and slack.calls("chat.update")
+        assert update[0].body["channel"] == "C1"
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=10)[0]
+        socket_mode.close()
+    assert [r.authorization for r in slack.calls("apps.connections.open")][:1] == ["Bearer xapp-test"]
+    assert "xoxb-test" not in output and "xapp-test" not in output
 
 
 @pytest.mark.parametrize(("command", "missing"), [("serve", "SLACK_BOT_TOKEN"), ("socket", "SLACK_APP_TOKEN")])

@@ -39,11 +39,11 @@ class History:
     def add(self, channel: str, thread: str, user_id: str, question: str, answer: Answer) -> Turn:
         """Save one exchange; returns it with its id."""
         created = self.now()
-        cursor = self.db.execute(
+        row = self.db.execute(
             "insert into conversation_turns (channel, thread, user_id, question, answer, created_at) "
-            "values (?, ?, ?, ?, ?, ?)",
-            [channel, thread, user_id, question, answer.model_dump_json(), created.isoformat()])
-        return Turn(int(cursor.lastrowid or 0), channel, thread, user_id, Exchange(question=question, answer=answer),
+            "values (?, ?, ?, ?, ?, ?) returning id",  # not lastrowid: the connection is shared by threads
+            [channel, thread, user_id, question, answer.model_dump_json(), created.isoformat()]).fetchone()
+        return Turn(int(row[0]), channel, thread, user_id, Exchange(question=question, answer=answer),
                     created)
 
     def load(self, channel: str, thread: str, *, limit: int = 10, within: timedelta | None = None) -> list[Exchange]:

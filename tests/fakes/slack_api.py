@@ -3,7 +3,7 @@
 It records every request whole (method path, parsed body, Authorization header) and answers the
 methods the app calls with the shapes Slack uses: `auth.test`, `chat.postMessage` (a new `ts`
 each time), `chat.update`, `conversations.open`, `views.open`, `views.publish`,
-`usergroups.users.list`; `/hooks/<anything>` stands in for a command's `response_url`. `fail()`
+`usergroups.users.list`, `apps.connections.open`; `/hooks/<anything>` stands in for a command's `response_url`. `fail()`
 scripts errors, including a 429 with `Retry-After`.
 """
 
@@ -34,6 +34,8 @@ class Recorded:
 class FakeSlack:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
+        self.socket_url: str | None = None
+        """Where `apps.connections.open` sends a Socket Mode app (see `FakeSocketMode`)."""
         self._failures: dict[str, list[tuple[int, str, int | None]]] = {}
         self._lock = threading.Lock()
         self._ts = 1_790_000_000
@@ -96,7 +98,7 @@ class FakeSlack:
                 snapshot = list(self.requests)
             if predicate(snapshot):
                 return snapshot
-            time.sleep(0.02)
+            time.sleep(0.005)
         raise AssertionError(f"timed out; Slack saw {[r.method for r in self.requests]}")
 
     def _answer(self, path: str, body: dict[str, Any], auth: str | None
@@ -112,6 +114,10 @@ class FakeSlack:
             ts = f"{self._ts}.000100"
         if method.startswith("/hooks/"):
             return 200, b"ok", {}
+        if method == "apps.connections.open":  # Socket Mode: takes the app-level token
+            if auth != "Bearer xapp-test" or not self.socket_url:
+                return 200, {"ok": False, "error": "invalid_auth"}, {}
+            return 200, {"ok": True, "url": self.socket_url}, {}
         if auth != "Bearer xoxb-test":
             return 200, {"ok": False, "error": "invalid_auth"}, {}
         answers: dict[str, dict[str, Any]] = {
