@@ -26,7 +26,11 @@ def make_wsgi(slack: WSGIApp, health: Callable[[], dict[str, Any]]) -> WSGIApp:
         if path == "/slack/events":
             if method != "POST":
                 return _json(start_response, "405 Method Not Allowed", {"error": "POST only"}, [("Allow", "POST")])
-            return slack(environ, start_response)
+            try:
+                return slack(environ, start_response)
+            except ValueError:  # Bolt parses the body before it checks the signature
+                log.warning("slack: refused a request whose body is neither JSON nor form data")
+                return _json(start_response, "400 Bad Request", {"error": "the body is neither JSON nor form data"})
         if path == "/healthz" and method in ("GET", "HEAD"):
             try:
                 status = health()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -36,7 +37,8 @@ class Stack:
         config = load_settings(slack_bot_token=TOKEN, slack_signing_secret=SECRET, slack_api_url=slack.api_url,
                                database_path=tmp_path / "bot.db", **settings)
         self.services: Services = build(config, sandbox=self.sandbox)
-        self.app = slack_app(self.services)
+        self.executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="listener")
+        self.app = slack_app(self.services, listener_executor=self.executor)
         self.server = waitress.create_server(wsgi(self.services, self.app), host="127.0.0.1", port=0, threads=4,
                                             asyncore_loop_timeout=0.05)
         self.url = f"http://127.0.0.1:{self.server.effective_port}"  # type: ignore[union-attr]
@@ -53,6 +55,7 @@ class Stack:
         server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))  # type: ignore[union-attr]
         self._thread.join(5)
         server.task_dispatcher.shutdown()  # type: ignore[union-attr]
+        self.executor.shutdown(wait=True)  # no listener outlives its test
         self.services.close()
 
     def post(self, body: str, content_type: str, *, timestamp: int | None = None, signature: str | None = None,

@@ -129,6 +129,16 @@ def test_bad_signature_and_stale_timestamp_are_refused_before_any_work(stack: St
     assert zuora_calls(stack) == [] and hooks(slack.requests) == []
 
 
+def test_garbage_bodies_get_a_400_not_a_crash(stack: Stack) -> None:
+    for body, content_type in (("{not json", "application/json"),
+                               ("payload=%7Bbad", "application/x-www-form-urlencoded")):
+        response = stack.post(body, content_type)
+        assert response.status_code == 400
+        assert response.json() == {"error": "the body is neither JSON nor form data"}
+    assert stack.http.get("/healthz").status_code == 200
+    assert zuora_calls(stack) == []
+
+
 def test_url_verification_echoes_the_challenge(stack: Stack) -> None:
     body = json.dumps({"token": "legacy", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
                        "type": "url_verification"})
