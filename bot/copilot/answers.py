@@ -10,7 +10,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from bot.copilot.money import money, period, price, qty
 from bot.copilot.results import (
     AccountResult,
     Citation,
@@ -24,6 +23,7 @@ from bot.copilot.results import (
     UsageResult,
 )
 from bot.copilot.router import EXAMPLES
+from bot.money import money, period, price, qty
 
 __all__ = ["Answer", "Exchange", "clarify", "failure", "help_answer", "render"]
 

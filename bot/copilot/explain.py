@@ -24,7 +24,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.copilot.money import cents, money, period, price, qty, to_cents, units
+from bot.money import cents, money, period, price, qty, to_cents, units
 from bot.zuora import Invoice, InvoiceItem
 
 __all__ = ["Driver", "DriverKind", "Explanation", "InvoiceRef", "explain", "is_partial_period"]

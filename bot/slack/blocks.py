@@ -14,8 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 from bot.copilot.answers import Answer
-from bot.copilot.money import money
 from bot.copilot.router import EXAMPLES
+from bot.money import money
 
 __all__ = ["ACTION_FOLLOW_UP", "ACTION_SHARE", "MAX_BLOCKS", "HomeSection", "answer_message", "home_view",
            "oops_message", "progress_message", "split_text", "usage_message", "waiting_sections"]

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlite_utils
 
-__all__ = ["open_db"]
+__all__ = ["open_db", "transaction"]
+
+_LOCKS: dict[int, tuple[sqlite3.Connection, threading.RLock]] = {}
+"""Per connection (kept with it so its id is never reused while the lock lives)."""
+_LOCKS_GUARD = threading.Lock()
 
 BUSY_TIMEOUT_MS = 5000
 
@@ -34,3 +41,23 @@ def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
 
         run_migrations(db)
     return db
+
+
+@contextmanager
+def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """`BEGIN IMMEDIATE` … `COMMIT` (or `ROLLBACK` on any exception), one thread at a time.
+
+    The connection is shared by the process's threads, and SQLite transactions belong to the
+    connection, so a per-connection lock keeps two threads out of one transaction; the
+    `IMMEDIATE` write lock does the same for other processes.
+    """
+    with _LOCKS_GUARD:
+        lock = _LOCKS.setdefault(id(db.conn), (db.conn, threading.RLock()))[1]
+    with lock:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")

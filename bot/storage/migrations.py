@@ -85,3 +85,47 @@ def m003_slack_events(db: sqlite_utils.Database) -> None:
     """Slack Events API deliveries already taken, by `event_id`, so Slack's retries are answered once."""
     db.execute("create table slack_events (event_id text primary key, received_at text not null)")
     db.execute("create index slack_events_received on slack_events (received_at)")
+
+
+@migration
+def m004_proposals(db: sqlite_utils.Database) -> None:
+    """Money-moving proposals and their approval state (see design.md, "Approvals")."""
+    db.execute("""create table proposals (
+        id text primary key,
+        kind text not null,
+        status text not null,
+        proposal text not null,
+        request text not null,
+        requester text not null,
+        team text not null,
+        channel text not null,
+        message_ts text,
+        approvals text not null default '[]',
+        outcome text,
+        created_at text not null,
+        expires_at text not null,
+        updated_at text not null)""")
+    db.execute("create index proposals_status on proposals (status, expires_at)")
+
+
+@migration
+def m005_audit(db: sqlite_utils.Database) -> None:
+    """The append-only, hash-chained audit log: UPDATE and DELETE are refused by triggers."""
+    db.execute("""create table audit_log (
+        seq integer primary key autoincrement,
+        at text not null,
+        actor text not null,
+        team text not null,
+        channel text not null,
+        proposal_id text,
+        action text not null,
+        outcome text not null,
+        request_hash text,
+        zuora_ids text not null,
+        detail text not null,
+        prev_hash text not null,
+        hash text not null)""")
+    db.execute("create trigger audit_log_no_update before update on audit_log "
+               "begin select raise(abort, 'audit_log is append-only'); end")
+    db.execute("create trigger audit_log_no_delete before delete on audit_log "
+               "begin select raise(abort, 'audit_log is append-only'); end")
