@@ -31,6 +31,9 @@ def _ask(args: argparse.Namespace) -> int:
         print(answer.model_dump_json(indent=2))
         return 0
     print(answer.text)
+    if answer.facts.get("proposal"):
+        print("_note: approval cards are posted by the Slack app (`python -m bot serve`); from the terminal "
+              "nothing is proposed or changed._")
     for note in answer.notes:
         print(f"_note: {note}_")
     if answer.citations:

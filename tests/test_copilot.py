@@ -161,8 +161,27 @@ def test_tool_errors_for_bad_arguments(copilot: Copilot) -> None:
 def test_tool_schemas_come_from_argument_models_and_docstrings(copilot: Copilot) -> None:
     schemas = {t.name: t.schema()["function"] for t in copilot.toolbox.tools}
     assert set(schemas) == {"explain_invoice", "get_invoice", "get_account_summary", "list_payments",
-                            "list_overdue_invoices", "get_subscription", "get_usage"}
+                            "list_overdue_invoices", "get_subscription", "get_usage", "propose_credit_memo",
+                            "propose_write_off", "propose_payment_retry", "propose_payment_plan",
+                            "propose_dunning_email", "propose_collections_escalation"}
+    assert "nothing changes in Zuora now" in schemas["propose_credit_memo"]["description"]
     explain = schemas["explain_invoice"]
     assert explain["parameters"]["required"] == ["invoice"]
     assert "add up exactly" in explain["description"]
     assert schemas["list_payments"]["parameters"]["properties"]["limit"]["maximum"] == 40
+
+
+def test_money_moving_requests_become_drafted_proposals(copilot: Copilot, sandbox: ZuoraSandbox) -> None:
+    answer = copilot.ask('credit INV-448 50 "goodwill"')
+    assert answer.intent == "propose_credit_memo", answer.text
+    assert "Proposed for approval:* Create a 50.00 EUR credit memo on INV00000448" in answer.text
+    proposal = answer.facts["proposal"]
+    assert (proposal["amount"], proposal["reason"], proposal["reason_code"]) == ("50", "goodwill", "Goodwill")
+    too_much = copilot.ask("credit INV-448 99999 for the outage")
+    assert too_much.intent == "error" and "is more than the charges of INV00000448" in too_much.text
+    paid = copilot.ask("write off INV-42")
+    assert paid.intent == "error" and "INV00000042 has no open balance" in paid.text
+    assert copilot.ask("escalate A00000007").facts["proposal"]["fields"] == {"Collections_Status__c": "Escalated"}
+    plan = copilot.ask("plan INV-387 3")
+    assert [i["amount"] for i in plan.facts["proposal"]["installments"]] == ["2261.52", "2261.52", "2261.53"]
+    assert not [r for r in sandbox.requests if r.method != "GET" and r.path != "/oauth/token"]

@@ -157,8 +157,8 @@ def test_litellm_calls_tools_then_answers(stub: OpenAIStub) -> None:
     assert first["model"] == "stub-model" and first["messages"][1] == {"role": "user", "content":
                                                                         "why is INV-42 higher"}
     names = {t["function"]["name"] for t in first["tools"]}
-    assert names == {"explain_invoice", "get_invoice", "get_account_summary", "list_payments",
-                     "list_overdue_invoices", "get_subscription", "get_usage"}
+    assert names >= {"explain_invoice", "get_invoice", "get_account_summary", "list_payments",
+                     "list_overdue_invoices", "get_subscription", "get_usage", "propose_credit_memo"}
     assert second["messages"][2]["tool_calls"][0]["function"]["name"] == "explain_invoice"
     result = json.loads(second["messages"][3]["content"])
     assert second["messages"][3]["role"] == "tool" and result["explanation"]["difference"] == "554.54"
@@ -216,3 +216,26 @@ def test_the_model_sees_the_thread_so_far_without_earlier_pii(client: ZuoraClien
     plain = ScriptedModel(say("See above."))
     _copilot(client, sandbox, plain, redact_pii=False).ask("thanks, and the total?", earlier)
     assert plain.calls[0][0][2].content == first.text
+
+
+def test_the_model_can_only_propose_what_was_asked(client: ZuoraClient, sandbox: ZuoraSandbox) -> None:
+    model = ScriptedModel(call("propose_credit_memo", '{"invoice": "INV-448", "amount": 500, "reason": "outage"}'),
+                          call("propose_credit_memo", '{"invoice": "INV-448", "amount": "50", "reason": "outage"}',
+                               "c2"),
+                          say("Drafted a 50.00 USD credit on INV00000448 for approval."))
+    answer = _copilot(client, sandbox, model).ask("credit INV-448 $50 for the outage")
+    refusal = json.loads(model.calls[1][0][-1].content or "")
+    assert refusal == {"error": "500 is more than the requester asked for (50): propose at most what they asked.",
+                       "error_kind": "invalid"}
+    assert answer.source == "llm" and answer.intent == "propose_credit_memo"
+    assert answer.facts["proposal"]["amount"] == "50" and answer.facts["proposal"]["reason_code"] == "Service Outage Credit"
+    assert sandbox.requests_to("/v1/credit-memos/*", "POST") == []  # proposing writes nothing
+
+
+def test_without_an_amount_in_the_question_the_model_cannot_pick_one(client: ZuoraClient,
+                                                                      sandbox: ZuoraSandbox) -> None:
+    model = ScriptedModel(call("propose_payment_retry", '{"invoice": "INV-448", "amount": 10, "reason": "x"}'),
+                          say("How much should I retry?"))
+    answer = _copilot(client, sandbox, model).ask("retry INV-448 please")
+    assert "did not say an amount" in (model.calls[1][0][-1].content or "")
+    assert answer.intent != "propose_payment_retry"

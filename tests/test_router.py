@@ -55,7 +55,7 @@ CASES: list[tuple[str, str, str | None, dict[str, Any]]] = [
     ("payments", "clarify", None, {}),
     ("why is my invoice higher", "clarify", None, {}),
     ("show me the subscription", "clarify", None, {}),
-    ("retry INV-42", "clarify", None, {}),
+    ("retry INV-42", "tool", "propose_payment_retry", {"invoice": "INV-42", "reason": "requested in Slack"}),
     ("credit Acme 50 EUR for the outage", "clarify", None, {}),
     ("x" * 10_000, "clarify", None, {}),
 ]

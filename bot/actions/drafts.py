@@ -107,8 +107,8 @@ class Drafts:
         if method.expired(self.today):
             raise ProposalError(f"The default payment method of {account.account_number} has expired; ask the "
                                 f"customer to update it before retrying.")
-        label = f"{method.card_type or method.method_type} ending {method.last4}" if method.last4 else \
-            method.method_type
+        label = f"the default {method.card_type} card" if method.card_type else \
+            f"the default {method.method_type} payment method"  # no card digits: the card is visible in a channel
         evidence = [f"{label}: {method.num_consecutive_failures} consecutive failures"] \
             if method.num_consecutive_failures else []
         return PaymentRetry(**self._common(invoice, account, amount or invoice.balance, reason,  # type: ignore[arg-type]
@@ -157,6 +157,21 @@ class Drafts:
             account_id=account.account_id, account_number=account.account_number, account_name=account.name,
             currency=account.currency, amount=total, limit=total, reason=reason.strip() or "overdue balance",
             evidence=evidence, snapshot=account_snapshot(account), fields={ESCALATION_FIELD: "Escalated"})
+
+    def again(self, p: Proposal) -> Proposal:
+        """The same request drafted again from today's data (after a stale or expired card)."""
+        invoice = p.invoice_number or ""
+        if p.kind == "credit_memo":
+            return self.credit_memo(invoice, p.amount, p.reason)
+        if p.kind == "write_off":
+            return self.write_off(invoice, p.reason)
+        if p.kind == "payment_retry":
+            return self.payment_retry(invoice, None, p.reason)
+        if p.kind == "payment_plan":
+            return self.payment_plan(invoice, len(p.installments), p.reason)
+        if p.kind == "dunning_email":
+            return self.dunning_email(invoice, p.reason)
+        return self.collections_escalation(p.account_number, p.reason)
 
     def snapshot(self, proposal: Proposal) -> Snapshot:
         """The object now, for the stale check before executing."""

@@ -180,7 +180,7 @@ class PaymentRetry(_Base):
     kind: Literal["payment_retry"] = "payment_retry"
     payment_method_id: str
     payment_method: str
-    """How people recognise it: "Visa ending 1111"."""
+    """How people recognise it, without card digits: "the default Visa card"."""
 
     def sentence(self) -> str:
         return (f"Charge {money(self.amount, self.currency)} now to {self.payment_method} and apply it to "

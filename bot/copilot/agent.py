@@ -16,14 +16,15 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from bot.copilot.answers import Answer, Exchange, clarify, failure, help_answer, render
 from bot.copilot.guard import Redactor, ungrounded
 from bot.copilot.llm import ChatModel, LLMError, Message
 from bot.copilot.prompts import SYSTEM
-from bot.copilot.results import Citation, ExplainResult
-from bot.copilot.router import Context, account_name, progress, route
+from bot.copilot.results import Citation, ExplainResult, ProposalResult
+from bot.copilot.router import Context, account_name, amounts, progress, route
 from bot.copilot.toolbox import Toolbox, ToolOutcome
 from bot.copilot.tools import ToolError
 
@@ -113,21 +114,25 @@ class Copilot:
             calls = completion.tool_calls[:self.max_tool_calls - len(outcomes)]
             history.append(Message("assistant", completion.text, tool_calls=calls))
             for call in calls:
-                outcome = self._run(call.name, call.arguments, redactor)
+                outcome = self._run(call.name, call.arguments, redactor, question)
                 outcomes.append(outcome)
                 payload = outcome.payload()
                 if redactor:
                     payload = redactor.payload(payload)
                 history.append(Message("tool", json.dumps(payload), tool_call_id=call.call_id))
 
-    def _run(self, name: str, arguments: str, redactor: Redactor | None) -> ToolOutcome:
+    def _run(self, name: str, arguments: str, redactor: Redactor | None, question: str) -> ToolOutcome:
         try:
             args = json.loads(arguments or "{}")
         except json.JSONDecodeError:
             args = None
         if not isinstance(args, dict):
             return ToolOutcome(name, {}, error=ToolError("invalid", "The arguments were not a JSON object."))
-        return self.toolbox.run(name, redactor.restore(args) if redactor else args)
+        args = redactor.restore(args) if redactor else args
+        refused = _beyond_the_ask(name, args, question)
+        if refused:
+            return ToolOutcome(name, args, error=refused)
+        return self.toolbox.run(name, args)
 
     def _recall(self, answer: Answer) -> str:
         """What the model is told of an earlier answer: its text, or (with redaction) only what it was about."""
@@ -153,9 +158,29 @@ class Copilot:
         facts: dict[str, Any] = (explained.explanation.model_dump(mode="json") if explained else
                                  {o.name: o.payload() for o in outcomes})
         follow_ups = render(results[-1]).follow_ups if results else []
-        intent = outcomes[-1].name if outcomes else "llm"
+        intent = next((o.name for o in reversed(outcomes) if o.result is not None), "llm")
+        proposed = next((r for r in reversed(results) if isinstance(r, ProposalResult)), None)
+        if proposed:  # the Slack layer turns it into an approval card; the model never executes anything
+            facts, intent = {"proposal": proposed.proposal, "kind": proposed.kind}, f"propose_{proposed.kind}"
         return Answer(text=text, intent=intent, source="llm", facts=facts, citations=citations,
                       follow_ups=follow_ups, about=results[-1].about() if results else {})
+
+
+def _beyond_the_ask(name: str, args: dict[str, Any], question: str) -> ToolError | None:
+    """A model may only propose amounts the requester asked for (or none, where the tool allows it)."""
+    if not name.startswith("propose_") or args.get("amount") in (None, ""):
+        return None
+    try:
+        amount = Decimal(str(args["amount"]).replace(",", "").lstrip("$€£"))
+    except InvalidOperation:
+        return ToolError("invalid", f"{args['amount']!r} is not an amount.")
+    asked = [Decimal(a) for a in amounts(question)]
+    if not asked:
+        return ToolError("invalid", "The requester did not say an amount: ask them how much instead of choosing one.")
+    if amount > max(asked):
+        return ToolError("invalid", f"{amount} is more than the requester asked for ({max(asked)}): propose at most "
+                                    f"what they asked.")
+    return None
 
 
 def context_of(history: Sequence[Exchange]) -> Context | None:

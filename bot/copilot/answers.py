@@ -18,6 +18,7 @@ from bot.copilot.results import (
     OverdueResult,
     PaymentInfo,
     PaymentsResult,
+    ProposalResult,
     Result,
     SubscriptionResult,
     UsageResult,
@@ -96,6 +97,8 @@ def render(result: Result, *, expect: Literal["higher", "lower"] | None = None) 
         return _subscription(result)
     if isinstance(result, UsageResult):
         return _usage(result)
+    if isinstance(result, ProposalResult):
+        return _proposal(result)
     raise TypeError(f"no template for {type(result).__name__}")
 
 
@@ -238,3 +241,9 @@ def _usage(r: UsageResult) -> Answer:
     lines = [f"*{r.account.name}* ({r.account.account_number}) usage:"]
     lines += [f"• {m.month}: {qty(m.quantity)} {m.unit_of_measure}" for m in r.months] or ["No usage recorded."]
     return _answer("get_usage", r, lines, [f"account {r.account.account_number}"])
+
+
+def _proposal(r: ProposalResult) -> Answer:
+    lines = [f":memo: *Proposed for approval:* {r.sentence}", f"Reason: {r.proposal['reason']}",
+             "Nothing changes in Zuora until an authorized approver clicks Approve on the card."]
+    return _answer(f"propose_{r.kind}", r, lines, [], facts={"proposal": r.proposal, "kind": r.kind})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -17,7 +17,7 @@ from bot.copilot.explain import Explanation
 __all__ = [
     "AccountResult", "AccountRef", "Citation", "ContactInfo", "ExplainResult", "InvoiceLine", "InvoiceResult",
     "OverdueAccount", "OverdueInvoice", "OverdueResult", "PaymentInfo", "PaymentMethodInfo", "PaymentsResult",
-    "Result", "SubscriptionCharge", "SubscriptionResult", "UsageMonth", "UsageResult",
+    "ProposalResult", "Result", "SubscriptionCharge", "SubscriptionResult", "UsageMonth", "UsageResult",
 ]
 
 ObjectKind = Literal["invoice", "invoice_item", "account", "payment", "subscription", "payment_method"]
@@ -294,3 +294,25 @@ class UsageResult(Result):
 
     def citations(self) -> list[Citation]:
         return [self.account.cite()]
+
+
+class ProposalResult(Result):
+    """`propose_*`: a drafted proposal, validated against Zuora; nothing runs until someone approves it."""
+
+    kind: str
+    sentence: str
+    proposal: dict[str, Any]
+    """The whole proposal (JSON), for the Slack layer to store and put on an approval card."""
+
+    def citations(self) -> list[Citation]:
+        p = self.proposal
+        out = [Citation(kind="account", label=p["account_number"], object_id=p["account_id"])]
+        if p.get("invoice_id"):
+            out.insert(0, Citation(kind="invoice", label=p["invoice_number"], object_id=p["invoice_id"]))
+        return out
+
+    def about(self) -> dict[str, str]:
+        about = {"account": self.proposal["account_number"]}
+        if self.proposal.get("invoice_number"):
+            about["invoice"] = self.proposal["invoice_number"]
+        return about

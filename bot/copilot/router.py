@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["EXAMPLES", "Context", "Route", "account_name", "progress", "route"]
+__all__ = ["EXAMPLES", "PROPOSAL_EXAMPLES", "Context", "Route", "account_name", "amounts", "progress", "route"]
 
 EXAMPLES = (
     "why is INV-42 higher",
@@ -44,8 +44,30 @@ _USAGE = re.compile(r"\b(usage|used|use|consum\w*|api calls?|metered)\b", re.IGN
 _ACCOUNT_WORDS = re.compile(r"\b(owes?|owing|balance|account|summary|status|card|payment method|health|"
                             r"customer|snapshot|about|who is)\b", re.IGNORECASE)
 _SUBSCRIPTION_WORDS = re.compile(r"\b(subscriptions?|sub|plan|term|renewal|mrr)\b", re.IGNORECASE)
-_ACTIONS = re.compile(r"\b(retry|refund|credit(?: memo)?|write[ -]?off|waive|payment plan|dunning|escalat\w*|"
-                      r"cancel|charge (?:them|again))\b", re.IGNORECASE)
+_ACTIONS = re.compile(r"\b(retry|refund|credit(?: memo)?|write[ -]?offs?|writeoff|waive|payment plan|"
+                      r"plan(?=\s+(?:for\s+)?(?:inv|#))|"
+                      r"instal+ments?|dunning|remind(?:er)?|resend|escalat\w*|collections|cancel|"
+                      r"charge (?:them|again))\b", re.IGNORECASE)
+_PROPOSALS = (  # (kind, words), the first that matches wins
+    ("write_off", re.compile(r"\b(write[ -]?offs?|writeoff|waive)\b", re.I)),
+    ("credit_memo", re.compile(r"\bcredit(?: memo)?\b", re.I)),
+    ("payment_retry", re.compile(r"\b(retry|charge (?:them|again))\b", re.I)),
+    ("payment_plan", re.compile(r"\b(payment plan|plan(?=\s+(?:for\s+)?(?:inv|#))|instal+ments?)\b", re.I)),
+    ("dunning_email", re.compile(r"\b(dunning|remind(?:er)?|resend)\b", re.I)),
+    ("collections_escalation", re.compile(r"\b(escalat\w*|collections)\b", re.I)),
+)
+_AMOUNT = re.compile(r"(?<![\w.#-])[$€£]?\s?(\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?)(?![\w.,-]*\d)"
+                     r"(?:\s?(?:usd|eur|gbp|dollars?|euros?))?", re.I)
+_QUOTED = re.compile(r"[\"“”']([^\"“”']{1,300})[\"“”']")
+_BECAUSE = re.compile(r"\b(?:for|because|reason:?|as|due to)\s+(.{2,300})$", re.I)
+PROPOSAL_EXAMPLES = (
+    'credit INV-42 50 "goodwill"',
+    "write off INV-449 as uncollectable",
+    "retry INV-448",
+    "plan INV-387 3",
+    "remind INV-385",
+    "escalate A00000007",
+)
 _BEFORE = re.compile(r"\b(?:(?:the\s+)?(?:one|invoice|bill)\s+before(?:\s+(?:it|that|this))?|before\s+that|"
                      r"previous(?:\s+(?:one|invoice|bill))?|prior\s+(?:one|invoice|bill)|earlier\s+(?:one|invoice)|"
                      r"last\s+month'?s?)\b", re.IGNORECASE)
@@ -146,6 +168,51 @@ def _follow_up(cleaned: str, context: Context) -> Route | None:
     return None
 
 
+def amounts(text: str) -> list[str]:
+    """The amounts a text mentions ("credit INV-42 $1,250.50" → ["1250.50"]), invoice numbers left out."""
+    rest = _INVOICE.sub(" ", _SUBSCRIPTION.sub(" ", _ACCOUNT.sub(" ", text)))
+    return [m.group(1).replace(",", "") for m in _AMOUNT.finditer(rest)]
+
+
+def _propose(cleaned: str) -> Route:
+    """A request to move money, read into one `propose_*` tool call (it only drafts a proposal)."""
+    kind = next((k for k, words in _PROPOSALS if words.search(cleaned)), None)
+    if kind is None:
+        return _clarify("I can propose credit memos, write-offs, payment retries, payment plans, reminder "
+                        "emails and collections escalations; anything else is done in Zuora.")
+    quoted = _QUOTED.search(cleaned)
+    stripped = _QUOTED.sub(" ", cleaned)
+    because = _BECAUSE.search(stripped)
+    if because and any(p.search(because.group(1)) for p in (_INVOICE, _ACCOUNT)):
+        because = None  # "plan for INV-387 in 4 installments": the invoice, not a reason
+    reason = (quoted.group(1) if quoted else because.group(1) if because else "requested in Slack").strip(" .")
+    if kind == "collections_escalation":
+        number = _ACCOUNT.search(cleaned)
+        if not number:
+            return _clarify("Which account should go to collections? Give its number, like A00000007.")
+        return Route("tool", "propose_collections_escalation", {"account": number.group(1).upper(), "reason": reason})
+    invoice = _INVOICE.search(stripped)
+    if not invoice:
+        return _clarify(f"Which invoice? For example: `{_EXAMPLE_OF[kind]}`.")
+    args: dict[str, Any] = {"invoice": invoice.group(0).strip(), "reason": reason}
+    found = amounts(because.string[:because.start()] if because else stripped)
+    if kind == "payment_plan":
+        count = re.search(r"\b(\d{1,2})\b(?!\.\d)", _INVOICE.sub(" ", stripped))
+        args["installments"] = int(count.group(1)) if count else 3
+    elif kind == "credit_memo":
+        if not found:
+            return _clarify(f"How much should the credit be? For example: `{_EXAMPLE_OF[kind]}`.")
+        args["amount"] = found[0]
+    elif kind == "payment_retry" and found:
+        args["amount"] = found[0]
+    return Route("tool", f"propose_{kind}", args)
+
+
+_EXAMPLE_OF = {"credit_memo": PROPOSAL_EXAMPLES[0], "write_off": PROPOSAL_EXAMPLES[1],
+               "payment_retry": PROPOSAL_EXAMPLES[2], "payment_plan": PROPOSAL_EXAMPLES[3],
+               "dunning_email": PROPOSAL_EXAMPLES[4], "collections_escalation": PROPOSAL_EXAMPLES[5]}
+
+
 def progress(decision: Route) -> str:
     """What the bot is doing for `decision`, as a short status line ("Looking up INV-42…")."""
     if decision.kind != "tool":
@@ -157,6 +224,8 @@ def progress(decision: Route) -> str:
     if args.get("before"):
         invoice = f"the invoice before {invoice}"
     account = args.get("account")
+    if (decision.tool or "").startswith("propose_"):
+        return f"Drafting a proposal for {invoice or account}…"
     phrases = {"explain_invoice": f"Comparing {invoice} with the invoice before it…",
                "get_invoice": f"Looking up {invoice}…",
                "get_account_summary": f"Looking up account {account}…",
@@ -171,8 +240,7 @@ def _route(cleaned: str) -> Route:
     if not cleaned or _HELP.match(cleaned):
         return Route("help")
     if _ACTIONS.search(cleaned):
-        return _clarify("I only look things up here: I can't retry payments, issue credits or change anything "
-                        "from this question. Ask me to explain an invoice or summarise an account instead.")
+        return _propose(cleaned)
     invoice = _INVOICE.search(cleaned)
     if invoice:
         typed = invoice.group(0).strip()
