@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import sqlite_utils
 
+from bot.actions import Approvals, Policy, PolicyError
 from bot.config import ConfigError, Settings
 from bot.copilot import Copilot, LiteLLMModel, Toolbox, ToolContext
 from bot.copilot.history import History
@@ -40,6 +41,8 @@ class Services:
     today: Callable[[], date]
     db: sqlite_utils.Database
     history: History
+    approvals: Approvals | None = None
+    """None when no approvers are configured (proposals are then switched off)."""
     sandbox: ZuoraSandbox | None = None
     """The embedded sandbox, when no Zuora tenant is configured."""
 
@@ -76,9 +79,15 @@ def build(settings: Settings, *, sandbox: ZuoraSandbox | None = None, database: 
         model = LiteLLMModel(settings.llm_model, api_base=settings.llm_api_base, api_key=key)
     toolbox = Toolbox(ToolContext(zuora, today=today), ui_url=settings.zuora_ui_url)
     copilot = Copilot(toolbox, model=model, redact_pii=settings.redact_pii, timeout_s=settings.llm_timeout_s)
+    try:
+        policy = Policy.parse(settings.approvers, settings.approval_tiers, settings.write_off_two_approvers_above)
+    except PolicyError as exc:
+        raise ConfigError(f"invalid setting {exc}") from None
     db = open_db(settings.database_path if database else ":memory:")
+    approvals = Approvals(db, zuora, policy, read_only=settings.read_only,
+                          ttl=timedelta(hours=settings.approval_ttl_hours), today=today) if settings.approvers else None
     return Services(settings=settings, zuora=zuora, copilot=copilot, today=today, db=db, history=History(db),
-                    sandbox=box)
+                    approvals=approvals, sandbox=box)
 
 
 def require(settings: Settings, *names: str) -> None:
@@ -91,13 +100,25 @@ def require(settings: Settings, *names: str) -> None:
 def slack_app(services: Services, *, socket_mode: bool = False, listener_executor: Executor | None = None) -> App:
     """The Bolt app for `services` (checks the bot token with Slack's `auth.test`)."""
     from bot.slack import SlackDeps, create_app
+    from bot.slack.approvals import Desk, Groups
+    from bot.slack.blocks import waiting_sections
+    from bot.slack.cards import home_section
     from bot.slack.middleware import EventLog
 
     settings = services.settings
     require(settings, "slack_bot_token", "slack_app_token" if socket_mode else "slack_signing_secret")
     assert settings.slack_bot_token is not None
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
-    deps = SlackDeps(copilot=services.copilot, history=services.history, events=EventLog(services.db))
+    desk = Desk(services.approvals, Groups(services.approvals.policy.groups)) if services.approvals else None
+
+    def home_sections(client: Any, user: str) -> list[Any]:
+        later = waiting_sections()[1:]  # bill-run summaries arrive with their feature
+        if desk is None:
+            return waiting_sections()
+        return [("Approvals", home_section(*desk.home(client, user))), *later]
+
+    deps = SlackDeps(copilot=services.copilot, history=services.history, events=EventLog(services.db), desk=desk,
+                     collections_channel=settings.collections_channel, home_sections=home_sections)
     return create_app(deps, token=settings.slack_bot_token.get_secret_value(), signing_secret=secret,
                       api_url=settings.slack_api_url, socket_mode=socket_mode, listener_executor=listener_executor)
 

@@ -7,6 +7,7 @@ with one line naming the offending variable. Secret values never appear in error
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -55,6 +56,8 @@ class Settings(BaseSettings):
     approval_tiers: str = ""
     """Amount tiers, parsed and validated by the approval policy."""
     approval_ttl_hours: float = Field(default=24.0, gt=0)
+    write_off_two_approvers_above: Decimal | None = Field(default=Decimal(1000), ge=0)
+    """Write-offs above this amount need two distinct approvers; unset it (empty) for one."""
     collections_channel: str | None = None
 
     zuora_callout_username: str | None = None
@@ -79,6 +82,11 @@ class Settings(BaseSettings):
             if not re.fullmatch(r"[UWS][A-Z0-9]{2,}", entry):
                 raise ValueError(f"{entry!r} is not a Slack user id (U…/W…) or user group id (S…)")
         return value
+
+    @field_validator("write_off_two_approvers_above", mode="before")
+    @classmethod
+    def _empty_means_none(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("zuora_version")
     @classmethod

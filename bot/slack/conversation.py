@@ -17,6 +17,7 @@ from uuid import uuid4
 from bot.copilot import Copilot
 from bot.copilot.answers import Answer
 from bot.copilot.history import History, Turn
+from bot.slack.approvals import Desk
 from bot.slack.blocks import HomeSection, answer_message, waiting_sections
 from bot.slack.middleware import EventLog
 
@@ -35,13 +36,17 @@ def _ref() -> str:
 
 @dataclass
 class SlackDeps:
-    """What the Slack listeners need; `home_sections` gives the App Home's extra parts for a user."""
+    """What the Slack listeners need; `home_sections(client, user)` gives the App Home's extra parts."""
 
     copilot: Copilot
     history: History
     events: EventLog
     new_ref: Callable[[], str] = _ref
-    home_sections: Callable[[str], list[HomeSection]] = field(default=lambda user_id: waiting_sections())
+    desk: Desk | None = None
+    """Approval cards; None when proposals are switched off (no approvers configured)."""
+    collections_channel: str | None = None
+    """Where cards for proposals made in DMs go (else the DM itself)."""
+    home_sections: Callable[[Any, str], list[HomeSection]] = field(default=lambda client, user_id: waiting_sections())
 
 
 def question_of(text: str | None) -> str:
@@ -73,10 +78,26 @@ class Conversations:
         """The status line to show while answering (reads the thread's memory)."""
         return self.deps.copilot.progress(question, self.deps.history.load(channel, thread, within=memory))
 
-    def message(self, turn: Turn, reference: str | None, *, shareable: bool = False) -> dict[str, Any]:
-        """The Block Kit message for a saved turn."""
-        return answer_message(turn.exchange.answer, share_value=str(turn.id) if shareable else None,
-                              reference=reference)
+    def message(self, turn: Turn, reference: str | None, *, shareable: bool = False,
+                note: str | None = None) -> dict[str, Any]:
+        """The Block Kit message for a saved turn (`note`: a line added at the end, e.g. "card posted")."""
+        answer = turn.exchange.answer
+        if note:
+            answer = answer.model_copy(update={"text": f"{answer.text}\n{note}"})
+        return answer_message(answer, share_value=str(turn.id) if shareable else None, reference=reference)
+
+    def propose(self, client: Any, turn: Turn, *, team: str, channel: str, thread_ts: str | None = None
+                ) -> str | None:
+        """If the answer drafted a proposal, post its approval card; returns a sentence for the requester."""
+        proposal = turn.exchange.answer.facts.get("proposal")
+        if not proposal:
+            return None
+        if self.deps.desk is None:
+            return ("Proposals are switched off here: set APPROVERS (Slack user or group ids) to turn approval "
+                    "cards on.")
+        _, message = self.deps.desk.propose(client, proposal, requester=turn.user_id, team=team, channel=channel,
+                                            thread_ts=thread_ts)
+        return message
 
     def _log_failure(self, answer: Answer, channel: str, user_id: str) -> str:
         reference = self.deps.new_ref()

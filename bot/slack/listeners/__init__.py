@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from bot.slack.conversation import SlackDeps
-from bot.slack.listeners import actions, commands, home, messages
+from bot.slack.listeners import actions, commands, home, messages, views
 
 __all__ = ["register"]
 
 
 def register(app: Any, deps: SlackDeps) -> None:
     """Register every listener on the Bolt `app`."""
-    for module in (commands, messages, actions, home):
+    for module in (commands, messages, actions, views, home):
         module.register(app, deps)

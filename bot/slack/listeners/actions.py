@@ -1,7 +1,10 @@
-"""Buttons on answers: a suggested follow-up question, and "Post to channel" for an ephemeral answer.
+"""Buttons: follow-ups and "Post to channel" on answers; Approve, Reject, Edit amount and Propose again on cards.
 
 A follow-up clicked on an ephemeral answer is answered ephemerally (with the `/billing` memory);
-one clicked in a thread is answered in that thread, like a mention.
+one clicked in a thread is answered in that thread, like a mention. Approve acks, then the desk
+checks the clicker, claims the proposal, updates the card and runs it; a refused click gets an
+ephemeral reason. Reject and Edit open a modal (handled in `views`) right after the ack, while the
+trigger id is fresh.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.slack.blocks import ACTION_FOLLOW_UP, ACTION_SHARE, answer_message
+from bot.slack.cards import APPROVE, EDIT, REJECT, REPROPOSE, edit_modal, reject_modal
 from bot.slack.conversation import COMMAND_MEMORY, Conversations, SlackDeps, command_thread
 from bot.slack.listeners.messages import reply_in_thread
 
@@ -27,6 +31,7 @@ _CANNOT_POST = {"not_in_channel": "I'm not a member of this channel: invite me w
 
 def register(app: App, deps: SlackDeps) -> None:
     conversations = Conversations(deps)
+    register_approvals(app, deps)
 
     @app.action(FOLLOW_UP)
     def follow_up(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient,
@@ -43,7 +48,7 @@ def register(app: App, deps: SlackDeps) -> None:
             return
         message = body["message"]
         reply_in_thread(conversations, client, channel=channel, thread=message.get("thread_ts") or message["ts"],
-                        user_id=user, question=question)
+                        user_id=user, question=question, team=_team(body))
 
     @app.action(ACTION_SHARE)
     def share(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond) -> None:
@@ -71,3 +76,44 @@ def register(app: App, deps: SlackDeps) -> None:
                     text=f":warning: I couldn't post it: {reason}. Then click the button again.")
             return
         respond(replace_original=True, text=f":white_check_mark: Posted to <#{channel}>.")
+
+
+def _team(body: dict[str, Any]) -> str:
+    return (body.get("user") or {}).get("team_id") or (body.get("team") or {}).get("id") or ""
+
+
+def _say(respond: Respond, text: str) -> None:
+    respond(response_type="ephemeral", replace_original=False, text=text)
+
+
+def register_approvals(app: App, deps: SlackDeps) -> None:
+    desk = deps.desk
+    if desk is None:
+        return
+
+    @app.action(APPROVE)
+    def approve(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        result = desk.approve(client, action.get("value", ""), clicker=body["user"]["id"], team=_team(body))
+        if result.kind not in ("claimed", "done"):
+            _say(respond, result.message)
+
+    @app.action(REJECT)
+    def reject(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        ack()
+        client.views_open(trigger_id=body["trigger_id"], view=reject_modal(action.get("value", "")))
+
+    @app.action(EDIT)
+    def edit(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        record = desk.approvals.get(action.get("value", ""))
+        if record is None or record.status != "pending":
+            _say(respond, "This proposal is no longer pending; its amount cannot change.")
+            return
+        client.views_open(trigger_id=body["trigger_id"], view=edit_modal(record))
+
+    @app.action(REPROPOSE)
+    def repropose(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient,
+                  respond: Respond) -> None:
+        ack()
+        _say(respond, desk.repropose(client, action.get("value", ""), clicker=body["user"]["id"], team=_team(body)))

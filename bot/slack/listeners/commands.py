@@ -1,7 +1,8 @@
 """`/billing …`: ack at once with what is being looked up (or the usage), then answer ephemerally.
 
 Nothing before the ack does I/O, so the 3-second deadline holds however slow Zuora or the LLM is.
-The answer goes to the command's `response_url` with a "Post to channel" button.
+The answer goes to the command's `response_url` with a "Post to channel" button; a drafted
+proposal (`/billing credit INV-42 50 "goodwill"`) becomes an approval card in the channel.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
 
 from bot.copilot.router import route
 from bot.slack.blocks import progress_message, usage_message
@@ -24,7 +26,7 @@ def register(app: App, deps: SlackDeps) -> None:
     conversations = Conversations(deps)
 
     @app.command(COMMAND)
-    def billing(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+    def billing(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         question = question_of(command.get("text"))
         if route(question).kind == "help":
             ack(**usage_message(COMMAND))
@@ -33,6 +35,7 @@ def register(app: App, deps: SlackDeps) -> None:
         user = command["user_id"]
         turn, reference = conversations.answer(question, channel=command["channel_id"], thread=command_thread(user),
                                                user_id=user, memory=COMMAND_MEMORY)
-        shareable = turn.exchange.answer.intent not in _NOT_SHAREABLE
+        proposed = conversations.propose(client, turn, team=command.get("team_id", ""), channel=command["channel_id"])
+        shareable = turn.exchange.answer.intent not in _NOT_SHAREABLE and not proposed
         respond(response_type="ephemeral", replace_original=False,
-                **conversations.message(turn, reference, shareable=shareable))
+                **conversations.message(turn, reference, shareable=shareable, note=proposed))

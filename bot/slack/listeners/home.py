@@ -18,4 +18,4 @@ def register(app: App, deps: SlackDeps) -> None:
     def on_home_opened(event: dict[str, Any], client: WebClient) -> None:
         if event.get("tab", "home") != "home":
             return  # the Messages tab needs nothing published
-        client.views_publish(user_id=event["user"], view=home_view(deps.home_sections(event["user"])))
+        client.views_publish(user_id=event["user"], view=home_view(deps.home_sections(client, event["user"])))

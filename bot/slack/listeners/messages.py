@@ -23,12 +23,17 @@ log = logging.getLogger(__name__)
 
 
 def reply_in_thread(conversations: Conversations, client: WebClient, *, channel: str, thread: str, user_id: str,
-                    question: str) -> None:
-    """Post a placeholder in the thread, answer, then put the answer in the placeholder's place."""
+                    question: str, team: str, card_channel: str | None = None) -> None:
+    """Post a placeholder in the thread, answer, then put the answer in the placeholder's place.
+
+    A drafted proposal's card goes in the same thread, or to `card_channel` when given.
+    """
     status = conversations.progress(question, channel=channel, thread=thread)
     placeholder = client.chat_postMessage(channel=channel, thread_ts=thread, **progress_message(status))
     turn, reference = conversations.answer(question, channel=channel, thread=thread, user_id=user_id)
-    message = conversations.message(turn, reference)
+    proposed = conversations.propose(client, turn, team=team, channel=card_channel or channel,
+                                     thread_ts=None if card_channel else thread)
+    message = conversations.message(turn, reference, note=proposed)
     try:
         client.chat_update(channel=channel, ts=placeholder["ts"], **message)
     except SlackApiError as exc:  # e.g. the placeholder was deleted meanwhile: post the answer instead
@@ -39,17 +44,18 @@ def reply_in_thread(conversations: Conversations, client: WebClient, *, channel:
 def register(app: App, deps: SlackDeps) -> None:
     conversations = Conversations(deps)
 
-    def answer(event: dict[str, Any], client: WebClient) -> None:
+    def answer(event: dict[str, Any], body: dict[str, Any], client: WebClient, card_channel: str | None) -> None:
         thread = event.get("thread_ts") or event["ts"]
         reply_in_thread(conversations, client, channel=event["channel"], thread=thread, user_id=event.get("user", ""),
-                        question=question_of(event.get("text")))
+                        question=question_of(event.get("text")), team=body.get("team_id") or event.get("team", ""),
+                        card_channel=card_channel)
 
     @app.event("app_mention")
-    def on_mention(event: dict[str, Any], client: WebClient) -> None:
-        answer(event, client)
+    def on_mention(event: dict[str, Any], body: dict[str, Any], client: WebClient) -> None:
+        answer(event, body, client, None)
 
     @app.event("message")
-    def on_message(event: dict[str, Any], client: WebClient) -> None:
+    def on_message(event: dict[str, Any], body: dict[str, Any], client: WebClient) -> None:
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
-        answer(event, client)
+        answer(event, body, client, deps.collections_channel)  # approvers do not read the requester's DMs

@@ -1,0 +1,171 @@
+"""Approval cards in Slack: post them, act on clicks, keep every card in step with its proposal.
+
+The desk posts a proposal's card (withdrawing the proposal if Slack refuses the post), applies a
+click through `bot.actions.Approvals` and then updates the card in place, replies in the card's
+thread and DMs the requester. `Groups` answers which of the policy's user groups a clicker is in
+(`usergroups.users.list`, cached for a few minutes; a Slack error counts as "not a member").
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.actions import Approvals, Record, Result
+from bot.actions.proposals import ProposalError, parse_proposal
+from bot.slack.cards import approval_card
+from bot.zuora.errors import ZuoraError
+
+__all__ = ["Desk", "Groups"]
+
+log = logging.getLogger(__name__)
+
+
+class Groups:
+    def __init__(self, groups: tuple[str, ...], *, ttl: float = 300.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.groups = groups
+        self.ttl = ttl
+        self.clock = clock
+        self._cache: dict[str, tuple[float, frozenset[str]]] = {}
+        self._lock = threading.Lock()
+
+    def of(self, client: WebClient, user: str) -> frozenset[str]:
+        """The policy's groups `user` belongs to."""
+        return frozenset(g for g in self.groups if user in self._members(client, g))
+
+    def _members(self, client: WebClient, group: str) -> frozenset[str]:
+        with self._lock:
+            cached = self._cache.get(group)
+            if cached and self.clock() - cached[0] < self.ttl:
+                return cached[1]
+        try:
+            members = frozenset(client.usergroups_users_list(usergroup=group).get("users") or [])
+        except SlackApiError as exc:
+            log.warning("slack: members of %s unavailable (%s); treated as none", group, exc.response.get("error"))
+            return frozenset()
+        with self._lock:
+            self._cache[group] = (self.clock(), members)
+        return members
+
+
+class Desk:
+    def __init__(self, approvals: Approvals, groups: Groups) -> None:
+        self.approvals = approvals
+        self.groups = groups
+
+    def card(self, record: Record) -> dict[str, Any]:
+        p = record.proposal
+        return approval_card(record, who_may_approve=self.approvals.policy.who_may_approve(p.kind, p.amount,
+                                                                                           p.currency),
+                             now=self.approvals.now(), read_only=self.approvals.read_only)
+
+    def propose(self, client: WebClient, proposal: dict[str, Any], *, requester: str, team: str, channel: str,
+                thread_ts: str | None = None) -> tuple[Record | None, str]:
+        """Store the proposal and post its card; returns the record (None if the card could not be posted) and a
+        sentence for the requester."""
+        record = self.approvals.open(parse_proposal(proposal), requester=requester, team=team, channel=channel)
+        try:
+            posted = client.chat_postMessage(channel=channel, thread_ts=thread_ts, **self.card(record))
+        except SlackApiError as exc:
+            error = str(exc.response.get("error"))
+            reason = f"the approval card could not be posted in this channel ({error})"
+            self.approvals.withdraw(record.id, actor="bot", reason=reason)
+            hint = " Invite me with `/invite @billing-copilot` and ask again." if error in (
+                "not_in_channel", "channel_not_found") else ""
+            return None, f":warning: Nothing was proposed: {reason}.{hint}"
+        self.approvals.attach_card(record.id, str(posted["channel"]), str(posted["ts"]))
+        current = self.approvals.get(record.id)
+        return current, ":memo: Proposal posted for approval; nothing changes in Zuora until it is approved."
+
+    def refresh(self, client: WebClient, record: Record | None) -> None:
+        """Put the card in step with the proposal (best effort: the state lives in the database)."""
+        if record is None or not record.message_ts:
+            return
+        try:
+            client.chat_update(channel=record.channel, ts=record.message_ts, **self.card(record))
+        except SlackApiError as exc:
+            log.warning("slack: card of %s not updated (%s)", record.id, exc.response.get("error"))
+
+    def announce(self, client: WebClient, record: Record) -> None:
+        """An ending, said in the card's thread and to the requester by DM."""
+        text = self.card(record)["text"]
+        try:
+            if record.message_ts:
+                client.chat_postMessage(channel=record.channel, thread_ts=record.message_ts, text=text)
+            dm = client.conversations_open(users=record.requester)
+            client.chat_postMessage(channel=dm["channel"]["id"], text=f"Your proposal: {text}")
+        except SlackApiError as exc:
+            log.warning("slack: outcome of %s not announced (%s)", record.id, exc.response.get("error"))
+
+    def approve(self, client: WebClient, proposal_id: str, *, clicker: str, team: str | None) -> Result:
+        result = self.approvals.approve(proposal_id, clicker=clicker, team=team,
+                                        groups=self.groups.of(client, clicker))
+        if result.kind in ("waiting", "expired"):
+            self.refresh(client, result.record)
+        if result.kind != "claimed" or result.record is None:
+            return result
+        self.refresh(client, result.record)  # "running in Zuora…": the buttons are gone before the call
+        done = self.approvals.run(result.record)
+        self.refresh(client, done.record)
+        if done.record is not None:
+            self.announce(client, done.record)
+        return done
+
+    def repropose(self, client: WebClient, proposal_id: str, *, clicker: str, team: str) -> str:
+        record = self.approvals.get(proposal_id)
+        if record is None:
+            return "This proposal no longer exists."
+        try:
+            again = self.approvals.drafts().again(record.proposal)
+        except ProposalError as exc:
+            return f":warning: It cannot be proposed again: {exc}"
+        except ZuoraError as exc:
+            return f":warning: Zuora could not be read ({type(exc).__name__}); nothing was proposed. Try again."
+        _, message = self.propose(client, again.model_dump(mode="json"), requester=clicker, team=team,
+                                  channel=record.channel, thread_ts=record.message_ts)
+        return message
+
+    def sweep(self, client: WebClient) -> int:
+        """Expire overdue proposals and update their cards; returns how many."""
+        expired = self.approvals.expire_due()
+        for record in expired:
+            self.refresh(client, record)
+        return len(expired)
+
+    def recover(self, client: WebClient) -> int:
+        """At start-up: settle proposals a crash left running, and update their cards."""
+        settled = self.approvals.recover()
+        for record in settled:
+            self.refresh(client, record)
+            if record.status in ("succeeded", "failed"):
+                self.announce(client, record)
+        return len(settled)
+
+    def housekeeping(self, client: WebClient, stop: threading.Event, *, every: float = 60.0) -> None:
+        """Recover at start-up, then expire overdue proposals every `every` seconds until `stop` is set."""
+        try:
+            self.recover(client)
+        except Exception:  # a background thread must not die silently: log and keep sweeping
+            log.exception("approvals: recovery at start-up failed")
+        while not stop.wait(every):
+            try:
+                self.sweep(client)
+            except Exception:
+                log.exception("approvals: expiry sweep failed")
+
+    def home(self, client: WebClient, user: str) -> tuple[list[Record], list[Record], list[Record]]:
+        """For App Home: proposals the user may approve, the user's own pending ones, recent endings."""
+        groups = self.groups.of(client, user)
+        pending = self.approvals.pending()
+        policy = self.approvals.policy
+        waiting = [r for r in pending if r.requester != user and user not in r.approvals and policy.check(
+            amount=r.proposal.amount, currency=r.proposal.currency, requester=r.requester, team=r.team,
+            clicker=user, clicker_team=None, clicker_groups=groups, already=r.approvals).allowed]
+        return waiting, [r for r in pending if r.requester == user], self.approvals.recent(10)

@@ -1,0 +1,172 @@
+"""Approval cards, their modals and the App Home section (pure): a stored proposal in, Block Kit out.
+
+The card says in one sentence what will happen in Zuora, then the account and invoice, amount,
+balance before and after, reason and evidence, who asked, who may approve and why, and when it
+expires. Pending cards carry Approve (with a confirm dialog), Reject (a modal asks why) and, for
+amounts that may change, Edit amount (a modal). Every ending replaces the buttons with the outcome,
+so no live button is left on a decided card. Customer PII stays off: the account's name and
+number only, never contacts, emails or card digits.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.actions.proposals import EDITABLE
+from bot.actions.store import Record
+from bot.money import money
+
+__all__ = ["APPROVE", "EDIT", "EDIT_VIEW", "REJECT", "REJECT_VIEW", "REPROPOSE", "approval_card", "edit_modal",
+           "home_section", "reject_modal"]
+
+APPROVE, REJECT, EDIT, REPROPOSE = "approval.approve", "approval.reject", "approval.edit", "approval.repropose"
+REJECT_VIEW, EDIT_VIEW = "approval.reject_view", "approval.edit_view"
+_TITLES = {"credit_memo": "credit memo", "write_off": "write-off", "payment_retry": "payment retry",
+           "payment_plan": "payment plan", "dunning_email": "reminder email",
+           "collections_escalation": "collections escalation"}
+
+
+def _when(moment: datetime) -> str:
+    """A Slack date token (shown in the reader's time zone) with a UTC fallback."""
+    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def _field(label: str, value: str) -> dict[str, str]:
+    return {"type": "mrkdwn", "text": f"*{label}*\n{value}"[:2000]}
+
+
+def _status_line(record: Record, now: datetime) -> str | None:
+    o = record.outcome or {}
+    by = o.get("by") or (record.approvals[-1] if record.approvals else None)
+    who = f" by <@{by}>" if by else ""
+    at = f" {_when(datetime.fromisoformat(o['at']))}" if o.get("at") else ""
+    lines = {
+        "executing": f":hourglass_flowing_sand: Approved{who}; running in Zuora…",
+        "succeeded": f":white_check_mark: Approved{who}{at}. {o.get('message', '')}",
+        "failed": f":x: Approved{who}{at}, but it did not happen: {o.get('message', '')}",
+        "unknown": f":grey_question: Approved{who}{at}; Zuora did not confirm it yet. {o.get('message', '')}",
+        "rejected": f":no_entry_sign: Rejected{who}: {o.get('message', '')}",
+        "expired": ":alarm_clock: Expired without a decision; nothing was done.",
+        "stale": f":warning: {o.get('message', 'Not executed: the object changed since the card was made.')}",
+    }
+    if record.status == "pending" and record.approvals:
+        return f":ballot_box_with_check: Approved by <@{record.approvals[0]}> (1 of 2); waiting for a second approver."
+    return lines.get(record.status)
+
+
+def approval_card(record: Record, *, who_may_approve: str, now: datetime, read_only: bool = False) -> dict[str, Any]:
+    """The `chat.postMessage` / `chat.update` arguments for a proposal's card, in its current state."""
+    p = record.proposal
+    title = _TITLES[p.kind]
+    state = {"pending": "Approval needed", "executing": "Running", "succeeded": "Done", "failed": "Failed",
+             "unknown": "Waiting for Zuora", "rejected": "Rejected", "expired": "Expired", "stale": "Not executed"}
+    header = f"{state[record.status]}: {title} for {p.account_name}"[:150]
+    after = p.balance_after()
+    balance = money(p.snapshot.balance, p.currency) + (f" → {money(after, p.currency)}" if after is not None else "")
+    fields = [_field("Account", f"{p.account_name} ({p.account_number})"),
+              _field("Invoice", p.invoice_number or "—"),
+              _field("Amount", money(p.amount, p.currency)),
+              _field("Open balance" if p.snapshot.object_kind == "invoice" else "Account balance", balance),
+              _field("Requested by", f"<@{record.requester}>"),
+              _field("Who may approve", who_may_approve),
+              _field("Reason", p.reason),
+              _field("Expires", _when(record.expires_at))]
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": header}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{p.sentence()}*"}},
+        {"type": "section", "fields": fields},
+    ]
+    if p.kind == "payment_plan":
+        rows = "\n".join(f"• {i.date}: {money(i.amount, p.currency)}" for i in p.installments)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*Installments*\n{rows}"[:3000]}})
+    if p.kind == "dunning_email":
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*Drafted note*\n>{p.note}"[:3000]}})
+    if p.evidence:
+        evidence = "\n".join(f"• {e}" for e in p.evidence)
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Evidence:\n{evidence}"[:3000]}]})
+    status = _status_line(record, now)
+    if status:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": status[:3000]}})
+    if record.status == "pending":
+        if read_only:
+            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
+                "Read-only mode (READ_ONLY=true): approving will not run anything in Zuora.")}]})
+        blocks.append({"type": "actions", "block_id": f"approval:{record.id}", "elements": _buttons(record)})
+    elif record.status in ("stale", "expired"):
+        blocks.append({"type": "actions", "block_id": f"approval:{record.id}", "elements": [
+            _button("Propose again", REPROPOSE, record.id)]})
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
+        f"Proposal `{record.id}` · nothing changes in Zuora until an authorized approver approves")}]})
+    text = f"{header}: {p.sentence()}" + (f" {status}" if status else "")
+    return {"text": text[:3900], "blocks": blocks}
+
+
+def _button(text: str, action_id: str, value: str, style: str | None = None,
+            confirm: dict[str, Any] | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {"type": "button", "action_id": action_id, "value": value,
+                              "text": {"type": "plain_text", "text": text}}
+    if style:
+        button["style"] = style
+    if confirm:
+        button["confirm"] = confirm
+    return button
+
+
+def _buttons(record: Record) -> list[dict[str, Any]]:
+    p = record.proposal
+    confirm = {"title": {"type": "plain_text", "text": "Run this in Zuora?"},
+               "text": {"type": "mrkdwn", "text": p.sentence()[:300]},
+               "confirm": {"type": "plain_text", "text": "Approve"}, "deny": {"type": "plain_text", "text": "Cancel"}}
+    buttons = [_button("Approve", APPROVE, record.id, "primary", confirm),
+               _button("Reject", REJECT, record.id, "danger")]
+    if p.kind in EDITABLE:
+        buttons.append(_button("Edit amount", EDIT, record.id))
+    return buttons
+
+
+def reject_modal(proposal_id: str) -> dict[str, Any]:
+    return {"type": "modal", "callback_id": REJECT_VIEW, "private_metadata": proposal_id,
+            "title": {"type": "plain_text", "text": "Reject proposal"},
+            "submit": {"type": "plain_text", "text": "Reject"}, "close": {"type": "plain_text", "text": "Cancel"},
+            "blocks": [{"type": "input", "block_id": "reason", "label": {"type": "plain_text", "text": "Why?"},
+                        "element": {"type": "plain_text_input", "action_id": "reason", "multiline": True,
+                                    "max_length": 500}}]}
+
+
+def edit_modal(record: Record) -> dict[str, Any]:
+    p = record.proposal
+    return {"type": "modal", "callback_id": EDIT_VIEW, "private_metadata": record.id,
+            "title": {"type": "plain_text", "text": "Edit amount"},
+            "submit": {"type": "plain_text", "text": "Save"}, "close": {"type": "plain_text", "text": "Cancel"},
+            "blocks": [
+                {"type": "section", "text": {"type": "mrkdwn", "text": p.sentence()[:3000]}},
+                {"type": "input", "block_id": "amount",
+                 "label": {"type": "plain_text", "text": f"Amount ({p.currency})"},
+                 "hint": {"type": "plain_text", "text": f"At most {money(p.limit, p.currency)}. The edited proposal "
+                                                        f"needs approval again."},
+                 "element": {"type": "plain_text_input", "action_id": "amount", "initial_value": str(p.amount)}}]}
+
+
+def home_section(waiting: list[Record], mine: list[Record], recent: list[Record]) -> list[dict[str, Any]]:
+    """Pending approvals for the user (as approver and as requester) and recent decisions."""
+    def line(r: Record) -> str:
+        p = r.proposal
+        return (f"• {_TITLES[p.kind]} {money(p.amount, p.currency)} on {p.target} ({p.account_name}), asked by "
+                f"<@{r.requester}> · `{r.id[:8]}`")
+
+    def ended(r: Record) -> str:
+        p = r.proposal
+        by = (r.outcome or {}).get("by")
+        return f"• {r.status}: {_TITLES[p.kind]} {money(p.amount, p.currency)} on {p.target}" + \
+            (f" by <@{by}>" if by else "")
+
+    parts = [("*Waiting for your approval*", [line(r) for r in waiting[:15]]),
+             ("*Your requests*", [line(r) for r in mine[:10]]),
+             ("*Recent decisions*", [ended(r) for r in recent[:10]])]
+    blocks = []
+    for title, lines in parts:
+        body = "\n".join(lines) if lines else "_none_"
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"{title}\n{body}"[:3000]}})
+    return blocks

@@ -1,0 +1,57 @@
+"""Modal submissions: the reason for a rejection, and an edited amount (validated again; errors shown inline)."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.slack.cards import EDIT_VIEW, REJECT_VIEW
+from bot.slack.conversation import SlackDeps
+
+__all__ = ["register"]
+
+
+def _value(view: dict[str, Any], block: str) -> str:
+    return str(((view.get("state") or {}).get("values") or {}).get(block, {}).get(block, {}).get("value") or "")
+
+
+def register(app: App, deps: SlackDeps) -> None:
+    desk = deps.desk
+    if desk is None:
+        return
+
+    @app.view(REJECT_VIEW)
+    def on_reject(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+        reason = _value(view, "reason").strip()
+        if not reason:
+            ack(response_action="errors", errors={"reason": "Say why, for the requester and the audit log."})
+            return
+        user = body["user"]
+        result = desk.approvals.reject(view["private_metadata"], clicker=user["id"], team=user.get("team_id"),
+                                       groups=desk.groups.of(client, user["id"]), reason=reason)
+        if result.kind != "rejected" or result.record is None:
+            ack(response_action="errors", errors={"reason": result.message})
+            return
+        ack()  # the modal closes; then the card and the requester hear of it
+        desk.refresh(client, result.record)
+        desk.announce(client, result.record)
+
+    @app.view(EDIT_VIEW)
+    def on_edit(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+        text = _value(view, "amount").replace(",", "").strip().lstrip("$€£").strip()
+        try:
+            amount = Decimal(text)
+        except InvalidOperation:
+            ack(response_action="errors", errors={"amount": f"{text!r} is not an amount, e.g. 125.50"})
+            return
+        user = body["user"]
+        result = desk.approvals.edit(view["private_metadata"], clicker=user["id"], team=user.get("team_id"),
+                                     groups=desk.groups.of(client, user["id"]), amount=amount)
+        if result.kind != "edited":
+            ack(response_action="errors", errors={"amount": result.message})
+            return
+        ack()
+        desk.refresh(client, result.record)
