@@ -1,8 +1,9 @@
 """`python -m bot …`: the command line. Each subcommand parses its arguments and hands off.
 
 Subcommands: `serve` (the Slack app over HTTP on `$PORT`), `socket` (the Slack app over Socket
-Mode), `ask` (answer a billing question in the terminal), `sandbox` (the embedded Zuora emulator
-as an HTTP server) and `migrate` (bring the database schema up to date). `demo` arrives with its
+Mode), `ask` (answer a billing question in the terminal), `audit export|verify` (the approvals
+audit log), `sandbox` (the embedded Zuora emulator as an HTTP server) and `migrate` (bring the
+database schema up to date). `demo` arrives with its
 feature.
 """
 
@@ -11,7 +12,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import threading
 from datetime import date
+from typing import Any
 
 from bot.config import ConfigError, load_settings
 
@@ -50,12 +53,23 @@ def _serve(args: argparse.Namespace) -> int:
     settings = load_settings()
     require(settings, "slack_bot_token", "slack_signing_secret")
     services = build(settings)
+    stop = threading.Event()
     try:
         app = slack_app(services)
+        _housekeeping(services, app, stop)
         serve(wsgi(services, app), host=args.host, port=args.port or settings.port)
     finally:
+        stop.set()
         services.close()
     return 0
+
+
+def _housekeeping(services: Any, app: Any, stop: threading.Event) -> None:
+    """Recover proposals a crash left running, then expire overdue ones, in a background thread."""
+    if services.desk is None:
+        return
+    threading.Thread(target=services.desk.housekeeping, args=(app.client, stop), name="approvals-housekeeping",
+                     daemon=True).start()
 
 
 def _socket(args: argparse.Namespace) -> int:
@@ -66,15 +80,38 @@ def _socket(args: argparse.Namespace) -> int:
     require(settings, "slack_bot_token", "slack_app_token")
     assert settings.slack_app_token is not None
     services = build(settings)
+    stop = threading.Event()
     try:
         app = slack_app(services, socket_mode=True)
+        _housekeeping(services, app, stop)
         handler = socket_mode_handler(app, settings.slack_app_token.get_secret_value())
         logging.getLogger(__name__).info("billing-copilot connected over Socket Mode; Ctrl-C stops it")
         handler.start()
     except KeyboardInterrupt:
         pass
     finally:
+        stop.set()
         services.close()
+    return 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from bot.actions.audit import AuditLog
+    from bot.storage import open_db
+
+    path = args.database or load_settings().database_path
+    audit = AuditLog(open_db(path))
+    if args.audit_command == "verify":
+        problems = audit.verify()
+        count = sum(1 for _ in audit.rows())
+        if problems:
+            print(f"{path}: the audit log is NOT intact ({len(problems)} problem(s) in {count} rows):")
+            for problem in problems:
+                print(f"  {problem}")
+            return 1
+        print(f"{path}: the audit log is intact ({count} rows, hash chain verified)")
+        return 0
+    sys.stdout.write(audit.export(args.format, since=args.since.isoformat() if args.since else None))
     return 0
 
 
@@ -134,6 +171,15 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--default-version", default="186.0",
                          help="Zuora-Version assumed when a request sends none (default 186.0, as old tenants)")
     sandbox.set_defaults(run=_sandbox)
+    audit = sub.add_parser("audit", help="export or verify the approvals audit log")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    export = audit_sub.add_parser("export", help="print the audit rows as CSV or JSON Lines")
+    export.add_argument("--since", type=date.fromisoformat, help="only rows from this date (yyyy-mm-dd, UTC)")
+    export.add_argument("--format", choices=("csv", "jsonl"), default="csv")
+    audit_sub.add_parser("verify", help="check the hash chain; exit 1 if a row was changed or removed")
+    for p in (export, audit_sub.choices["verify"]):
+        p.add_argument("--database", help="database file (default: DATABASE_PATH)")
+    audit.set_defaults(run=_audit)
     migrate = sub.add_parser("migrate", help="create or upgrade the SQLite database")
     migrate.add_argument("--database", help="database file (default: DATABASE_PATH)")
     migrate.set_defaults(run=_migrate)

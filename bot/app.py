@@ -45,6 +45,8 @@ class Services:
     """None when no approvers are configured (proposals are then switched off)."""
     sandbox: ZuoraSandbox | None = None
     """The embedded sandbox, when no Zuora tenant is configured."""
+    desk: Any = None
+    """The Slack approval desk, once `slack_app()` has built it."""
 
     def close(self) -> None:
         self.zuora.close()
@@ -110,6 +112,7 @@ def slack_app(services: Services, *, socket_mode: bool = False, listener_executo
     assert settings.slack_bot_token is not None
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     desk = Desk(services.approvals, Groups(services.approvals.policy.groups)) if services.approvals else None
+    services.desk = desk
 
     def home_sections(client: Any, user: str) -> list[Any]:
         later = waiting_sections()[1:]  # bill-run summaries arrive with their feature
