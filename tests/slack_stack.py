@@ -92,13 +92,24 @@ class Stack:
             event["thread_ts"] = thread_ts
         return self.event(event, **kwargs)
 
+    def view_submission(self, callback_id: str, private_metadata: str, values: dict[str, str], *,
+                        user: str = "U0REP001", team: str = TEAM) -> httpx.Response:
+        """A modal submitted: `values` maps each input block id (= action id) to the typed text."""
+        payload = {"type": "view_submission", "team": {"id": team}, "user": {"id": user, "team_id": team},
+                   "api_app_id": "A0APP", "token": "legacy", "trigger_id": "t.view",
+                   "view": {"id": "V0001", "type": "modal", "callback_id": callback_id,
+                            "private_metadata": private_metadata,
+                            "state": {"values": {k: {k: {"type": "plain_text_input", "value": v}}
+                                                 for k, v in values.items()}}}}
+        return self.post("payload=" + quote(json.dumps(payload)), "application/x-www-form-urlencoded")
+
     def action(self, action_id: str, value: str, *, user: str = "U0REP001", channel: str = "C0SUPPORT",
-               message: dict[str, Any] | None = None, ephemeral: bool = False) -> httpx.Response:
+               message: dict[str, Any] | None = None, ephemeral: bool = False, team: str = TEAM) -> httpx.Response:
         self._n += 1
         container = {"type": "message", "channel_id": channel, "is_ephemeral": ephemeral,
                      "message_ts": (message or {}).get("ts", "1790000000.000001")}
         payload: dict[str, Any] = {
-            "type": "block_actions", "team": {"id": TEAM}, "user": {"id": user, "team_id": TEAM},
+            "type": "block_actions", "team": {"id": team}, "user": {"id": user, "team_id": team},
             "api_app_id": "A0APP", "token": "legacy", "container": container, "trigger_id": f"{self._n}.trigger",
             "channel": {"id": channel, "name": "support"}, "response_url": self.slack.hook(f"a{self._n}"),
             "actions": [{"type": "button", "action_id": action_id, "block_id": "b1", "value": value,

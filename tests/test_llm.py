@@ -228,7 +228,8 @@ def test_the_model_can_only_propose_what_was_asked(client: ZuoraClient, sandbox:
     assert refusal == {"error": "500 is more than the requester asked for (50): propose at most what they asked.",
                        "error_kind": "invalid"}
     assert answer.source == "llm" and answer.intent == "propose_credit_memo"
-    assert answer.facts["proposal"]["amount"] == "50" and answer.facts["proposal"]["reason_code"] == "Service Outage Credit"
+    proposal = answer.facts["proposal"]
+    assert proposal["amount"] == "50" and proposal["reason_code"] == "Service Outage Credit"
     assert sandbox.requests_to("/v1/credit-memos/*", "POST") == []  # proposing writes nothing
 
 

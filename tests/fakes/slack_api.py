@@ -34,6 +34,8 @@ class Recorded:
 class FakeSlack:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
+        self.groups: dict[str, list[str]] = {}
+        """User group id → member ids, for `usergroups.users.list`."""
         self.socket_url: str | None = None
         """Where `apps.connections.open` sends a Socket Mode app (see `FakeSocketMode`)."""
         self._failures: dict[str, list[tuple[int, str, int | None]]] = {}
@@ -129,6 +131,6 @@ class FakeSlack:
             "conversations.open": {"ok": True, "channel": {"id": "D" + str(body.get("users", "U"))[1:]}},
             "views.open": {"ok": True, "view": {"id": "V0001"}},
             "views.publish": {"ok": True, "view": {"id": "V0002"}},
-            "usergroups.users.list": {"ok": True, "users": []},
+            "usergroups.users.list": {"ok": True, "users": self.groups.get(str(body.get("usergroup")), [])},
         }
         return 200, answers.get(method, {"ok": True}), {}
