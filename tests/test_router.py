@@ -79,3 +79,33 @@ def test_explain_remembers_the_direction_asked() -> None:
 def test_a_clarifying_reply_never_echoes_a_stack_trace_and_examples_all_route() -> None:
     for example in EXAMPLES:
         assert route(example).kind == "tool", example
+
+
+def test_every_proposal_example_routes_to_a_propose_tool() -> None:
+    from bot.copilot.router import PROPOSAL_EXAMPLES
+
+    for example in PROPOSAL_EXAMPLES:
+        decision = route(example)
+        assert decision.kind == "tool" and (decision.tool or "").startswith("propose_"), example
+
+
+@pytest.mark.parametrize(("question", "tool", "args"), [
+    ('credit INV-42 50 "goodwill"', "propose_credit_memo", {"invoice": "INV-42", "amount": "50", "reason": "goodwill"}),
+    ("credit INV-42 $1,250.50 for the outage", "propose_credit_memo",
+     {"invoice": "INV-42", "amount": "1250.50", "reason": "the outage"}),
+    ("payment plan for INV-387 in 4 installments", "propose_payment_plan",
+     {"invoice": "INV-387", "installments": 4, "reason": "requested in Slack"}),
+    ("retry INV-448 100", "propose_payment_retry", {"invoice": "INV-448", "amount": "100",
+                                                    "reason": "requested in Slack"}),
+])
+def test_proposal_requests_are_read(question: str, tool: str, args: dict[str, Any]) -> None:
+    decision = route(question)
+    assert (decision.tool, decision.args) == (tool, args)
+
+
+@pytest.mark.parametrize(("question", "says"), [
+    ("credit INV-42", "How much should the credit be?"), ("escalate", "Which account"),
+    ("refund INV-42 20", "I can propose credit memos"), ("write off", "Which invoice?")])
+def test_incomplete_proposals_ask_for_what_is_missing(question: str, says: str) -> None:
+    decision = route(question)
+    assert decision.kind == "clarify" and says in decision.message

@@ -246,3 +246,42 @@ def test_proposals_need_approvers(tmp_path: Path, slack: FakeSlack) -> None:
         assert "set APPROVERS" in answer.body["text"] and slack.calls("chat.postMessage") == []
     finally:
         stack.close()
+
+
+def test_app_home_lists_pending_approvals_for_approver_and_requester(stack: Stack, slack: FakeSlack) -> None:
+    propose(stack, slack)
+    propose(stack, slack, 'credit INV-448 300 "goodwill"')
+    for user in (APPROVER, REP):
+        stack.event({"type": "app_home_opened", "user": user, "channel": "D0", "tab": "home"})
+    views = slack.wait_for(lambda rs: len([r for r in rs if r.method == "views.publish"]) == 2) and \
+        slack.calls("views.publish")
+    by_user = {v.body["user_id"]: json.dumps(v.body["view"], ensure_ascii=False) for v in views}
+    approver, requester = by_user[APPROVER], by_user[REP]
+    waiting = approver.split("*Waiting for your approval*")[1].split("*Your requests*")[0]
+    assert "credit memo 50.00 EUR on INV00000448" in waiting and "300.00 EUR" not in waiting  # above their tier
+    mine = requester.split("*Your requests*")[1].split("*Recent decisions*")[0]
+    assert mine.count("credit memo") == 2
+
+
+def test_audit_cli_exports_and_verify_catches_tampering(stack: Stack, slack: FakeSlack,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.__main__ import main
+
+    proposal_id, _ = propose(stack, slack)
+    click(stack, "approval.approve", proposal_id, APPROVER)
+    slack.wait_for(lambda rs: len([r for r in rs if r.method == "chat.update"]) >= 2)
+    path = str(stack.services.settings.database_path)
+    assert main(["audit", "export", "--format", "jsonl", "--database", path]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["action"] for r in rows] == ["proposed", "approved", "executing", "succeeded"]
+    assert rows[-1]["actor"] == APPROVER and "credit_memo_id" in rows[-1]["zuora_ids"]
+    assert main(["audit", "export", "--since", "2999-01-01", "--database", path]) == 0
+    assert capsys.readouterr().out.splitlines() == ["seq,at,actor,team,channel,proposal_id,action,outcome,"
+                                                    "request_hash,zuora_ids,detail,prev_hash,hash"]
+    assert main(["audit", "verify", "--database", path]) == 0
+    assert "intact (4 rows" in capsys.readouterr().out
+    db = stack.services.db
+    db.execute("drop trigger audit_log_no_update")
+    db.execute("update audit_log set actor = 'U0SOMEONE' where action = 'approved'")
+    assert main(["audit", "verify", "--database", path]) == 1
+    assert "row 2: its content does not match its hash" in capsys.readouterr().out

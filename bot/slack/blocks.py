@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.copilot.answers import Answer
-from bot.copilot.router import EXAMPLES
+from bot.copilot.router import EXAMPLES, PROPOSAL_EXAMPLES
 from bot.money import money
 
 __all__ = ["ACTION_FOLLOW_UP", "ACTION_SHARE", "MAX_BLOCKS", "HomeSection", "answer_message", "home_view",
@@ -146,7 +146,9 @@ def progress_message(status: str) -> dict[str, Any]:
 def usage_message(command: str = "/billing") -> dict[str, Any]:
     """`/billing help` and an empty `/billing`: how to ask, with examples."""
     examples = "\n".join(f"• `{command} {e}`" for e in EXAMPLES)
+    proposals = "\n".join(f"• `{command} {e}`" for e in PROPOSAL_EXAMPLES)
     text = (f"*Usage:* `{command} <question>`: I answer billing questions from Zuora.\n{examples}\n"
+            f"*Propose* (an approval card; nothing changes in Zuora until it is approved):\n{proposals}\n"
             "In a channel, mention me to ask in a thread; follow-up questions in the thread remember the "
             "conversation (\"and the one before?\"). You can also DM me.")
     return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
@@ -182,6 +184,8 @@ def home_view(sections: list[HomeSection]) -> dict[str, Any]:
             "amount cited and adding up to the difference), what an account owes, its payments and "
             "declines, overdue invoices, subscriptions and usage.")}},
         {"type": "section", "text": {"type": "mrkdwn", "text": f"*Try*\n{examples}"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "*Propose, for approval*\n" + "\n".join(
+            f"• `/billing {e}`" for e in PROPOSAL_EXAMPLES)}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": (
             "Use `/billing` anywhere, mention me in a channel to get the answer in a thread, or write to me "
             "in Messages. Follow-up questions in a thread remember the conversation.")}]},
