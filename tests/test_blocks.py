@@ -22,7 +22,9 @@ def valid(message: dict[str, Any]) -> dict[str, Any]:
         assert Block.parse(block).to_dict() == block  # type: ignore[union-attr]
         for field in block.get("fields", []):
             assert len(field["text"]) <= 2000
-    assert sum(len(b["text"]["text"]) for b in message["blocks"] if b["type"] == "section") <= 12_000
+    assert sum(len(b.get("text", {}).get("text", "")) + sum(len(f["text"]) for f in b.get("fields", []))
+               for b in message["blocks"] if b["type"] == "section") <= 12_000
+    assert sum(1 for b in message["blocks"] if b["type"] == "section" and len(b.get("fields", [])) > 10) == 0
     ids = [e["action_id"] for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert len(ids) == len(set(ids)), "action ids must be unique in a message"
     return message
