@@ -257,3 +257,18 @@ def test_the_audit_log_refuses_changes_and_verify_finds_tampering(approvals: App
     approvals.db.execute("drop trigger audit_log_no_update")  # someone with the file in hand
     approvals.db.execute("update audit_log set detail = 'nothing to see' where seq = 1")
     assert audit.verify() == ["row 1: its content does not match its hash (changed after it was written)"]
+
+
+def test_zuora_down_leaves_it_unknown_until_a_later_sweep_settles_it(approvals: Approvals,
+                                                                     sandbox: ZuoraSandbox) -> None:
+    record = approvals.open(credit(approvals), requester=REP, team=TEAM, channel="C0")
+    sandbox.inject(MEMO_POST, method="POST", statuses=[503] * 50)
+    result = approvals.run(approve(approvals, record.id).record)  # type: ignore[arg-type]
+    assert result.record and result.record.status == "unknown" and "did not confirm" in result.message
+    assert approvals.recover(("unknown",)) == []  # still down: nothing new, no extra audit row
+    sandbox.clear_faults()
+    [settled] = approvals.recover(("unknown",))
+    assert settled.status == "succeeded"
+    assert {r.headers.get("idempotency-key") for r in writes(sandbox)} == {record.id}  # type: ignore[attr-defined]
+    actions = [r.action for r in AuditLog(approvals.db).rows(proposal_id=record.id)]
+    assert actions == ["proposed", "approved", "executing", "unknown", "recovered_succeeded"]

@@ -134,12 +134,13 @@ class Approvals:
             if not moved:
                 return Result("already", current, _already(current) if current else "")
             return Result("waiting", current, "Approved. A second, different approver is needed for this write-off.")
+        request = p.request(self.today())  # dated today (a payment's effective date must be the day it runs)
         with transaction(self.db):
             claimed = self.store.transition(record.id, ("pending",), "executing", now=self.now(),
-                                            approvals=approvals, expect_approvals=record.approvals)
+                                            approvals=approvals, expect_approvals=record.approvals, request=request)
             if claimed:
                 self._audit(record, clicker, "approved", "approved", team=team, detail=decision.reason)
-                self._audit(record, clicker, "executing", "executing", team=team)
+                self._audit(replace(record, request=request), clicker, "executing", "executing", team=team)
         current = self.store.get(record.id)
         if not claimed:
             return Result("already", current, _already(current) if current else "")
@@ -226,16 +227,22 @@ class Approvals:
                 out.append(result.record)
         return out
 
-    def recover(self) -> list[Record]:
-        """Settle proposals left `executing` (a crash) or `unknown` (no answer): read Zuora, re-send with the key."""
+    def recover(self, statuses: tuple[str, ...] = ("executing", "unknown")) -> list[Record]:
+        """Settle proposals left `executing` (a crash) or `unknown` (no answer): read Zuora, re-send with the key.
+
+        Only at start-up may `executing` be included: in a running process another thread may be
+        executing it right now.
+        """
         settled = []
-        for record in self.store.with_status("executing", "unknown"):
+        for record in self.store.with_status(*statuses):
             if self.now() - record.updated_at > KEY_WINDOW:
                 outcome = Outcome("unknown", "Zuora's idempotency window has passed; a person must check Zuora "
                                              "before anything is re-sent.")
             else:
                 outcome = reconcile(self.client, record.id, record.proposal, record.request)
             log.info("recovered proposal %s: %s", record.id, outcome.status)
+            if outcome.status == record.status == "unknown":
+                continue  # still no answer: nothing new to record
             settled.append(self._finish(record, outcome, "bot", action=f"recovered_{outcome.status}"))
         return settled
 

@@ -133,11 +133,16 @@ class Desk:
         return message
 
     def sweep(self, client: WebClient) -> int:
-        """Expire overdue proposals and update their cards; returns how many."""
+        """Expire overdue proposals, settle those Zuora left unconfirmed, update their cards; returns how many."""
         expired = self.approvals.expire_due()
         for record in expired:
             self.refresh(client, record)
-        return len(expired)
+        settled = self.approvals.recover(("unknown",))
+        for record in settled:
+            self.refresh(client, record)
+            if record.status in ("succeeded", "failed"):
+                self.announce(client, record)
+        return len(expired) + len(settled)
 
     def recover(self, client: WebClient) -> int:
         """At start-up: settle proposals a crash left running, and update their cards."""
