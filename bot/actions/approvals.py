@@ -170,16 +170,9 @@ class Approvals:
 
     def reject(self, proposal_id: str, *, clicker: str, team: str | None, groups: frozenset[str],
                reason: str) -> Result:
-        record = self.store.get(proposal_id)
-        if record is None:
-            return Result("not_found", None, "This proposal no longer exists.")
-        if record.status != "pending":
-            return Result("already", record, _already(record))
-        if not self._may_decide(record, clicker, team, groups):
-            with transaction(self.db):
-                self._audit(record, clicker, "reject_denied", "denied", team=team,
-                            detail="only the requester or an approver may reject")
-            return Result("denied", record, "Only the requester or an approver can reject this.")
+        record = self._decidable(proposal_id, clicker, team, groups, "reject")
+        if isinstance(record, Result):
+            return record
         reason = reason.strip() or "no reason given"
         moved = self._move(record.id, ("pending",), "rejected", actor=clicker, action="rejected", detail=reason,
                            outcome={"message": reason, "by": clicker}, team=team)
@@ -191,13 +184,9 @@ class Approvals:
     def edit(self, proposal_id: str, *, clicker: str, team: str | None, groups: frozenset[str],
              amount: Decimal) -> Result:
         """A new amount: validated against the data again; earlier approvals are dropped."""
-        record = self.store.get(proposal_id)
-        if record is None:
-            return Result("not_found", None, "This proposal no longer exists.")
-        if record.status != "pending":
-            return Result("already", record, _already(record))
-        if not self._may_decide(record, clicker, team, groups):
-            return Result("denied", record, "Only the requester or an approver can edit this.")
+        record = self._decidable(proposal_id, clicker, team, groups, "edit")
+        if isinstance(record, Result):
+            return record
         try:
             edited = record.proposal.with_amount(amount)
         except ProposalError as exc:
@@ -282,10 +271,21 @@ class Approvals:
                 self._audit(record, actor, action, to, detail=detail, zuora_ids=zuora_ids, team=team)
         return moved
 
-    def _may_decide(self, record: Record, clicker: str, team: str | None, groups: frozenset[str]) -> bool:
-        if team and team != record.team:
-            return False
-        return clicker == record.requester or self.policy.is_approver(clicker, groups)
+    def _decidable(self, proposal_id: str, clicker: str, team: str | None, groups: frozenset[str],
+                   verb: str) -> Record | Result:
+        """The pending proposal `clicker` may reject or edit (the requester or an approver), else why not."""
+        record = self.store.get(proposal_id)
+        if record is None:
+            return Result("not_found", None, "This proposal no longer exists.")
+        if record.status != "pending":
+            return Result("already", record, _already(record))
+        same_team = not team or team == record.team
+        if not same_team or not (clicker == record.requester or self.policy.is_approver(clicker, groups)):
+            with transaction(self.db):
+                self._audit(record, clicker, f"{verb}_denied", "denied", team=team,
+                            detail=f"only the requester or an approver may {verb}")
+            return Result("denied", record, f"Only the requester or an approver can {verb} this.")
+        return record
 
     def _audit(self, record: Record, actor: str, action: str, outcome: str, *, detail: str = "",
                zuora_ids: dict[str, str] | None = None, team: str | None = None) -> None:
