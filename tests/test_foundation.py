@@ -90,7 +90,8 @@ def test_concurrent_migrations_apply_once(tmp_path: Path) -> None:
         t.start()
     for t in threads:
         t.join()
-    assert sorted(len(r) for r in results) == [0, 0, 0, len(MIGRATIONS)]
+    applied = [name for r in results for name in r]  # each in its own transaction: several connections may share
+    assert sorted(applied) == [m.__name__ for m in MIGRATIONS]  # the work, but every migration runs exactly once
     assert sqlite3.connect(path).execute("select count(*) from _migrations").fetchone()[0] == len(MIGRATIONS)
 
 
