@@ -272,3 +272,12 @@ def test_zuora_down_leaves_it_unknown_until_a_later_sweep_settles_it(approvals: 
     assert {r.headers.get("idempotency-key") for r in writes(sandbox)} == {record.id}  # type: ignore[attr-defined]
     actions = [r.action for r in AuditLog(approvals.db).rows(proposal_id=record.id)]
     assert actions == ["proposed", "approved", "executing", "unknown", "recovered_succeeded"]
+
+
+def test_a_422_is_final_and_not_retried(approvals: Approvals, sandbox: ZuoraSandbox) -> None:
+    record = approvals.open(credit(approvals), requester=REP, team=TEAM, channel="C0")
+    sandbox.inject(MEMO_POST, method="POST", statuses=[422])
+    result = approvals.run(approve(approvals, record.id).record)  # type: ignore[arg-type]
+    assert result.record and result.record.status == "failed" and result.message.startswith("Zuora refused: ")
+    assert len(writes(sandbox)) == 1 and balance(sandbox, "INV00000448") == Decimal("3678.81")
+    assert approvals.recover() == []  # failed is final: nothing is re-sent
