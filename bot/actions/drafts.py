@@ -99,43 +99,50 @@ class Drafts:
         return WriteOff(**self._common(invoice, account, invoice.balance, reason,  # type: ignore[arg-type]
                                        invoice.balance, evidence))
 
-    def payment_retry(self, typed: str, amount: Decimal | None, reason: str) -> PaymentRetry:
+    def payment_retry(self, typed: str, amount: Decimal | None, reason: str, *, on: date | None = None,
+                      payment_method_id: str | None = None, extra: list[str] | None = None) -> PaymentRetry:
         invoice, account = self._invoice(typed, open_balance=True)
-        if not account.default_payment_method_id:
+        method_id = payment_method_id or account.default_payment_method_id
+        if not method_id:
             raise ProposalError(f"{account.account_number} has no default payment method to charge.")
-        method = self.client.payment_methods.get(account.default_payment_method_id)
+        method = self.client.payment_methods.get(method_id)
+        default = "default" if method_id == account.default_payment_method_id else "backup"
         if method.expired(self.today):
-            raise ProposalError(f"The default payment method of {account.account_number} has expired; ask the "
+            raise ProposalError(f"The {default} payment method of {account.account_number} has expired; ask the "
                                 f"customer to update it before retrying.")
-        label = f"the default {method.card_type} card" if method.card_type else \
-            f"the default {method.method_type} payment method"  # no card digits: the card is visible in a channel
+        label = f"the {default} {method.card_type} card" if method.card_type else \
+            f"the {default} {method.method_type} payment method"  # no card digits: the card is visible in a channel
         evidence = [f"{label}: {method.num_consecutive_failures} consecutive failures"] \
             if method.num_consecutive_failures else []
         return PaymentRetry(**self._common(invoice, account, amount or invoice.balance, reason,  # type: ignore[arg-type]
-                                           invoice.balance, evidence),
-                            payment_method_id=method.payment_method_id, payment_method=label)
+                                           invoice.balance, [*evidence, *(extra or [])]),
+                            payment_method_id=method.payment_method_id, payment_method=label, on=on)
 
-    def payment_plan(self, typed: str, installments: int, reason: str, amount: Decimal | None = None) -> PaymentPlan:
+    def payment_plan(self, typed: str, installments: int, reason: str, amount: Decimal | None = None, *,
+                     extra: list[str] | None = None) -> PaymentPlan:
         if not 2 <= installments <= 24:
             raise ProposalError("A payment plan has 2 to 24 installments.")
         invoice, account = self._invoice(typed, open_balance=True)
         total = amount or invoice.balance
         first = self.today + timedelta(days=7)
         dates = [_add_months(first, n) for n in range(installments)]
-        return PaymentPlan(**self._common(invoice, account, total, reason, invoice.balance, []),  # type: ignore[arg-type]
+        return PaymentPlan(**self._common(invoice, account, total, reason, invoice.balance,  # type: ignore[arg-type]
+                                          extra or []),
                            installments=split(total, dates))
 
-    def dunning_email(self, typed: str, reason: str) -> DunningEmail:
+    def dunning_email(self, typed: str, reason: str, *, extra: list[str] | None = None,
+                      ask: str = "Please let us know if anything is holding up payment.") -> DunningEmail:
         invoice, account = self._invoice(typed, open_balance=True)
         late = (self.today - invoice.due_date).days if invoice.due_date else 0
         when = f"was due on {invoice.due_date} ({late} days ago)" if late > 0 else f"is due on {invoice.due_date}"
         note = (f"Hello {account.name} team, a reminder that invoice {invoice.invoice_number} for "
                 f"{money(invoice.amount, invoice.currency)} {when}; {money(invoice.balance, invoice.currency)} is "
-                f"still open. The invoice is attached. Please let us know if anything is holding up payment.")
+                f"still open. The invoice is attached. {ask}")
         return DunningEmail(**self._common(invoice, account, invoice.balance, reason,  # type: ignore[arg-type]
-                                           invoice.balance, []), note=note)
+                                           invoice.balance, extra or []), note=note)
 
-    def collections_escalation(self, typed: str, reason: str) -> CollectionsEscalation:
+    def collections_escalation(self, typed: str, reason: str, *,
+                               extra: list[str] | None = None) -> CollectionsEscalation:
         key = typed.strip()
         try:
             account = self.client.accounts.get(key.upper() if len(key) != 32 else key)
@@ -156,7 +163,8 @@ class Drafts:
         return CollectionsEscalation(
             account_id=account.account_id, account_number=account.account_number, account_name=account.name,
             currency=account.currency, amount=total, limit=total, reason=reason.strip() or "overdue balance",
-            evidence=evidence, snapshot=account_snapshot(account), fields={ESCALATION_FIELD: "Escalated"})
+            evidence=[*evidence, *(extra or [])], snapshot=account_snapshot(account),
+            fields={ESCALATION_FIELD: "Escalated"})
 
     def again(self, p: Proposal) -> Proposal:
         """The same request drafted again from today's data (after a stale or expired card)."""

@@ -99,6 +99,10 @@ def _succeeded(client: ZuoraClient, proposal: Proposal, body: Any) -> Outcome:
             log.warning("write-off done; could not read back credit memo %s", memo_id)
         return Outcome("succeeded", f"Written off with credit memo {number or memo_id}.", document=number,
                        zuora_ids={"credit_memo_id": memo_id})
+    if kind == "payment_retry" and body.get("paymentScheduleNumber"):
+        number = body["paymentScheduleNumber"]
+        return Outcome("succeeded", f"Retry scheduled for {proposal.on} ({number}).", document=number,
+                       zuora_ids={"payment_schedule_id": str(body.get("id"))})
     if kind == "payment_retry":
         return Outcome("succeeded", f"Payment {body.get('number')} processed for "
                                     f"{Decimal(str(body.get('amount')))} {proposal.currency}.",

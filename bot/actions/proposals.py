@@ -175,23 +175,31 @@ class WriteOff(_Base):
 
 
 class PaymentRetry(_Base):
-    """A new electronic payment for an invoice, charged now to the account's payment method."""
+    """A new electronic payment for an invoice: charged when approved, or on `on` (a one-item payment schedule)."""
 
     kind: Literal["payment_retry"] = "payment_retry"
     payment_method_id: str
     payment_method: str
     """How people recognise it, without card digits: "the default Visa card"."""
+    on: date | None = None
+    """A later day to charge (e.g. the customer's usual payday); None: when approved."""
 
     def sentence(self) -> str:
-        return (f"Charge {money(self.amount, self.currency)} now to {self.payment_method} and apply it to "
+        when = f"on {self.on}" if self.on else "now"
+        return (f"Charge {money(self.amount, self.currency)} {when} to {self.payment_method} and apply it to "
                 f"{self.invoice_number}.")
 
     def request(self, today: date) -> ZuoraRequest:
+        comment = f"Retry approved in Slack: {self.reason}"[:255]
+        if self.on and self.on > today:
+            return ZuoraRequest(method="POST", path="/v1/payment-schedules", body={
+                "accountId": self.account_id, "currency": self.currency, "paymentMethodId": self.payment_method_id,
+                "billingDocument": {"id": self.invoice_id, "type": "Invoice"}, "description": comment,
+                "items": [{"scheduledDate": self.on.isoformat(), "amount": self.amount}]})
         return ZuoraRequest(method="POST", path="/v1/payments", body={
             "type": "Electronic", "accountId": self.account_id, "amount": self.amount, "currency": self.currency,
             "effectiveDate": today.isoformat(), "paymentMethodId": self.payment_method_id,
-            "invoices": [{"invoiceId": self.invoice_id, "amount": self.amount}],
-            "comment": f"Retry approved in Slack: {self.reason}"[:255]})
+            "invoices": [{"invoiceId": self.invoice_id, "amount": self.amount}], "comment": comment})
 
 
 class Installment(BaseModel):

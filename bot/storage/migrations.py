@@ -129,3 +129,27 @@ def m005_audit(db: sqlite_utils.Database) -> None:
                "begin select raise(abort, 'audit_log is append-only'); end")
     db.execute("create trigger audit_log_no_delete before delete on audit_log "
                "begin select raise(abort, 'audit_log is append-only'); end")
+
+
+@migration
+def m006_callouts(db: sqlite_utils.Database) -> None:
+    """Zuora callouts (and poller finds) taken, by notification id and by business key (event + object id)."""
+    db.execute("""create table callouts (
+        business_key text primary key,
+        notification_id text unique,
+        event text not null,
+        object_id text not null,
+        source text not null,
+        status text not null,
+        detail text not null default '',
+        received_at text not null,
+        updated_at text not null)""")
+
+
+@migration
+def m007_billrun_subscriptions(db: sqlite_utils.Database) -> None:
+    """Who gets a DM after each bill run, and which DMs were sent (one per bill run and user)."""
+    db.execute("create table billrun_subscribers (user_id text primary key, team text not null, "
+               "subscribed_at text not null)")
+    db.execute("create table billrun_deliveries (bill_run_id text not null, user_id text not null, "
+               "sent_at text not null, primary key (bill_run_id, user_id))")

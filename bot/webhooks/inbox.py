@@ -1,0 +1,52 @@
+"""Which callouts were taken (owns `callouts`): one row per business key, found by notification id too.
+
+Zuora retries a callout with the same `Zuora-Notification-Id` (and a new `Zuora-Request-Id`), and
+may send two notifications for one event; the poller may find an event a callout already brought.
+`take()` lets exactly one of them through. One that failed may be taken again (a retry is then
+the only way it gets done).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import sqlite_utils
+
+from bot.storage import transaction
+
+__all__ = ["Inbox"]
+
+
+class Inbox:
+    def __init__(self, db: sqlite_utils.Database, *, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.db = db
+        self.now = now
+
+    def take(self, business_key: str, *, event: str, object_id: str, source: str,
+             notification_id: str | None = None) -> bool:
+        """True for the first delivery of this event (or a retry of one that failed); False for a duplicate."""
+        now = self.now().isoformat()
+        with transaction(self.db):
+            if notification_id:
+                seen = self.db.execute("select status from callouts where notification_id = ?",
+                                       [notification_id]).fetchone()
+                if seen and seen[0] != "failed":
+                    return False
+            row = self.db.execute("select status from callouts where business_key = ?", [business_key]).fetchone()
+            if row and row[0] != "failed":
+                return False
+            self.db.execute(
+                "insert into callouts (business_key, notification_id, event, object_id, source, status, received_at, "
+                "updated_at) values (?, ?, ?, ?, ?, 'taken', ?, ?) on conflict (business_key) do update set "
+                "status = 'taken', updated_at = excluded.updated_at",
+                [business_key, notification_id, event, object_id, source, now, now])
+        return True
+
+    def finish(self, business_key: str, *, ok: bool, detail: str) -> None:
+        self.db.execute("update callouts set status = ?, detail = ?, updated_at = ? where business_key = ?",
+                        ["done" if ok else "failed", detail[:500], self.now().isoformat(), business_key])
+
+    def status(self, business_key: str) -> tuple[str, str] | None:
+        row = self.db.execute("select status, detail from callouts where business_key = ?", [business_key]).fetchone()
+        return (row[0], row[1]) if row else None
