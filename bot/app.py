@@ -7,8 +7,8 @@ tenant), and "today" is the demo tenant's today so the stories stay true.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Executor
-from dataclasses import dataclass
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from bot.sandbox import ZuoraSandbox
     from bot.web import WSGIApp
 
-__all__ = ["Services", "build", "require", "slack_app", "wsgi"]
+__all__ = ["Services", "build", "dispatch", "require", "slack_app", "wsgi"]
 
 
 @dataclass
@@ -47,8 +47,16 @@ class Services:
     """The embedded sandbox, when no Zuora tenant is configured."""
     desk: Any = None
     """The Slack approval desk, once `slack_app()` has built it."""
+    notifier: Any = None
+    """Posts what Zuora's events lead to (cards, digests, DMs), once `slack_app()` has built it."""
+
+    executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="callout"))
+    """Runs callout work after the HTTP response."""
 
     def close(self) -> None:
+        self.executor.shutdown(wait=True)
+        if self.notifier is not None:
+            self.notifier.close()
         self.zuora.close()
         self.db.close()
 
@@ -106,6 +114,7 @@ def slack_app(services: Services, *, socket_mode: bool = False, listener_executo
     from bot.slack.blocks import waiting_sections
     from bot.slack.cards import home_section
     from bot.slack.middleware import EventLog
+    from bot.slack.notifier import Notifier
 
     settings = services.settings
     require(settings, "slack_bot_token", "slack_app_token" if socket_mode else "slack_signing_secret")
@@ -122,20 +131,53 @@ def slack_app(services: Services, *, socket_mode: bool = False, listener_executo
 
     deps = SlackDeps(copilot=services.copilot, history=services.history, events=EventLog(services.db), desk=desk,
                      collections_channel=settings.collections_channel, home_sections=home_sections)
-    return create_app(deps, token=settings.slack_bot_token.get_secret_value(), signing_secret=secret,
-                      api_url=settings.slack_api_url, socket_mode=socket_mode, listener_executor=listener_executor)
+    app = create_app(deps, token=settings.slack_bot_token.get_secret_value(), signing_secret=secret,
+                     api_url=settings.slack_api_url, socket_mode=socket_mode, listener_executor=listener_executor)
+    services.notifier = Notifier(desk, app.client, channel=settings.collections_channel)
+    return app
+
+
+def dispatch(services: Services) -> Callable[[Any], str]:
+    """What a Zuora callout (or a poller find) leads to; returns a one-line summary for the inbox."""
+    from bot.actions.dunning import DunningRules
+    from bot.webhooks.declines import handle_declined
+
+    settings = services.settings
+    rules = DunningRules(max_attempts=settings.dunning_max_attempts,
+                         escalate_after_days=settings.dunning_escalate_after_days)
+
+    def run(callout: Any) -> str:
+        if callout.event == "PaymentDeclined":
+            if services.approvals is None:
+                return "not proposed: approvals are off (set APPROVERS)"
+            result = handle_declined(services.zuora, services.approvals, callout.object_id, today=services.today(),
+                                     rules=rules)
+            if result.proposal is None or services.notifier is None:
+                return result.summary
+            return f"{result.summary} {services.notifier.propose(result.proposal)}"
+        return "bill-run summaries are not built yet"
+
+    return run
 
 
 def wsgi(services: Services, app: App) -> WSGIApp:
     """The HTTP application: Slack events and the health check."""
     from bot.slack import wsgi_handler
     from bot.web import make_wsgi
+    from bot.webhooks.http import callout_app
+    from bot.webhooks.inbox import Inbox
 
     handler = wsgi_handler(app)
+    settings = services.settings
+    callouts = callout_app(
+        inbox=Inbox(services.db), dispatch=dispatch(services), executor=services.executor,
+        username=settings.zuora_callout_username,
+        password=settings.zuora_callout_password.get_secret_value() if settings.zuora_callout_password else None,
+        secret=settings.zuora_callout_secret.get_secret_value() if settings.zuora_callout_secret else None)
 
     def health() -> dict[str, Any]:
         services.db.execute("select 1").fetchone()
         return {"ok": True, "database": "ok", "zuora": "sandbox" if services.sandbox else "configured",
                 "llm": bool(services.settings.llm_model)}
 
-    return make_wsgi(handler, health)
+    return make_wsgi(handler, health, callouts)

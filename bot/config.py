@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     zuora_callout_username: str | None = None
     zuora_callout_password: SecretStr | None = None
     zuora_callout_secret: SecretStr | None = None
+    dunning_escalate_after_days: int = Field(default=60, ge=1)
+    """A declined payment on an invoice overdue longer than this proposes a collections escalation."""
+    dunning_max_attempts: int = Field(default=4, ge=1)
+    """Failed attempts on an invoice after which no retry is proposed (escalation instead)."""
     billrun_poll_seconds: int = Field(default=300, ge=0)
     """0 disables the polling backstop."""
     read_only: bool = False

@@ -1,7 +1,5 @@
-"""The WSGI application of `python -m bot serve`: `POST /slack/events` through Bolt's adapter, `GET /healthz`.
-
-`serve()` runs it under waitress (a production WSGI server from PyPI, pure Python, threaded);
-`POST /zuora/callouts` joins with the Zuora callouts feature.
+"""The WSGI application of `python -m bot serve`: `POST /slack/events` (Bolt's adapter), `POST /zuora/callouts`,
+`GET /healthz`. `serve()` runs it under waitress (a production WSGI server from PyPI, pure Python, threaded).
 """
 
 from __future__ import annotations
@@ -18,8 +16,8 @@ log = logging.getLogger(__name__)
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-def make_wsgi(slack: WSGIApp, health: Callable[[], dict[str, Any]]) -> WSGIApp:
-    """Route `/slack/events` to the Slack handler and `/healthz` to `health()`; anything else is 404."""
+def make_wsgi(slack: WSGIApp, health: Callable[[], dict[str, Any]], callouts: WSGIApp | None = None) -> WSGIApp:
+    """Route `/slack/events` to Slack, `/zuora/callouts` to `callouts`, `/healthz` to `health()`; else 404."""
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
@@ -31,6 +29,8 @@ def make_wsgi(slack: WSGIApp, health: Callable[[], dict[str, Any]]) -> WSGIApp:
             except ValueError:  # Bolt parses the body before it checks the signature
                 log.warning("slack: refused a request whose body is neither JSON nor form data")
                 return _json(start_response, "400 Bad Request", {"error": "the body is neither JSON nor form data"})
+        if path == "/zuora/callouts" and callouts is not None:
+            return callouts(environ, start_response)
         if path == "/healthz" and method in ("GET", "HEAD"):
             try:
                 status = health()

@@ -117,3 +117,17 @@ class Stack:
         if message is not None:
             payload["message"] = message
         return self.post("payload=" + quote(json.dumps(payload)), "application/x-www-form-urlencoded")
+
+
+CALLOUT_USER, CALLOUT_PASSWORD = "zuora", "callout-password-123"
+
+
+def callout(stack: Stack, body: dict[str, Any] | str, *, notification_id: str | None = None,
+            auth: tuple[str, str] | None = (CALLOUT_USER, CALLOUT_PASSWORD), content_type: str = "application/json",
+            ) -> httpx.Response:
+    """POST a Zuora callout to the app as Zuora sends it (Basic auth sent pre-emptively)."""
+    content = body if isinstance(body, str) else json.dumps(body)
+    headers = {"Content-Type": content_type, "Zuora-Request-Id": f"req-{time.monotonic_ns()}"}
+    if notification_id:
+        headers["Zuora-Notification-Id"] = notification_id
+    return stack.http.post("/zuora/callouts", content=content.encode(), headers=headers, auth=auth)

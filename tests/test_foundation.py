@@ -131,3 +131,31 @@ def _check_sandbox_process(proc: subprocess.Popen[str]) -> None:
     token = httpx.post(f"{url}/oauth/token", data={"grant_type": "client_credentials", "client_id": DEMO_CLIENT_ID,
                                                    "client_secret": DEMO_CLIENT_SECRET}, timeout=10)
     assert token.status_code == 200 and token.json()["expires_in"] == 3599
+
+
+def test_threads_sharing_the_connection_never_end_each_others_transactions(tmp_path: Path) -> None:
+    """A bare statement from one thread inside another thread's transaction used to end it ("cannot commit")."""
+    from bot.storage import locked, transaction
+
+    db = open_db(tmp_path / "bot.db")
+    db.execute("create table t (k text primary key, v text)")
+    errors: list[str] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(40):
+                with transaction(db):
+                    db.execute("insert into t values (?, 'a')", [f"{n}-{i}"])
+                    db.execute("update t set v = 'b' where k = ?", [f"{n}-{i}"])
+                with locked(db):
+                    db.execute("update t set v = 'c' where k = ?", [f"{n}-{i}"])
+        except Exception as exc:  # the assertion below reports it
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert db.execute("select count(*), min(v), max(v) from t").fetchone() == (320, "c", "c")

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import sqlite_utils
 
 from bot.actions.proposals import Proposal, ZuoraRequest, parse_proposal
+from bot.storage import locked
 from bot.zuora.client import dumps, loads
 
 __all__ = ["ENDED", "Record", "Status", "Store"]
@@ -104,8 +105,9 @@ class Store:
         return cursor.rowcount == 1
 
     def set_card(self, proposal_id: str, channel: str, message_ts: str) -> None:
-        self.db.execute("update proposals set channel = ?, message_ts = ? where id = ?",
-                        [channel, message_ts, proposal_id])
+        with locked(self.db):
+            self.db.execute("update proposals set channel = ?, message_ts = ? where id = ?",
+                            [channel, message_ts, proposal_id])
 
     def with_status(self, *statuses: str) -> list[Record]:
         rows = self.db.execute(f"select {', '.join(_COLUMNS)} from proposals where status in "
@@ -115,6 +117,12 @@ class Store:
     def expiring(self, now: datetime) -> list[Record]:
         rows = self.db.execute(f"select {', '.join(_COLUMNS)} from proposals where status = 'pending' and "
                                f"expires_at <= ? order by expires_at", [now.isoformat()]).fetchall()
+        return [_record(r) for r in rows]
+
+    def on_card(self, channel: str, message_ts: str) -> list[Record]:
+        """The proposals shown on one message (several on a digest)."""
+        rows = self.db.execute(f"select {', '.join(_COLUMNS)} from proposals where channel = ? and message_ts = ? "
+                               f"order by created_at, id", [channel, message_ts]).fetchall()
         return [_record(r) for r in rows]
 
     def recent(self, *, limit: int = 5) -> list[Record]:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import sqlite_utils
 
 from bot.copilot.answers import Answer, Exchange
+from bot.storage import locked
 
 __all__ = ["History", "Turn"]
 
@@ -39,10 +40,11 @@ class History:
     def add(self, channel: str, thread: str, user_id: str, question: str, answer: Answer) -> Turn:
         """Save one exchange; returns it with its id."""
         created = self.now()
-        row = self.db.execute(
-            "insert into conversation_turns (channel, thread, user_id, question, answer, created_at) "
-            "values (?, ?, ?, ?, ?, ?) returning id",  # not lastrowid: the connection is shared by threads
-            [channel, thread, user_id, question, answer.model_dump_json(), created.isoformat()]).fetchone()
+        with locked(self.db):
+            row = self.db.execute(
+                "insert into conversation_turns (channel, thread, user_id, question, answer, created_at) "
+                "values (?, ?, ?, ?, ?, ?) returning id",
+                [channel, thread, user_id, question, answer.model_dump_json(), created.isoformat()]).fetchone()
         return Turn(int(row[0]), channel, thread, user_id, Exchange(question=question, answer=answer),
                     created)
 

@@ -18,8 +18,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.actions import Approvals, Record, Result
-from bot.actions.proposals import ProposalError, parse_proposal
-from bot.slack.cards import approval_card
+from bot.actions.proposals import Proposal, ProposalError, parse_proposal
+from bot.slack.cards import MAX_DIGEST_ROWS, approval_card, digest_card
 from bot.zuora.errors import ZuoraError
 
 __all__ = ["Desk", "Groups"]
@@ -66,11 +66,12 @@ class Desk:
                                                                                            p.currency),
                              now=self.approvals.now(), read_only=self.approvals.read_only)
 
-    def propose(self, client: WebClient, proposal: dict[str, Any], *, requester: str, team: str, channel: str,
-                thread_ts: str | None = None) -> tuple[Record | None, str]:
+    def propose(self, client: WebClient, proposal: dict[str, Any] | Proposal, *, requester: str, team: str,
+                channel: str, thread_ts: str | None = None) -> tuple[Record | None, str]:
         """Store the proposal and post its card; returns the record (None if the card could not be posted) and a
         sentence for the requester."""
-        record = self.approvals.open(parse_proposal(proposal), requester=requester, team=team, channel=channel)
+        parsed = parse_proposal(proposal) if isinstance(proposal, dict) else proposal
+        record = self.approvals.open(parsed, requester=requester, team=team, channel=channel)
         try:
             posted = client.chat_postMessage(channel=channel, thread_ts=thread_ts, **self.card(record))
         except SlackApiError as exc:
@@ -84,12 +85,34 @@ class Desk:
         current = self.approvals.get(record.id)
         return current, ":memo: Proposal posted for approval; nothing changes in Zuora until it is approved."
 
+    def propose_digest(self, client: WebClient, proposals: list[Proposal], *, requester: str, team: str,
+                       channel: str) -> int:
+        """Many proposals as digest messages (one row each) instead of a message each; returns how many posted."""
+        posted = 0
+        for start in range(0, len(proposals), MAX_DIGEST_ROWS):
+            records = [self.approvals.open(p, requester=requester, team=team, channel=channel)
+                       for p in proposals[start:start + MAX_DIGEST_ROWS]]
+            try:
+                message = client.chat_postMessage(channel=channel, **digest_card(records, now=self.approvals.now()))
+            except SlackApiError as exc:
+                reason = f"the digest could not be posted ({exc.response.get('error')})"
+                for record in records:
+                    self.approvals.withdraw(record.id, actor="bot", reason=reason)
+                log.warning("slack: %s", reason)
+                continue
+            for record in records:
+                self.approvals.attach_card(record.id, str(message["channel"]), str(message["ts"]))
+            posted += len(records)
+        return posted
+
     def refresh(self, client: WebClient, record: Record | None) -> None:
         """Put the card in step with the proposal (best effort: the state lives in the database)."""
         if record is None or not record.message_ts:
             return
+        together = self.approvals.store.on_card(record.channel, record.message_ts)
+        card = digest_card(together, now=self.approvals.now()) if len(together) > 1 else self.card(record)
         try:
-            client.chat_update(channel=record.channel, ts=record.message_ts, **self.card(record))
+            client.chat_update(channel=record.channel, ts=record.message_ts, **card)
         except SlackApiError as exc:
             log.warning("slack: card of %s not updated (%s)", record.id, exc.response.get("error"))
 
@@ -99,8 +122,9 @@ class Desk:
         try:
             if record.message_ts:
                 client.chat_postMessage(channel=record.channel, thread_ts=record.message_ts, text=text)
-            dm = client.conversations_open(users=record.requester)
-            client.chat_postMessage(channel=dm["channel"]["id"], text=f"Your proposal: {text}")
+            if record.requester.startswith(("U", "W")):  # a person, not a Zuora callout
+                dm = client.conversations_open(users=record.requester)
+                client.chat_postMessage(channel=dm["channel"]["id"], text=f"Your proposal: {text}")
         except SlackApiError as exc:
             log.warning("slack: outcome of %s not announced (%s)", record.id, exc.response.get("error"))
 

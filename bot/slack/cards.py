@@ -17,14 +17,23 @@ from bot.actions.proposals import EDITABLE
 from bot.actions.store import Record
 from bot.money import money
 
-__all__ = ["APPROVE", "EDIT", "EDIT_VIEW", "REJECT", "REJECT_VIEW", "REPROPOSE", "approval_card", "edit_modal",
-           "home_section", "reject_modal"]
+__all__ = ["APPROVE", "EDIT", "EDIT_VIEW", "REJECT", "REJECT_VIEW", "REPROPOSE", "ROW", "approval_card",
+           "digest_card", "edit_modal", "home_section", "reject_modal", "who"]
 
 APPROVE, REJECT, EDIT, REPROPOSE = "approval.approve", "approval.reject", "approval.edit", "approval.repropose"
+ROW = "approval.row"
+"""The per-row menu of a digest card; its option values are `approve:<id>`, `reject:<id>`, `edit:<id>`."""
 REJECT_VIEW, EDIT_VIEW = "approval.reject_view", "approval.edit_view"
 _TITLES = {"credit_memo": "credit memo", "write_off": "write-off", "payment_retry": "payment retry",
            "payment_plan": "payment plan", "dunning_email": "reminder email",
            "collections_escalation": "collections escalation"}
+
+
+def who(requester: str) -> str:
+    """A Slack mention for a user id; proposals from Zuora callouts name their source instead."""
+    if requester.startswith(("U", "W")) and requester[1:].isalnum():
+        return f"<@{requester}>"
+    return "Zuora (declined-payment callout)" if requester == "zuora" else requester
 
 
 def _when(moment: datetime) -> str:
@@ -69,7 +78,7 @@ def approval_card(record: Record, *, who_may_approve: str, now: datetime, read_o
               _field("Invoice", p.invoice_number or "—"),
               _field("Amount", money(p.amount, p.currency)),
               _field("Open balance" if p.snapshot.object_kind == "invoice" else "Account balance", balance),
-              _field("Requested by", f"<@{record.requester}>"),
+              _field("Requested by", who(record.requester)),
               _field("Who may approve", who_may_approve),
               _field("Reason", p.reason),
               _field("Expires", _when(record.expires_at))]
@@ -154,7 +163,7 @@ def home_section(waiting: list[Record], mine: list[Record], recent: list[Record]
     def line(r: Record) -> str:
         p = r.proposal
         return (f"• {_TITLES[p.kind]} {money(p.amount, p.currency)} on {p.target} ({p.account_name}), asked by "
-                f"<@{r.requester}> · `{r.id[:8]}`")
+                f"{who(r.requester)} · `{r.id[:8]}`")
 
     def ended(r: Record) -> str:
         p = r.proposal
@@ -170,3 +179,33 @@ def home_section(waiting: list[Record], mine: list[Record], recent: list[Record]
         body = "\n".join(lines) if lines else "_none_"
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"{title}\n{body}"[:3000]}})
     return blocks
+
+
+MAX_DIGEST_ROWS = 45
+"""Rows per digest message: one section each, within Slack's 50 blocks."""
+
+
+def digest_card(records: list[Record], *, now: datetime) -> dict[str, Any]:
+    """Many proposals in one message (a bill-run day of declines): one row each, with a menu to decide."""
+    pending = sum(r.status == "pending" for r in records)
+    header = f"{len(records)} declined payments: {pending} proposal(s) waiting for a decision"
+    blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": header[:150]}}]
+    for r in records[:MAX_DIGEST_ROWS]:
+        p = r.proposal
+        why = next((e.removeprefix("Dunning rule: ") for e in p.evidence if e.startswith("Dunning rule: ")), p.reason)
+        status = _status_line(r, now) if r.status != "pending" else None
+        text = f"*{_TITLES[p.kind]}* · {p.account_name} ({p.account_number}) · {p.sentence()}\n_{why}_"
+        if status:
+            text += f"\n{status}"
+        row: dict[str, Any] = {"type": "section", "block_id": f"approval:{r.id}",
+                               "text": {"type": "mrkdwn", "text": text[:3000]}}
+        if r.status == "pending":
+            options = [("Approve", "approve"), ("Reject", "reject")] + \
+                ([("Edit amount", "edit")] if p.kind in EDITABLE else [])
+            row["accessory"] = {"type": "overflow", "action_id": ROW, "options": [
+                {"text": {"type": "plain_text", "text": label}, "value": f"{verb}:{r.id}"} for label, verb in options]}
+        blocks.append(row)
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
+        "Each row is a separate proposal; nothing changes in Zuora until an authorized approver approves it. "
+        "Approving from the menu runs it at once.")}]})
+    return {"text": header, "blocks": blocks}

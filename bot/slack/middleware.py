@@ -16,6 +16,8 @@ from typing import Any
 import sqlite_utils
 from slack_bolt import BoltResponse
 
+from bot.storage import transaction
+
 __all__ = ["EventLog", "dedupe_events"]
 
 log = logging.getLogger(__name__)
@@ -33,10 +35,11 @@ class EventLog:
     def first_delivery(self, event_id: str) -> bool:
         """Record `event_id`; True the first time it is seen, False for every repeat."""
         now = self.now()
-        cursor = self.db.execute("insert or ignore into slack_events (event_id, received_at) values (?, ?)",
-                                 [event_id, now.isoformat()])
-        if cursor.rowcount:
-            self.db.execute("delete from slack_events where received_at < ?", [(now - self.keep).isoformat()])
+        with transaction(self.db):
+            cursor = self.db.execute("insert or ignore into slack_events (event_id, received_at) values (?, ?)",
+                                     [event_id, now.isoformat()])
+            if cursor.rowcount:
+                self.db.execute("delete from slack_events where received_at < ?", [(now - self.keep).isoformat()])
         return bool(cursor.rowcount)
 
 

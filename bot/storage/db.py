@@ -10,7 +10,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-__all__ = ["open_db", "transaction"]
+__all__ = ["locked", "open_db", "transaction"]
 
 _LOCKS: dict[int, tuple[sqlite3.Connection, threading.RLock]] = {}
 """Per connection (kept with it so its id is never reused while the lock lives)."""
@@ -43,6 +43,22 @@ def open_db(path: str | Path, *, migrate: bool = True) -> sqlite_utils.Database:
     return db
 
 
+def _lock(db: sqlite_utils.Database) -> threading.RLock:
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(id(db.conn), (db.conn, threading.RLock()))[1]
+
+
+@contextmanager
+def locked(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """Hold the connection's lock for a write outside `transaction()` (a single statement).
+
+    Every write on the shared connection takes it: a statement run by one thread while another
+    thread's transaction is open on the same connection can end that transaction.
+    """
+    with _lock(db):
+        yield db
+
+
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     """`BEGIN IMMEDIATE` … `COMMIT` (or `ROLLBACK` on any exception), one thread at a time.
@@ -51,9 +67,7 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     connection, so a per-connection lock keeps two threads out of one transaction; the
     `IMMEDIATE` write lock does the same for other processes.
     """
-    with _LOCKS_GUARD:
-        lock = _LOCKS.setdefault(id(db.conn), (db.conn, threading.RLock()))[1]
-    with lock:
+    with _lock(db):
         db.execute("BEGIN IMMEDIATE")
         try:
             yield db

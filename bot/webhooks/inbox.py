@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import sqlite_utils
 
-from bot.storage import transaction
+from bot.storage import locked, transaction
 
 __all__ = ["Inbox"]
 
@@ -44,8 +44,9 @@ class Inbox:
         return True
 
     def finish(self, business_key: str, *, ok: bool, detail: str) -> None:
-        self.db.execute("update callouts set status = ?, detail = ?, updated_at = ? where business_key = ?",
-                        ["done" if ok else "failed", detail[:500], self.now().isoformat(), business_key])
+        with locked(self.db):
+                self.db.execute("update callouts set status = ?, detail = ?, updated_at = ? where business_key = ?",
+                            ["done" if ok else "failed", detail[:500], self.now().isoformat(), business_key])
 
     def status(self, business_key: str) -> tuple[str, str] | None:
         row = self.db.execute("select status, detail from callouts where business_key = ?", [business_key]).fetchone()

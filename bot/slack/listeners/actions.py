@@ -17,7 +17,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.slack.blocks import ACTION_FOLLOW_UP, ACTION_SHARE, answer_message
-from bot.slack.cards import APPROVE, EDIT, REJECT, REPROPOSE, edit_modal, reject_modal
+from bot.slack.cards import APPROVE, EDIT, REJECT, REPROPOSE, ROW, edit_modal, reject_modal
 from bot.slack.conversation import COMMAND_MEMORY, Conversations, SlackDeps, command_thread
 from bot.slack.listeners.messages import reply_in_thread
 
@@ -91,26 +91,44 @@ def register_approvals(app: App, deps: SlackDeps) -> None:
     if desk is None:
         return
 
-    @app.action(APPROVE)
-    def approve(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        ack()
-        result = desk.approve(client, action.get("value", ""), clicker=body["user"]["id"], team=_team(body))
+    def approve(body: dict[str, Any], proposal_id: str, client: WebClient, respond: Respond) -> None:
+        result = desk.approve(client, proposal_id, clicker=body["user"]["id"], team=_team(body))
         if result.kind not in ("claimed", "done"):
             _say(respond, result.message)
 
-    @app.action(REJECT)
-    def reject(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
-        ack()
-        client.views_open(trigger_id=body["trigger_id"], view=reject_modal(action.get("value", "")))
-
-    @app.action(EDIT)
-    def edit(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        ack()
-        record = desk.approvals.get(action.get("value", ""))
+    def edit(body: dict[str, Any], proposal_id: str, client: WebClient, respond: Respond) -> None:
+        record = desk.approvals.get(proposal_id)
         if record is None or record.status != "pending":
             _say(respond, "This proposal is no longer pending; its amount cannot change.")
             return
         client.views_open(trigger_id=body["trigger_id"], view=edit_modal(record))
+
+    @app.action(APPROVE)
+    def on_approve(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient,
+                   respond: Respond) -> None:
+        ack()
+        approve(body, action.get("value", ""), client, respond)
+
+    @app.action(REJECT)
+    def on_reject(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        ack()
+        client.views_open(trigger_id=body["trigger_id"], view=reject_modal(action.get("value", "")))
+
+    @app.action(EDIT)
+    def on_edit(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        edit(body, action.get("value", ""), client, respond)
+
+    @app.action(ROW)
+    def on_row(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        verb, _, proposal_id = ((action.get("selected_option") or {}).get("value") or "").partition(":")
+        if verb == "approve":
+            approve(body, proposal_id, client, respond)
+        elif verb == "reject":
+            client.views_open(trigger_id=body["trigger_id"], view=reject_modal(proposal_id))
+        elif verb == "edit":
+            edit(body, proposal_id, client, respond)
 
     @app.action(REPROPOSE)
     def repropose(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient,

@@ -1,0 +1,76 @@
+"""`POST /zuora/callouts`: authenticate, read, deduplicate, answer 200 at once, do the work after the response.
+
+    401  wrong or missing credentials/signature (with `WWW-Authenticate: Basic` when Basic auth is
+         configured, for Zuora's non-preemptive flow); nothing is stored
+    400  a body that cannot be used, with the reason; nothing is stored
+    413  a body over 256 KB
+    200  `{"success": true}`: taken (or a duplicate, `"duplicate": true`); Zuora counts only a 200
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
+from typing import Any
+
+from bot.webhooks.callouts import Callout, CalloutError, authenticate, parse
+from bot.webhooks.inbox import Inbox
+
+__all__ = ["callout_app"]
+
+log = logging.getLogger(__name__)
+MAX_BODY = 256 * 1024
+
+
+def _reply(start_response: Callable[..., Any], status: str, payload: dict[str, Any],
+           headers: list[tuple[str, str]] | None = None) -> list[bytes]:
+    body = json.dumps(payload).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                            *(headers or [])])
+    return [body]
+
+
+def callout_app(*, inbox: Inbox, dispatch: Callable[[Callout], str], executor: Executor, username: str | None,
+                password: str | None, secret: str | None) -> Callable[..., Iterable[bytes]]:
+    """The WSGI app; `dispatch(callout)` does the work on `executor` and returns a one-line summary."""
+
+    def work(callout: Callout) -> None:
+        try:
+            detail = dispatch(callout)
+        except Exception as exc:  # the callout stays retryable: Zuora's retry or the poller takes it again
+            log.exception("callout %s failed", callout.business_key)
+            inbox.finish(callout.business_key, ok=False, detail=f"{type(exc).__name__}: {exc}")
+            return
+        log.info("callout %s: %s", callout.business_key, detail)
+        inbox.finish(callout.business_key, ok=True, detail=detail)
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") != "POST":
+            return _reply(start_response, "405 Method Not Allowed", {"success": False, "error": "POST only"},
+                          [("Allow", "POST")])
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > MAX_BODY:
+            return _reply(start_response, "413 Content Too Large", {"success": False, "error": "body over 256 KB"})
+        body = environ["wsgi.input"].read(length) if length else b""
+        headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
+        if not authenticate(headers, body, username=username, password=password, secret=secret):
+            log.warning("callout refused: bad or missing credentials (from %s)", environ.get("REMOTE_ADDR", "?"))
+            challenge = [("WWW-Authenticate", 'Basic realm="billing-copilot"')] if username else []
+            return _reply(start_response, "401 Unauthorized", {"success": False, "error": "unauthorized"}, challenge)
+        try:
+            callout = parse(environ.get("CONTENT_TYPE", ""), body, headers.get("zuora-notification-id"))
+        except CalloutError as exc:
+            log.warning("callout refused: %s", exc)
+            return _reply(start_response, "400 Bad Request", {"success": False, "error": str(exc)})
+        if not inbox.take(callout.business_key, event=callout.event, object_id=callout.object_id, source="callout",
+                          notification_id=callout.notification_id):
+            return _reply(start_response, "200 OK", {"success": True, "duplicate": True})
+        executor.submit(work, callout)
+        return _reply(start_response, "200 OK", {"success": True})
+
+    return app
