@@ -1,10 +1,9 @@
 """`python -m bot …`: the command line. Each subcommand parses its arguments and hands off.
 
 Subcommands: `serve` (the Slack app over HTTP on `$PORT`), `socket` (the Slack app over Socket
-Mode), `ask` (answer a billing question in the terminal), `audit export|verify` (the approvals
-audit log), `sandbox` (the embedded Zuora emulator as an HTTP server) and `migrate` (bring the
-database schema up to date). `demo` arrives with its
-feature.
+Mode), `ask` (answer a billing question in the terminal), `poll --once` (the callouts' backstop),
+`audit export|verify` (the approvals audit log), `sandbox` (the embedded Zuora emulator as an HTTP
+server) and `migrate` (bring the database schema up to date).
 """
 
 from __future__ import annotations
@@ -65,11 +64,36 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _housekeeping(services: Any, app: Any, stop: threading.Event) -> None:
-    """Recover proposals a crash left running, then expire overdue ones, in a background thread."""
-    if services.desk is None:
-        return
-    threading.Thread(target=services.desk.housekeeping, args=(app.client, stop), name="approvals-housekeeping",
-                     daemon=True).start()
+    """Background threads: approvals (recover, then expire) and the bill-run/payment poller."""
+    from bot.app import poller
+
+    if services.desk is not None:
+        threading.Thread(target=services.desk.housekeeping, args=(app.client, stop), name="approvals-housekeeping",
+                         daemon=True).start()
+    every = services.settings.billrun_poll_seconds
+    if every > 0:
+        threading.Thread(target=poller(services).run, args=(stop, float(every)), name="zuora-poller",
+                         daemon=True).start()
+
+
+def _poll(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from bot.app import build, poller, require, slack_app
+
+    settings = load_settings()
+    require(settings, "slack_bot_token")
+    services = build(settings)
+    try:
+        slack_app(services, inbound=False)
+        since = datetime.combine(args.since, datetime.min.time()) if args.since else None
+        lines = poller(services).once(since=since)
+    finally:
+        services.close()  # posts what the pass queued
+    for line in lines:
+        print(line)
+    print(f"poll: {len(lines)} new event(s) handled")
+    return 0
 
 
 def _socket(args: argparse.Namespace) -> int:
@@ -171,6 +195,10 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--default-version", default="186.0",
                          help="Zuora-Version assumed when a request sends none (default 186.0, as old tenants)")
     sandbox.set_defaults(run=_sandbox)
+    poll = sub.add_parser("poll", help="look in Zuora for bill runs and declined payments that callouts missed")
+    poll.add_argument("--once", action="store_true", required=True, help="one pass, then exit")
+    poll.add_argument("--since", type=date.fromisoformat, help="look back to this date instead of the stored mark")
+    poll.set_defaults(run=_poll)
     audit = sub.add_parser("audit", help="export or verify the approvals audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     export = audit_sub.add_parser("export", help="print the audit rows as CSV or JSON Lines")

@@ -16,6 +16,7 @@ import httpx
 import sqlite_utils
 
 from bot.actions import Approvals, Policy, PolicyError
+from bot.billruns.subscribers import Subscribers
 from bot.config import ConfigError, Settings
 from bot.copilot import Copilot, LiteLLMModel, Toolbox, ToolContext
 from bot.copilot.history import History
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from bot.sandbox import ZuoraSandbox
     from bot.web import WSGIApp
 
-__all__ = ["Services", "build", "dispatch", "require", "slack_app", "wsgi"]
+__all__ = ["Services", "build", "dispatch", "poller", "require", "slack_app", "wsgi"]
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Services:
     today: Callable[[], date]
     db: sqlite_utils.Database
     history: History
+    subscribers: Subscribers
     approvals: Approvals | None = None
     """None when no approvers are configured (proposals are then switched off)."""
     sandbox: ZuoraSandbox | None = None
@@ -97,7 +99,7 @@ def build(settings: Settings, *, sandbox: ZuoraSandbox | None = None, database: 
     approvals = Approvals(db, zuora, policy, read_only=settings.read_only,
                           ttl=timedelta(hours=settings.approval_ttl_hours), today=today) if settings.approvers else None
     return Services(settings=settings, zuora=zuora, copilot=copilot, today=today, db=db, history=History(db),
-                    approvals=approvals, sandbox=box)
+                    subscribers=Subscribers(db), approvals=approvals, sandbox=box)
 
 
 def require(settings: Settings, *names: str) -> None:
@@ -107,32 +109,38 @@ def require(settings: Settings, *names: str) -> None:
             raise ConfigError(f"{name.upper()} is not set; it is required here (see README, \"Slack set-up\")")
 
 
-def slack_app(services: Services, *, socket_mode: bool = False, listener_executor: Executor | None = None) -> App:
-    """The Bolt app for `services` (checks the bot token with Slack's `auth.test`)."""
+def slack_app(services: Services, *, socket_mode: bool = False, listener_executor: Executor | None = None,
+              inbound: bool = True) -> App:
+    """The Bolt app for `services` (checks the bot token with Slack's `auth.test`).
+
+    `inbound=False` (e.g. `poll --once`) needs only the bot token: nothing is received from Slack.
+    """
     from bot.slack import SlackDeps, create_app
     from bot.slack.approvals import Desk, Groups
+    from bot.slack.billruns import subscription_section
     from bot.slack.blocks import waiting_sections
     from bot.slack.cards import home_section
     from bot.slack.middleware import EventLog
     from bot.slack.notifier import Notifier
 
     settings = services.settings
-    require(settings, "slack_bot_token", "slack_app_token" if socket_mode else "slack_signing_secret")
+    require(settings, "slack_bot_token", *(() if not inbound else
+                                           ("slack_app_token",) if socket_mode else ("slack_signing_secret",)))
     assert settings.slack_bot_token is not None
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     desk = Desk(services.approvals, Groups(services.approvals.policy.groups)) if services.approvals else None
     services.desk = desk
 
     def home_sections(client: Any, user: str) -> list[Any]:
-        later = waiting_sections()[1:]  # bill-run summaries arrive with their feature
-        if desk is None:
-            return waiting_sections()
-        return [("Approvals", home_section(*desk.home(client, user))), *later]
+        approvals = ("Approvals", home_section(*desk.home(client, user))) if desk else waiting_sections()[0]
+        return [approvals, ("Bill-run summaries", subscription_section(services.subscribers.is_subscribed(user)))]
 
     deps = SlackDeps(copilot=services.copilot, history=services.history, events=EventLog(services.db), desk=desk,
-                     collections_channel=settings.collections_channel, home_sections=home_sections)
+                     collections_channel=settings.collections_channel, subscribers=services.subscribers,
+                     home_sections=home_sections)
     app = create_app(deps, token=settings.slack_bot_token.get_secret_value(), signing_secret=secret,
-                     api_url=settings.slack_api_url, socket_mode=socket_mode, listener_executor=listener_executor)
+                     api_url=settings.slack_api_url, socket_mode=socket_mode or not inbound,
+                     listener_executor=listener_executor)
     services.notifier = Notifier(desk, app.client, channel=settings.collections_channel)
     return app
 
@@ -155,9 +163,43 @@ def dispatch(services: Services) -> Callable[[Any], str]:
             if result.proposal is None or services.notifier is None:
                 return result.summary
             return f"{result.summary} {services.notifier.propose(result.proposal)}"
-        return "bill-run summaries are not built yet"
+        return bill_run_completed(services, callout.object_id)
 
     return run
+
+
+def poller(services: Services) -> Any:
+    """The polling backstop over the same inbox and dispatch as the callouts."""
+    from bot.webhooks.poller import Poller
+
+    return Poller(services.zuora, services.db, dispatch(services))
+
+
+def bill_run_completed(services: Services, key: str) -> str:
+    """Summarise a completed bill run and DM each subscriber once; returns what happened."""
+    from bot.billruns import find_bill_run, summarize
+    from bot.slack.billruns import billrun_message
+    from bot.zuora.errors import ZuoraNotFound
+
+    try:
+        run = find_bill_run(services.zuora, key)
+    except ZuoraNotFound:
+        return f"Zuora has no bill run {key}; nothing to do."
+    if run.status != "Completed":
+        return f"Bill run {run.bill_run_number} is {run.status}; a summary is sent once it is completed."
+    subscribers = services.subscribers.all()
+    if not subscribers or services.notifier is None:
+        return f"Bill run {run.bill_run_number}: nobody subscribed."
+    message = billrun_message(summarize(services.zuora, run))
+    sent = 0
+    for user in subscribers:
+        if not services.subscribers.claim(run.bill_run_id, user):
+            continue  # already told about this bill run
+        if services.notifier.dm(user, message):
+            sent += 1
+        else:
+            services.subscribers.release(run.bill_run_id, user)
+    return f"Bill run {run.bill_run_number}: summary sent to {sent} subscriber(s)."
 
 
 def wsgi(services: Services, app: App) -> WSGIApp:

@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 from uuid import uuid4
 
+from bot.billruns.subscribers import Subscribers
 from bot.copilot import Copilot
 from bot.copilot.answers import Answer
 from bot.copilot.history import History, Turn
@@ -46,6 +47,8 @@ class SlackDeps:
     """Approval cards; None when proposals are switched off (no approvers configured)."""
     collections_channel: str | None = None
     """Where cards for proposals made in DMs go (else the DM itself)."""
+    subscribers: Subscribers | None = None
+    """Bill-run summary subscriptions."""
     home_sections: Callable[[Any, str], list[HomeSection]] = field(default=lambda client, user_id: waiting_sections())
 
 

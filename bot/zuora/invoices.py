@@ -185,17 +185,21 @@ class Invoices(Resource):
 
         With `with_items`, its items come in the same request (`expand[]=invoiceitems`, pageSize 99).
         """
+        return self.before(invoice.account_id, invoice.invoice_date, with_items=with_items)
+
+    def before(self, account_id: str, day: date, *, with_items: bool = False) -> Invoice | None:
+        """The account's latest posted invoice dated before `day`, or None."""
         params = query_params(
-            filters=[f"accountid.EQ:{invoice.account_id}", f"invoicedate.LT:{invoice.invoice_date}",
-                     "status.EQ:Posted"],
+            filters=[f"accountid.EQ:{account_id}", f"invoicedate.LT:{day}", "status.EQ:Posted"],
             sort="invoicedate.DESC", expand=("invoiceitems",) if with_items else ())
         body = self._client.get("/object-query/invoices", [*params, ("pageSize", 99 if with_items else 1)])
         rows = body.get("data") or []
         return Invoice.model_validate(rows[0]) if rows else None
 
-    def of_bill_run(self, bill_run_number: str, *, page_size: int = 99) -> Iterator[Invoice]:
+    def of_bill_run(self, bill_run_number: str, *, page_size: int = 99, sort: str | None = None,
+                    expand: tuple[str, ...] = ()) -> Iterator[Invoice]:
         """Stream the invoices a bill run generated (`sourceid.EQ:BR-…`), page by page."""
-        return self.query(filters=[f"sourceid.EQ:{bill_run_number}"], page_size=page_size)
+        return self.query(filters=[f"sourceid.EQ:{bill_run_number}"], page_size=page_size, sort=sort, expand=expand)
 
     def query_items(self, invoice_id: str) -> list[InvoiceItem]:
         """An invoice's items through Object Query (these carry the stable `chargeNumber`)."""

@@ -38,6 +38,7 @@ class Payment(ZuoraModel):
     gateway_response_code: str | None = Field(default=None, alias="gatewayResponseCode")
     gateway_state: str | None = Field(default=None, alias="gatewayState")
     comment: str | None = None
+    updated_date: str | None = Field(default=None, alias="updatedDate")
     created_date: str | None = Field(default=None, alias="createdDate")
 
 

@@ -16,6 +16,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.slack.billruns import EXPLAIN
 from bot.slack.blocks import ACTION_FOLLOW_UP, ACTION_SHARE, answer_message
 from bot.slack.cards import APPROVE, EDIT, REJECT, REPROPOSE, ROW, edit_modal, reject_modal
 from bot.slack.conversation import COMMAND_MEMORY, Conversations, SlackDeps, command_thread
@@ -32,6 +33,16 @@ _CANNOT_POST = {"not_in_channel": "I'm not a member of this channel: invite me w
 def register(app: App, deps: SlackDeps) -> None:
     conversations = Conversations(deps)
     register_approvals(app, deps)
+
+    @app.action(EXPLAIN)
+    def explain(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        """An "Explain" button in a bill-run summary: the explanation in that message's thread."""
+        ack()
+        message = body.get("message") or {}
+        channel = (body.get("container") or {}).get("channel_id") or body["channel"]["id"]
+        reply_in_thread(conversations, client, channel=channel, thread=message.get("thread_ts") or message["ts"],
+                        user_id=body["user"]["id"], question=f"why is {action.get('value', '')} higher",
+                        team=_team(body))
 
     @app.action(FOLLOW_UP)
     def follow_up(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient,

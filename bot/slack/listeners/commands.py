@@ -7,6 +7,7 @@ proposal (`/billing credit INV-42 50 "goodwill"`) becomes an approval card in th
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -20,6 +21,7 @@ __all__ = ["COMMAND", "register"]
 
 COMMAND = "/billing"
 _NOT_SHAREABLE = ("error", "help", "clarify")
+_SUBSCRIPTION = re.compile(r"^(un)?subscribe\s+(?:to\s+)?bill[- ]?runs?(?:\s+summaries)?$", re.IGNORECASE)
 
 
 def register(app: App, deps: SlackDeps) -> None:
@@ -30,6 +32,19 @@ def register(app: App, deps: SlackDeps) -> None:
         question = question_of(command.get("text"))
         if route(question).kind == "help":
             ack(**usage_message(COMMAND))
+            return
+        subscription = _SUBSCRIPTION.match(question)
+        if subscription and deps.subscribers is not None:
+            user, stop = command["user_id"], bool(subscription.group(1))
+            if stop:
+                done = deps.subscribers.unsubscribe(user)
+                ack(text="You will no longer get bill-run summaries." if done else
+                    "You were not subscribed to bill-run summaries.")
+            else:
+                done = deps.subscribers.subscribe(user, command.get("team_id", ""))
+                ack(text=("Subscribed: you will get a DM after each completed bill run." if done else
+                          "You are already subscribed to bill-run summaries.") +
+                    " `/billing unsubscribe billruns` stops it.")
             return
         ack(text=progress_message(deps.copilot.progress(question))["text"])
         user = command["user_id"]

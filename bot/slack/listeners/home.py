@@ -1,12 +1,14 @@
-"""App Home: what the bot can do, with examples, plus the sections other features provide."""
+"""App Home: what the bot can do, with examples, plus the sections other features provide, and the
+bill-run summary toggle (the view is published again after a change)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from bot.slack.billruns import SUBSCRIBE, UNSUBSCRIBE
 from bot.slack.blocks import home_view
 from bot.slack.conversation import SlackDeps
 
@@ -14,8 +16,28 @@ __all__ = ["register"]
 
 
 def register(app: App, deps: SlackDeps) -> None:
+    def publish(client: WebClient, user: str) -> None:
+        client.views_publish(user_id=user, view=home_view(deps.home_sections(client, user)))
+
     @app.event("app_home_opened")
     def on_home_opened(event: dict[str, Any], client: WebClient) -> None:
         if event.get("tab", "home") != "home":
             return  # the Messages tab needs nothing published
-        client.views_publish(user_id=event["user"], view=home_view(deps.home_sections(client, event["user"])))
+        publish(client, event["user"])
+
+    subscribers = deps.subscribers
+    if subscribers is None:
+        return
+
+    @app.action(SUBSCRIBE)
+    def on_subscribe(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        user = body["user"]
+        subscribers.subscribe(user["id"], user.get("team_id") or "")
+        publish(client, user["id"])
+
+    @app.action(UNSUBSCRIBE)
+    def on_unsubscribe(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        subscribers.unsubscribe(body["user"]["id"])
+        publish(client, body["user"]["id"])
