@@ -149,6 +149,7 @@ def usage_message(command: str = "/billing") -> dict[str, Any]:
     proposals = "\n".join(f"• `{command} {e}`" for e in PROPOSAL_EXAMPLES)
     text = (f"*Usage:* `{command} <question>`: I answer billing questions from Zuora.\n{examples}\n"
             f"*Propose* (an approval card; nothing changes in Zuora until it is approved):\n{proposals}\n"
+            f"*Bill runs:* `{command} subscribe billruns` for a DM after each one (`unsubscribe` stops it).\n"
             "In a channel, mention me to ask in a thread; follow-up questions in the thread remember the "
             "conversation (\"and the one before?\"). You can also DM me.")
     return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
