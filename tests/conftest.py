@@ -12,6 +12,7 @@ os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
 from bot.sandbox import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SANDBOX_URL, ZuoraSandbox
 from bot.zuora import RetryPolicy, ZuoraClient
+from tests.fakes.slack_api import FakeSlack
 
 _SCRUB = ("SLACK_", "ZUORA_", "LLM_", "OPENAI", "ANTHROPIC", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",
           "APPROVERS", "APPROVAL_", "DATABASE_PATH", "READ_ONLY", "COLLECTIONS_CHANNEL", "BILLRUN_", "PORT",
@@ -67,3 +68,11 @@ def make_client(sandbox: ZuoraSandbox, clock: FakeClock, **kwargs: object) -> Zu
 def client(sandbox: ZuoraSandbox, clock: FakeClock) -> Iterator[ZuoraClient]:
     with make_client(sandbox, clock) as c:
         yield c
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    """A local fake of Slack's Web API (port 0), closed after the test."""
+    fake = FakeSlack().start()
+    yield fake
+    fake.close()

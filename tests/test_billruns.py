@@ -47,13 +47,6 @@ SETTINGS = {"zuora_callout_username": CALLOUT_USER, "zuora_callout_password": CA
 
 
 @pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack().start()
-    yield fake
-    fake.close()
-
-
-@pytest.fixture
 def stack(tmp_path: Path, slack: FakeSlack) -> Iterator[Stack]:
     s = Stack(tmp_path, slack, **SETTINGS)
     yield s

@@ -28,13 +28,6 @@ SETTINGS = {"approvers": "U0APPROVER,U0LEAD01", "collections_channel": COLLECT,
 
 
 @pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack().start()
-    yield fake
-    fake.close()
-
-
-@pytest.fixture
 def stack(tmp_path: Path, slack: FakeSlack) -> Iterator[Stack]:
     s = Stack(tmp_path, slack, **SETTINGS)
     yield s

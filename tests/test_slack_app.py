@@ -21,13 +21,6 @@ DRIVERS = ("+250.00 USD", "+150.00 USD", "+82.26 USD", "+30.00 USD", "+42.28 USD
 
 
 @pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack().start()
-    yield fake
-    fake.close()
-
-
-@pytest.fixture
 def stack(tmp_path: Path, slack: FakeSlack, caplog: pytest.LogCaptureFixture) -> Iterator[Stack]:
     caplog.set_level(logging.DEBUG)
     s = Stack(tmp_path, slack)
