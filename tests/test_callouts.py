@@ -201,3 +201,24 @@ def test_parsing_and_authentication_rules() -> None:
     basic = "Basic " + base64.b64encode(b"u:p").decode()
     assert authenticate({"authorization": basic}, b"", username="u", password="p", secret=None)
     assert not authenticate({}, b"", username=None, password=None, secret=None)  # nothing configured: refuse
+
+
+def test_the_inbox_takes_each_event_once_unless_it_failed_or_was_abandoned(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.storage import open_db
+
+    now = [datetime(2026, 11, 20, 9, 0, tzinfo=UTC)]
+    inbox = Inbox(open_db(tmp_path / "x.db"), now=lambda: now[0])
+    take = lambda nid: inbox.take("PaymentDeclined:p1", event="PaymentDeclined", object_id="p1",  # noqa: E731
+                                  source="callout", notification_id=nid)
+    assert take("n1") and not take("n1") and not take("n2")
+    now[0] += timedelta(minutes=11)  # taken, never finished: the process died after answering Zuora
+    assert take("n1") and not take("n3")
+    inbox.finish("PaymentDeclined:p1", ok=False, detail="Zuora down")
+    assert take("n4")
+    inbox.finish("PaymentDeclined:p1", ok=True, detail="proposed")
+    now[0] += timedelta(days=1)
+    assert not take("n5") and inbox.status("PaymentDeclined:p1") == ("done", "proposed")
+    assert not inbox.take("PaymentDeclined:p2", event="PaymentDeclined", object_id="p2", source="callout",
+                          notification_id="n1")  # a notification id already used for another event

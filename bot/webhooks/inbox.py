@@ -3,13 +3,14 @@
 Zuora retries a callout with the same `Zuora-Notification-Id` (and a new `Zuora-Request-Id`), and
 may send two notifications for one event; the poller may find an event a callout already brought.
 `take()` lets exactly one of them through. One that failed may be taken again (a retry is then
-the only way it gets done).
+the only way it gets done), and so may one taken more than `stale_after` ago and never finished
+(the process died between answering Zuora and doing the work).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlite_utils
 
@@ -19,9 +20,16 @@ __all__ = ["Inbox"]
 
 
 class Inbox:
-    def __init__(self, db: sqlite_utils.Database, *, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(self, db: sqlite_utils.Database, *, now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 stale_after: timedelta = timedelta(minutes=10)) -> None:
         self.db = db
         self.now = now
+        self.stale_after = stale_after
+
+    def _open(self, status: str, updated_at: str) -> bool:
+        """May a row in this state be taken again?"""
+        return status == "failed" or (status == "taken" and
+                                      datetime.fromisoformat(updated_at) < self.now() - self.stale_after)
 
     def take(self, business_key: str, *, event: str, object_id: str, source: str,
              notification_id: str | None = None) -> bool:
@@ -29,12 +37,13 @@ class Inbox:
         now = self.now().isoformat()
         with transaction(self.db):
             if notification_id:
-                seen = self.db.execute("select status from callouts where notification_id = ?",
-                                       [notification_id]).fetchone()
-                if seen and seen[0] != "failed":
-                    return False
-            row = self.db.execute("select status from callouts where business_key = ?", [business_key]).fetchone()
-            if row and row[0] != "failed":
+                seen = self.db.execute("select business_key, status, updated_at from callouts "
+                                       "where notification_id = ?", [notification_id]).fetchone()
+                if seen and (seen[0] != business_key or not self._open(seen[1], seen[2])):
+                    return False  # one notification is one event
+            row = self.db.execute("select status, updated_at from callouts where business_key = ?",
+                                  [business_key]).fetchone()
+            if row and not self._open(*row):
                 return False
             self.db.execute(
                 "insert into callouts (business_key, notification_id, event, object_id, source, status, received_at, "
