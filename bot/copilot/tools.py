@@ -1,4 +1,5 @@
 """The copilot's read tools: typed functions over the Zuora client, shared by the router and the LLM.
+(The `propose_*` tools, which only draft proposals, live in `propose.py`.)
 
 Each tool takes a pydantic argument model (its JSON schema is what an LLM sees) and has a
 docstring written for the model (it becomes the tool's description). Tools return compact
@@ -25,8 +26,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from bot.actions.drafts import Drafts
-from bot.actions.proposals import Proposal, ProposalError
 from bot.copilot.explain import explain
 from bot.copilot.results import (
     AccountRef,
@@ -41,7 +40,6 @@ from bot.copilot.results import (
     PaymentInfo,
     PaymentMethodInfo,
     PaymentsResult,
-    ProposalResult,
     Result,
     SubscriptionCharge,
     SubscriptionResult,
@@ -51,7 +49,7 @@ from bot.copilot.results import (
 from bot.zuora import Account, Invoice, Payment, PaymentMethod, ZuoraClient
 from bot.zuora.errors import ZuoraNotFound
 
-__all__ = ["TOOLS", "Tool", "ToolContext", "ToolError"]
+__all__ = ["TOOLS", "Tool", "ToolContext", "ToolError", "tool"]
 
 ErrorKind = Literal["not_found", "ambiguous", "invalid", "unavailable"]
 _ACCOUNT_NUMBER = re.compile(r"^[A-Z]{1,3}-?\d{3,}$|^[0-9a-f]{32}$", re.IGNORECASE)
@@ -97,7 +95,7 @@ class Tool:
 TOOLS: dict[str, Tool] = {}
 
 
-def _tool(args: type[BaseModel]) -> Callable[[Callable[[ToolContext, Any], Result]], Callable[..., Result]]:
+def tool(args: type[BaseModel]) -> Callable[[Callable[[ToolContext, Any], Result]], Callable[..., Result]]:
     def register(fn: Callable[[ToolContext, Any], Result]) -> Callable[..., Result]:
         TOOLS[fn.__name__] = Tool(fn.__name__, args, fn)
         return fn
@@ -135,7 +133,7 @@ class UsageArgs(AccountArgs):
     months: int = Field(default=6, ge=1, le=24, description="How many recent months")
 
 
-@_tool(InvoiceArgs)
+@tool(InvoiceArgs)
 def explain_invoice(ctx: ToolContext, args: InvoiceArgs) -> ExplainResult:
     """Explain why an invoice differs from the same account's previous invoice: drivers (quantity, price,
     proration, usage, discounts, one-time charges, credits, tax) with signed amounts that add up exactly
@@ -147,7 +145,7 @@ def explain_invoice(ctx: ToolContext, args: InvoiceArgs) -> ExplainResult:
     return ExplainResult(explanation=explanation, typed=typed, matched=matched)
 
 
-@_tool(InvoiceArgs)
+@tool(InvoiceArgs)
 def get_invoice(ctx: ToolContext, args: InvoiceArgs) -> InvoiceResult:
     """Look up one invoice: dates, status, amount, tax, open balance, days overdue, account and lines."""
     inv, typed, _ = _find_invoice(ctx, args)
@@ -164,7 +162,7 @@ def get_invoice(ctx: ToolContext, args: InvoiceArgs) -> InvoiceResult:
         days_overdue=_days_overdue(inv.due_date, inv.balance, ctx.today()), lines=lines)
 
 
-@_tool(AccountArgs)
+@tool(AccountArgs)
 def get_account_summary(ctx: ToolContext, args: AccountArgs) -> AccountResult:
     """Summarise an account: balance, overdue invoices, the last payments with decline reasons, the default
     payment method's health (expired or expiring card, consecutive failures), auto-pay and bill-to contact."""
@@ -182,7 +180,7 @@ def get_account_summary(ctx: ToolContext, args: AccountArgs) -> AccountResult:
         bill_to=_contact(account))
 
 
-@_tool(PaymentsArgs)
+@tool(PaymentsArgs)
 def list_payments(ctx: ToolContext, args: PaymentsArgs) -> PaymentsResult:
     """List an account's latest payments, newest first, with status and the gateway's decline code and message."""
     account = _account(ctx, args.account)
@@ -193,7 +191,7 @@ def list_payments(ctx: ToolContext, args: PaymentsArgs) -> PaymentsResult:
                           failed=sum(p.status == "Error" for p in payments))
 
 
-@_tool(OverdueArgs)
+@tool(OverdueArgs)
 def list_overdue_invoices(ctx: ToolContext, args: OverdueArgs) -> OverdueResult:
     """List overdue invoices (posted, unpaid, past due), most overdue first, with totals per currency and
     the accounts that owe them. Give an account to look at one customer only."""
@@ -218,7 +216,7 @@ def list_overdue_invoices(ctx: ToolContext, args: OverdueArgs) -> OverdueResult:
                          invoices=ordered[:args.limit], truncated=truncated)
 
 
-@_tool(SubscriptionArgs)
+@tool(SubscriptionArgs)
 def get_subscription(ctx: ToolContext, args: SubscriptionArgs) -> SubscriptionResult:
     """Look up a subscription: status, term dates, monthly recurring revenue and its current charges
     (price, quantity, discount, billing period, effective dates)."""
@@ -234,7 +232,7 @@ def get_subscription(ctx: ToolContext, args: SubscriptionArgs) -> SubscriptionRe
         monthly_recurring_revenue=sub.contracted_mrr, currency=sub.currency, charges=charges)
 
 
-@_tool(UsageArgs)
+@tool(UsageArgs)
 def get_usage(ctx: ToolContext, args: UsageArgs) -> UsageResult:
     """Show an account's recorded usage per month and unit of measure (newest month first)."""
     account = _account(ctx, args.account)
@@ -263,78 +261,6 @@ def _find_invoice(ctx: ToolContext, args: InvoiceArgs) -> tuple[Invoice, str, st
         raise ToolError("not_found", f"{match.invoice.invoice_number} is the account's first posted invoice; "
                                      f"there is none before it.")
     return previous, previous.invoice_number, previous.invoice_number
-
-
-class _ProposeArgs(BaseModel):
-    reason: str = Field(min_length=1, max_length=300, description="Why, in the requester's words")
-
-
-class CreditArgs(_ProposeArgs):
-    invoice: str = Field(min_length=1, max_length=64, description="Invoice number as typed")
-    amount: Decimal = Field(gt=0, description="Amount to credit, in the invoice currency, as the requester said it")
-
-
-class InvoiceActionArgs(_ProposeArgs):
-    invoice: str = Field(min_length=1, max_length=64, description="Invoice number as typed")
-
-
-class RetryArgs(InvoiceActionArgs):
-    amount: Decimal | None = Field(default=None, gt=0, description="Omit to retry the whole open balance")
-
-
-class PlanArgs(InvoiceActionArgs):
-    installments: int = Field(ge=2, le=24, description="Number of monthly installments")
-
-
-class EscalationArgs(_ProposeArgs):
-    account: str = Field(min_length=1, max_length=64, description="Account number, e.g. A00000007")
-
-
-def _proposed(make: Callable[[], Proposal]) -> ProposalResult:
-    try:
-        proposal = make()
-    except ProposalError as exc:
-        raise ToolError("invalid", str(exc)) from None
-    return ProposalResult(kind=proposal.kind, sentence=proposal.sentence(), proposal=proposal.model_dump(mode="json"))
-
-
-@_tool(CreditArgs)
-def propose_credit_memo(ctx: ToolContext, args: CreditArgs) -> ProposalResult:
-    """Propose a credit memo on an invoice (posted and applied to it). Only drafts a proposal that an approver
-    must approve in Slack; nothing changes in Zuora now. Use the amount the requester asked for."""
-    return _proposed(lambda: Drafts(ctx.client, ctx.today()).credit_memo(args.invoice, args.amount, args.reason))
-
-
-@_tool(InvoiceActionArgs)
-def propose_write_off(ctx: ToolContext, args: InvoiceActionArgs) -> ProposalResult:
-    """Propose writing off an invoice's whole open balance. Only drafts a proposal for approval."""
-    return _proposed(lambda: Drafts(ctx.client, ctx.today()).write_off(args.invoice, args.reason))
-
-
-@_tool(RetryArgs)
-def propose_payment_retry(ctx: ToolContext, args: RetryArgs) -> ProposalResult:
-    """Propose charging an invoice's open balance (or part of it) again to the account's default payment
-    method. Only drafts a proposal for approval."""
-    return _proposed(lambda: Drafts(ctx.client, ctx.today()).payment_retry(args.invoice, args.amount, args.reason))
-
-
-@_tool(PlanArgs)
-def propose_payment_plan(ctx: ToolContext, args: PlanArgs) -> ProposalResult:
-    """Propose a payment plan: the invoice's open balance in monthly installments. Only drafts a proposal."""
-    return _proposed(lambda: Drafts(ctx.client, ctx.today()).payment_plan(args.invoice, args.installments,
-                                                                          args.reason))
-
-
-@_tool(InvoiceActionArgs)
-def propose_dunning_email(ctx: ToolContext, args: InvoiceActionArgs) -> ProposalResult:
-    """Propose emailing an unpaid invoice again to the customer's bill-to contact. Only drafts a proposal."""
-    return _proposed(lambda: Drafts(ctx.client, ctx.today()).dunning_email(args.invoice, args.reason))
-
-
-@_tool(EscalationArgs)
-def propose_collections_escalation(ctx: ToolContext, args: EscalationArgs) -> ProposalResult:
-    """Propose escalating an account with overdue invoices to collections. Only drafts a proposal."""
-    return _proposed(lambda: Drafts(ctx.client, ctx.today()).collections_escalation(args.account, args.reason))
 
 
 def _ref(account: Account) -> AccountRef:

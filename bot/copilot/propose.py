@@ -1,0 +1,92 @@
+"""The copilot's `propose_*` tools: they draft a proposal validated against Zuora, and never write to it.
+
+A drafted proposal comes back as a `ProposalResult`; the Slack layer stores it and posts its
+approval card. A request that does not fit the data becomes a `ToolError("invalid", …)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+from pydantic import BaseModel, Field
+
+from bot.actions.drafts import Drafts
+from bot.actions.proposals import Proposal, ProposalError
+from bot.copilot.results import ProposalResult
+from bot.copilot.tools import ToolContext, ToolError, tool
+
+__all__ = ["propose_collections_escalation", "propose_credit_memo", "propose_dunning_email", "propose_payment_plan",
+           "propose_payment_retry", "propose_write_off"]
+
+
+class _ProposeArgs(BaseModel):
+    reason: str = Field(min_length=1, max_length=300, description="Why, in the requester's words")
+
+
+class CreditArgs(_ProposeArgs):
+    invoice: str = Field(min_length=1, max_length=64, description="Invoice number as typed")
+    amount: Decimal = Field(gt=0, description="Amount to credit, in the invoice currency, as the requester said it")
+
+
+class InvoiceActionArgs(_ProposeArgs):
+    invoice: str = Field(min_length=1, max_length=64, description="Invoice number as typed")
+
+
+class RetryArgs(InvoiceActionArgs):
+    amount: Decimal | None = Field(default=None, gt=0, description="Omit to retry the whole open balance")
+
+
+class PlanArgs(InvoiceActionArgs):
+    installments: int = Field(ge=2, le=24, description="Number of monthly installments")
+
+
+class EscalationArgs(_ProposeArgs):
+    account: str = Field(min_length=1, max_length=64, description="Account number, e.g. A00000007")
+
+
+def _proposed(make: Callable[[], Proposal]) -> ProposalResult:
+    try:
+        proposal = make()
+    except ProposalError as exc:
+        raise ToolError("invalid", str(exc)) from None
+    return ProposalResult(kind=proposal.kind, sentence=proposal.sentence(), proposal=proposal.model_dump(mode="json"))
+
+
+@tool(CreditArgs)
+def propose_credit_memo(ctx: ToolContext, args: CreditArgs) -> ProposalResult:
+    """Propose a credit memo on an invoice (posted and applied to it). Only drafts a proposal that an approver
+    must approve in Slack; nothing changes in Zuora now. Use the amount the requester asked for."""
+    return _proposed(lambda: Drafts(ctx.client, ctx.today()).credit_memo(args.invoice, args.amount, args.reason))
+
+
+@tool(InvoiceActionArgs)
+def propose_write_off(ctx: ToolContext, args: InvoiceActionArgs) -> ProposalResult:
+    """Propose writing off an invoice's whole open balance. Only drafts a proposal for approval."""
+    return _proposed(lambda: Drafts(ctx.client, ctx.today()).write_off(args.invoice, args.reason))
+
+
+@tool(RetryArgs)
+def propose_payment_retry(ctx: ToolContext, args: RetryArgs) -> ProposalResult:
+    """Propose charging an invoice's open balance (or part of it) again to the account's default payment
+    method. Only drafts a proposal for approval."""
+    return _proposed(lambda: Drafts(ctx.client, ctx.today()).payment_retry(args.invoice, args.amount, args.reason))
+
+
+@tool(PlanArgs)
+def propose_payment_plan(ctx: ToolContext, args: PlanArgs) -> ProposalResult:
+    """Propose a payment plan: the invoice's open balance in monthly installments. Only drafts a proposal."""
+    return _proposed(lambda: Drafts(ctx.client, ctx.today()).payment_plan(args.invoice, args.installments,
+                                                                          args.reason))
+
+
+@tool(InvoiceActionArgs)
+def propose_dunning_email(ctx: ToolContext, args: InvoiceActionArgs) -> ProposalResult:
+    """Propose emailing an unpaid invoice again to the customer's bill-to contact. Only drafts a proposal."""
+    return _proposed(lambda: Drafts(ctx.client, ctx.today()).dunning_email(args.invoice, args.reason))
+
+
+@tool(EscalationArgs)
+def propose_collections_escalation(ctx: ToolContext, args: EscalationArgs) -> ProposalResult:
+    """Propose escalating an account with overdue invoices to collections. Only drafts a proposal."""
+    return _proposed(lambda: Drafts(ctx.client, ctx.today()).collections_escalation(args.account, args.reason))
