@@ -78,7 +78,9 @@ class Approvals:
     def open(self, proposal: Proposal, *, requester: str, team: str, channel: str) -> Record:
         """Store a pending proposal (audited as `proposed`)."""
         now = self.now()
-        record = Record(id=self.new_id(), status="pending", proposal=proposal, request=proposal.request(self.today()),
+        proposal_id = self.new_id()
+        record = Record(id=proposal_id, status="pending", proposal=proposal,
+                        request=proposal.request(self.today(), ref=proposal_id),
                         requester=requester, team=team, channel=channel, message_ts=None, approvals=(), outcome=None,
                         created_at=now, expires_at=now + self.ttl, updated_at=now)
         with transaction(self.db):
@@ -134,7 +136,8 @@ class Approvals:
             if not moved:
                 return Result("already", current, _already(current) if current else "")
             return Result("waiting", current, "Approved. A second, different approver is needed for this write-off.")
-        request = p.request(self.today())  # dated today (a payment's effective date must be the day it runs)
+        # dated today (a payment's effective date must be the day it runs)
+        request = p.request(self.today(), ref=record.id)
         with transaction(self.db):
             claimed = self.store.transition(record.id, ("pending",), "executing", now=self.now(),
                                             approvals=approvals, expect_approvals=record.approvals, request=request)
@@ -191,7 +194,7 @@ class Approvals:
             edited = record.proposal.with_amount(amount)
         except ProposalError as exc:
             return Result("invalid", record, str(exc))
-        request = edited.request(self.today())
+        request = edited.request(self.today(), ref=record.id)
         now = self.now()
         with transaction(self.db):
             moved = self.store.transition(record.id, ("pending",), "pending", now=now, approvals=(), proposal=edited,

@@ -13,7 +13,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.actions.proposals import EDITABLE
 from bot.actions.store import Record
 from bot.money import money
 
@@ -24,9 +23,6 @@ APPROVE, REJECT, EDIT, REPROPOSE = "approval.approve", "approval.reject", "appro
 ROW = "approval.row"
 """The per-row menu of a digest card; its option values are `approve:<id>`, `reject:<id>`, `edit:<id>`."""
 REJECT_VIEW, EDIT_VIEW = "approval.reject_view", "approval.edit_view"
-_TITLES = {"credit_memo": "credit memo", "write_off": "write-off", "payment_retry": "payment retry",
-           "payment_plan": "payment plan", "dunning_email": "reminder email",
-           "collections_escalation": "collections escalation"}
 
 
 def who(requester: str) -> str:
@@ -68,7 +64,7 @@ def _status_line(record: Record, now: datetime) -> str | None:
 def approval_card(record: Record, *, who_may_approve: str, now: datetime, read_only: bool = False) -> dict[str, Any]:
     """The `chat.postMessage` / `chat.update` arguments for a proposal's card, in its current state."""
     p = record.proposal
-    title = _TITLES[p.kind]
+    title = p.title
     state = {"pending": "Approval needed", "executing": "Running", "succeeded": "Done", "failed": "Failed",
              "unknown": "Waiting for Zuora", "rejected": "Rejected", "expired": "Expired", "stale": "Not executed"}
     header = f"{state[record.status]}: {title} for {p.account_name}"[:150]
@@ -87,11 +83,8 @@ def approval_card(record: Record, *, who_may_approve: str, now: datetime, read_o
         {"type": "section", "text": {"type": "mrkdwn", "text": f"*{p.sentence()}*"}},
         {"type": "section", "fields": fields},
     ]
-    if p.kind == "payment_plan":
-        rows = "\n".join(f"• {i.date}: {money(i.amount, p.currency)}" for i in p.installments)
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*Installments*\n{rows}"[:3000]}})
-    if p.kind == "dunning_email":
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*Drafted note*\n>{p.note}"[:3000]}})
+    for title, text in p.card_sections():
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*{title}*\n{text}"[:3000]}})
     if p.evidence:
         evidence = "\n".join(f"• {e}" for e in p.evidence)
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Evidence:\n{evidence}"[:3000]}]})
@@ -130,7 +123,7 @@ def _buttons(record: Record) -> list[dict[str, Any]]:
                "confirm": {"type": "plain_text", "text": "Approve"}, "deny": {"type": "plain_text", "text": "Cancel"}}
     buttons = [_button("Approve", APPROVE, record.id, "primary", confirm),
                _button("Reject", REJECT, record.id, "danger")]
-    if p.kind in EDITABLE:
+    if p.editable:
         buttons.append(_button("Edit amount", EDIT, record.id))
     return buttons
 
@@ -162,13 +155,13 @@ def home_section(waiting: list[Record], mine: list[Record], recent: list[Record]
     """Pending approvals for the user (as approver and as requester) and recent decisions."""
     def line(r: Record) -> str:
         p = r.proposal
-        return (f"• {_TITLES[p.kind]} {money(p.amount, p.currency)} on {p.target} ({p.account_name}), asked by "
+        return (f"• {p.title} {money(p.amount, p.currency)} on {p.target} ({p.account_name}), asked by "
                 f"{who(r.requester)} · `{r.id[:8]}`")
 
     def ended(r: Record) -> str:
         p = r.proposal
         by = (r.outcome or {}).get("by")
-        return f"• {r.status}: {_TITLES[p.kind]} {money(p.amount, p.currency)} on {p.target}" + \
+        return f"• {r.status}: {p.title} {money(p.amount, p.currency)} on {p.target}" + \
             (f" by <@{by}>" if by else "")
 
     parts = [("*Waiting for your approval*", [line(r) for r in waiting[:15]]),
@@ -194,14 +187,14 @@ def digest_card(records: list[Record], *, now: datetime) -> dict[str, Any]:
         p = r.proposal
         why = next((e.removeprefix("Dunning rule: ") for e in p.evidence if e.startswith("Dunning rule: ")), p.reason)
         status = _status_line(r, now) if r.status != "pending" else None
-        text = f"*{_TITLES[p.kind]}* · {p.account_name} ({p.account_number}) · {p.sentence()}\n_{why}_"
+        text = f"*{p.title}* · {p.account_name} ({p.account_number}) · {p.sentence()}\n_{why}_"
         if status:
             text += f"\n{status}"
         row: dict[str, Any] = {"type": "section", "block_id": f"approval:{r.id}",
                                "text": {"type": "mrkdwn", "text": text[:3000]}}
         if r.status == "pending":
             options = [("Approve", "approve"), ("Reject", "reject")] + \
-                ([("Edit amount", "edit")] if p.kind in EDITABLE else [])
+                ([("Edit amount", "edit")] if p.editable else [])
             row["accessory"] = {"type": "overflow", "action_id": ROW, "options": [
                 {"text": {"type": "plain_text", "text": label}, "value": f"{verb}:{r.id}"} for label, verb in options]}
         blocks.append(row)
