@@ -68,7 +68,8 @@ def _housekeeping(services: Any, app: Any, stop: threading.Event) -> None:
     from bot.app import poller
 
     if services.desk is not None:
-        threading.Thread(target=services.desk.housekeeping, args=(app.client, stop), name="approvals-housekeeping",
+        threading.Thread(target=services.desk.housekeeping, args=(app.client, stop),
+                         kwargs={"every": services.settings.approval_sweep_seconds}, name="approvals-housekeeping",
                          daemon=True).start()
     every = services.settings.billrun_poll_seconds
     if every > 0:
@@ -120,23 +121,51 @@ def _socket(args: argparse.Namespace) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
+    import sqlite3
+    from pathlib import Path
+
     from bot.actions.audit import AuditLog
     from bot.storage import open_db
 
-    path = args.database or load_settings().database_path
-    audit = AuditLog(open_db(path))
-    if args.audit_command == "verify":
-        problems = audit.verify()
-        count = sum(1 for _ in audit.rows())
-        if problems:
-            print(f"{path}: the audit log is NOT intact ({len(problems)} problem(s) in {count} rows):")
-            for problem in problems:
-                print(f"  {problem}")
-            return 1
-        print(f"{path}: the audit log is intact ({count} rows, hash chain verified)")
-        return 0
-    sys.stdout.write(audit.export(args.format, since=args.since.isoformat() if args.since else None))
+    settings = load_settings()
+    path = Path(args.database) if args.database else settings.database_path
+    if not path.exists():
+        print(f"error: {path}: no such database file", file=sys.stderr)
+        return 1
+    key = settings.audit_key.get_secret_value() if settings.audit_key else None
+    try:
+        audit = AuditLog(open_db(path, migrate=False), key=key, checkpoints=settings.checkpoint_path(path))
+        if args.audit_command == "verify":
+            problems = audit.verify()
+            mirror = _mirror_for(settings, audit) if settings.audit_mirror else None
+            if mirror is not None:
+                problems += mirror.compare()
+            count = audit.head()[0]
+        elif args.audit_command == "checkpoint":
+            point = audit.checkpoint()
+            print(f"{path}: " + (f"checkpoint written ({point.count} rows, head {point.head[:12]}…)" if point else
+                                 "nothing to do (AUDIT_KEY unset, or no new rows since the last checkpoint)"))
+            return 0
+        else:
+            sys.stdout.write(audit.export(args.format, since=args.since.isoformat() if args.since else None))
+            return 0
+    except sqlite3.Error as exc:
+        print(f"error: {path}: the audit log cannot be read ({exc})", file=sys.stderr)
+        return 1
+    if problems:
+        print(f"{path}: the audit log is NOT intact: " + "; ".join(problems)[:2000])
+        return 1
+    anchors = [a for a, on in (("signed checkpoints", bool(key)), ("Zuora mirror", settings.audit_mirror)) if on]
+    print(f"{path}: the audit log is intact ({count} rows, hash chain verified"
+          f"{', checked against ' + ' and '.join(anchors) if anchors else '; no anchor outside the database'})")
     return 0
+
+
+def _mirror_for(settings: Any, audit: Any) -> Any:
+    from bot.actions.mirror import AuditMirror
+    from bot.app import zuora_client
+
+    return AuditMirror(zuora_client(settings), audit, redact=settings.redact_pii)
 
 
 def _sandbox(args: argparse.Namespace) -> int:
@@ -204,8 +233,9 @@ def _parser() -> argparse.ArgumentParser:
     export = audit_sub.add_parser("export", help="print the audit rows as CSV or JSON Lines")
     export.add_argument("--since", type=date.fromisoformat, help="only rows from this date (yyyy-mm-dd, UTC)")
     export.add_argument("--format", choices=("csv", "jsonl"), default="csv")
-    audit_sub.add_parser("verify", help="check the hash chain; exit 1 if a row was changed or removed")
-    for p in (export, audit_sub.choices["verify"]):
+    audit_sub.add_parser("verify", help="check the chain against its anchors; exit 1 (one line) if anything is wrong")
+    audit_sub.add_parser("checkpoint", help="write a signed checkpoint (needs AUDIT_KEY)")
+    for p in (export, audit_sub.choices["verify"], audit_sub.choices["checkpoint"]):
         p.add_argument("--database", help="database file (default: DATABASE_PATH)")
     audit.set_defaults(run=_audit)
     migrate = sub.add_parser("migrate", help="create or upgrade the SQLite database")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import sqlite_utils
 
-from bot.actions import Approvals, Policy, PolicyError
+from bot.actions import Approvals, AuditLog, Policy, PolicyError
 from bot.billruns.subscribers import Subscribers
 from bot.config import ConfigError, Settings
 from bot.copilot import Copilot, LiteLLMModel, Toolbox, ToolContext
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from bot.sandbox import ZuoraSandbox
     from bot.web import WSGIApp
 
-__all__ = ["Services", "build", "dispatch", "poller", "require", "slack_app", "wsgi"]
+__all__ = ["Services", "build", "dispatch", "poller", "require", "slack_app", "wsgi", "zuora_client"]
 
 
 @dataclass
@@ -78,6 +78,11 @@ def _zuora(settings: Settings, sandbox: ZuoraSandbox | None) -> tuple[ZuoraClien
     return client, lambda: box.tenant.today, box
 
 
+def zuora_client(settings: Settings) -> ZuoraClient:
+    """A Zuora client for `settings` alone (the CLI's audit commands)."""
+    return _zuora(settings, None)[0]
+
+
 def build(settings: Settings, *, sandbox: ZuoraSandbox | None = None, database: bool = True) -> Services:
     """Wire the services for `settings` (Zuora and the LLM are not contacted until first use).
 
@@ -96,8 +101,12 @@ def build(settings: Settings, *, sandbox: ZuoraSandbox | None = None, database: 
     except PolicyError as exc:
         raise ConfigError(f"invalid setting {exc}") from None
     db = open_db(settings.database_path if database else ":memory:")
+    key = settings.audit_key.get_secret_value() if settings.audit_key else None
+    audit = AuditLog(db, key=key, checkpoints=settings.checkpoint_path() if database else None)
     approvals = Approvals(db, zuora, policy, read_only=settings.read_only,
-                          ttl=timedelta(hours=settings.approval_ttl_hours), today=today) if settings.approvers else None
+                          ttl=timedelta(hours=settings.approval_ttl_hours), today=today, audit=audit,
+                          put_grace=timedelta(seconds=settings.approval_put_grace_seconds)) \
+        if settings.approvers else None
     return Services(settings=settings, zuora=zuora, copilot=copilot, today=today, db=db, history=History(db),
                     subscribers=Subscribers(db), approvals=approvals, sandbox=box)
 
@@ -128,7 +137,13 @@ def slack_app(services: Services, *, socket_mode: bool = False, listener_executo
                                            ("slack_app_token",) if socket_mode else ("slack_signing_secret",)))
     assert settings.slack_bot_token is not None
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
-    desk = Desk(services.approvals, Groups(services.approvals.policy.groups)) if services.approvals else None
+    mirror = None
+    if services.approvals and settings.audit_mirror:
+        from bot.actions.mirror import AuditMirror
+
+        mirror = AuditMirror(services.zuora, services.approvals.audit, redact=settings.redact_pii)
+    desk = Desk(services.approvals, Groups(services.approvals.policy.groups), mirror=mirror) \
+        if services.approvals else None
     services.desk = desk
 
     def home_sections(client: Any, user: str) -> list[Any]:

@@ -70,6 +70,16 @@ class Settings(BaseSettings):
     billrun_poll_seconds: int = Field(default=300, ge=0)
     """0 disables the polling backstop."""
     read_only: bool = False
+    approval_sweep_seconds: float = Field(default=60.0, gt=0)
+    """How often expired proposals are closed and unconfirmed executions looked up in Zuora."""
+    approval_put_grace_seconds: float = Field(default=300.0, ge=0)
+    """A PUT sent less than this long before a crash is never re-sent: it may still land (looked up again)."""
+    audit_key: SecretStr | None = None
+    """A secret outside the database: signs every audit row and the audit checkpoints."""
+    audit_checkpoint_path: Path | None = None
+    """Where signed audit checkpoints are appended (default: next to the database, `<file>.checkpoints`)."""
+    audit_mirror: bool = False
+    """Mirror every audit row to Zuora's `AI_Audit_Log` custom object."""
     port: int = Field(default=3000, ge=1, le=65535)
 
     @field_validator("approvers", mode="before")
@@ -91,6 +101,13 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_means_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("audit_key")
+    @classmethod
+    def _check_audit_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters (a secret kept outside the database)")
+        return value
 
     @field_validator("zuora_version")
     @classmethod
@@ -114,6 +131,11 @@ class Settings(BaseSettings):
         if self.zuora_callout_username and not self.zuora_callout_password:
             raise ValueError("ZUORA_CALLOUT_PASSWORD is required when ZUORA_CALLOUT_USERNAME is set")
         return self
+
+    def checkpoint_path(self, database: Path | None = None) -> Path:
+        """Where audit checkpoints go for `database` (default: the configured database)."""
+        db = database or self.database_path
+        return self.audit_checkpoint_path or db.with_name(db.name + ".checkpoints")
 
     @property
     def uses_sandbox(self) -> bool:

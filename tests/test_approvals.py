@@ -61,8 +61,13 @@ def balance(sandbox: ZuoraSandbox, number: str) -> Decimal:
     return Decimal(invoice["balance"])
 
 
-def approve(approvals: Approvals, proposal_id: str, clicker: str = APPROVER, team: str | None = TEAM):
-    return approvals.approve(proposal_id, clicker=clicker, team=team, groups=frozenset())
+def approve(approvals: Approvals, proposal_id: str, clicker: str = APPROVER, team: str | None = TEAM,
+            version: int | None = None):
+    """A click on the card as it stands now (or on the card of `version`)."""
+    if version is None:
+        record = approvals.get(proposal_id)
+        version = record.version if record else None
+    return approvals.approve(proposal_id, clicker=clicker, team=team, groups=frozenset(), version=version)
 
 
 def test_approved_credit_runs_once_with_the_proposal_id_as_key(approvals: Approvals, sandbox: ZuoraSandbox) -> None:
@@ -256,7 +261,8 @@ def test_the_audit_log_refuses_changes_and_verify_finds_tampering(approvals: App
     assert audit.verify() == []
     approvals.db.execute("drop trigger audit_log_no_update")  # someone with the file in hand
     approvals.db.execute("update audit_log set detail = 'nothing to see' where seq = 1")
-    assert audit.verify() == ["row 1: its content does not match its hash (changed after it was written)"]
+    assert audit.verify() == ["trigger audit_log_no_update is missing: the log can be changed in place",
+                              "row 1: its content does not match its hash (changed after it was written)"]
 
 
 def test_zuora_down_leaves_it_unknown_until_a_later_sweep_settles_it(approvals: Approvals,

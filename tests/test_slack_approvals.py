@@ -57,6 +57,18 @@ def propose(stack: Stack, slack: FakeSlack, command: str = 'credit INV-448 50 "g
     return buttons[0]["value"], card
 
 
+def pid(value: str) -> str:
+    """The proposal id in a button value (`<id>:<version>`)."""
+    return value.split(":")[0]
+
+
+def last_value(slack: FakeSlack) -> str:
+    """The Approve button's value on the card as last updated."""
+    blocks = cards(slack)[-1].body["blocks"]
+    return next(e["value"] for b in blocks if b["type"] == "actions" for e in b["elements"]
+                if e["action_id"] == "approval.approve")
+
+
 def click(stack: Stack, action_id: str, proposal_id: str, user: str, **kw: Any) -> None:
     assert stack.action(action_id, proposal_id, user=user, message={"ts": "1790000000.000001"}, **kw).status_code == 200
 
@@ -98,7 +110,7 @@ def test_proposal_card_then_approval_runs_once(stack: Stack, slack: FakeSlack) -
     assert "Done: credit memo" in text_of(done) and "Credit memo CM" in text_of(done)
     assert f"Approved by <@{APPROVER}>" in text_of(done) and "approval.approve" not in text_of(done)
     [post] = memo_posts(stack)
-    assert post.headers.get("idempotency-key") == proposal_id  # type: ignore[attr-defined]
+    assert post.headers.get("idempotency-key") == pid(proposal_id)  # type: ignore[attr-defined]
     assert balance(stack, "INV00000448") == Decimal("3628.81")
     dm = slack.wait_for(lambda rs: any(r.method == "conversations.open" for r in rs)) and \
         slack.calls("conversations.open")[0]
@@ -108,7 +120,7 @@ def test_proposal_card_then_approval_runs_once(stack: Stack, slack: FakeSlack) -
     assert posts[1].body["thread_ts"] == card.body.get("ts", posts[1].body["thread_ts"])  # reply in the card's thread
     assert posts[2].body["channel"].startswith("D") and "Done: credit memo" in posts[2].body["text"]
     audit = AuditLog(stack.services.db)
-    assert [r.action for r in audit.rows(proposal_id=proposal_id)] == ["proposed", "approved", "executing",
+    assert [r.action for r in audit.rows(proposal_id=pid(proposal_id))] == ["proposed", "approved", "executing",
                                                                        "succeeded"]
     assert audit.verify() == []
 
@@ -126,7 +138,7 @@ def test_refused_approvals_are_explained_and_change_nothing(stack: Stack, slack:
     slack.wait_for(lambda rs: any(r.method.startswith("/hooks/a") for r in rs))
     assert why in ephemerals(slack)[0]
     assert memo_posts(stack) == [] and cards(slack) == []
-    assert list(AuditLog(stack.services.db).rows(proposal_id=proposal_id))[-1].action == "approve_denied"
+    assert list(AuditLog(stack.services.db).rows(proposal_id=pid(proposal_id)))[-1].action == "approve_denied"
 
 
 def test_a_lead_in_the_group_may_approve_the_middle_tier(stack: Stack, slack: FakeSlack) -> None:
@@ -189,8 +201,14 @@ def test_reject_with_a_reason_and_edit_the_amount(stack: Stack, slack: FakeSlack
     slack.wait_for(lambda rs: len([r for r in rs if r.method == "chat.update"]) >= 2)
     edited = text_of(cards(slack)[-1])
     assert "Approval needed" in edited and "120.50 EUR" in edited and "up to 250.00 EUR" in edited
-    click(stack, "approval.approve", other_id, APPROVER)
-    slack.wait_for(lambda rs: len([r for r in rs if r.method == "chat.update"]) >= 4)
+    click(stack, "approval.approve", other_id, APPROVER)  # the card of version 1: it changed, nothing runs
+    slack.wait_for(lambda rs: any(r.method.startswith("/hooks/a") for r in rs))
+    assert "This card changed; look again." in ephemerals(slack)[-1] and memo_posts(stack) == []
+    new_value = last_value(slack)
+    assert new_value == f"{pid(other_id)}:2"
+    updates = len(cards(slack))
+    click(stack, "approval.approve", new_value, APPROVER)
+    slack.wait_for(lambda rs: len([r for r in rs if r.method == "chat.update"]) >= updates + 2)
     assert balance(stack, "INV00000448") == Decimal("3558.31")
 
 
@@ -200,7 +218,7 @@ def test_zuora_503_is_retried_with_the_same_key_and_422_fails_on_the_card(stack:
     click(stack, "approval.approve", proposal_id, APPROVER)
     slack.wait_for(lambda rs: len([r for r in rs if r.method == "chat.update"]) >= 2, timeout=30)
     assert "Done: credit memo" in text_of(cards(slack)[-1])
-    assert {p.headers.get("idempotency-key") for p in memo_posts(stack)} == {proposal_id}  # type: ignore[attr-defined]
+    assert {p.headers.get("idempotency-key") for p in memo_posts(stack)} == {pid(proposal_id)}  # type: ignore[attr-defined]
     invoice_id = stack.sandbox.tenant.find("invoices", "INV00000448")["id"]  # type: ignore[index]
     assert len([m for m in stack.sandbox.tenant.credit_memos.values() if m["referredInvoiceId"] == invoice_id]) == 1
 
@@ -277,11 +295,13 @@ def test_audit_cli_exports_and_verify_catches_tampering(stack: Stack, slack: Fak
     assert rows[-1]["actor"] == APPROVER and "credit_memo_id" in rows[-1]["zuora_ids"]
     assert main(["audit", "export", "--since", "2999-01-01", "--database", path]) == 0
     assert capsys.readouterr().out.splitlines() == ["seq,at,actor,team,channel,proposal_id,action,outcome,"
-                                                    "request_hash,zuora_ids,detail,prev_hash,hash"]
+                                                    "request_hash,zuora_ids,detail,version,body_hash,kind,method,"
+                                                    "path,context,prev_hash,hash,mac"]
     assert main(["audit", "verify", "--database", path]) == 0
     assert "intact (4 rows" in capsys.readouterr().out
     db = stack.services.db
     db.execute("drop trigger audit_log_no_update")
     db.execute("update audit_log set actor = 'U0SOMEONE' where action = 'approved'")
     assert main(["audit", "verify", "--database", path]) == 1
-    assert "row 2: its content does not match its hash" in capsys.readouterr().out
+    [line] = capsys.readouterr().out.splitlines()
+    assert "trigger audit_log_no_update is missing" in line and "row 2: its content does not match its hash" in line

@@ -1,12 +1,19 @@
 """The approval state machine: open, approve (claim, stale check, execute), reject, edit, expire, recover.
 
     pending -> approved -> executing -> succeeded | failed | unknown
-    pending -> rejected | expired ;  executing -> stale (the object moved since the card)
+    pending -> rejected | expired ;  executing | unknown -> stale | expired (checked before anything is sent)
 
-Every transition is one conditional update committed together with its audit row, so double
-clicks, two processes and replays run a proposal once. Denied clicks are audited too and change
-nothing else. `approve()` only claims; `run()` does the Zuora part, so the caller can show
-"executing" on the card in between. `READ_ONLY` keeps proposing but refuses every execution.
+A proposal has a version: an edit makes a new one and voids earlier approvals, and every click
+names the version its card showed. Every transition is one conditional update (on id, status,
+version and the approvals seen) committed together with its audit row, so double clicks, two
+processes, replays and clicks on an outdated card run at most the version the approver saw.
+Denied clicks are audited too and change nothing else. `approve()` only claims; `run()` does the
+Zuora part, so the caller can show "executing" on the card in between.
+
+One path to Zuora (`_send_checked`): a click's run, the start-up recovery and the minute sweep all
+check READ_ONLY, expiry and the stale re-read before sending. A proposal that may already have
+been sent (a crash, a lost answer) is first looked up in Zuora (`find`); a PUT sent less than
+`put_grace` ago is never sent again (it may still land): the next sweep looks again.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
@@ -23,22 +30,25 @@ import sqlite_utils
 
 from bot.actions.audit import AuditLog
 from bot.actions.drafts import Drafts
-from bot.actions.executor import Outcome, execute, reconcile
+from bot.actions.executor import Outcome, execute, find
+from bot.actions.kinds import Proposal, ProposalError
 from bot.actions.policy import Policy
-from bot.actions.proposals import Proposal, ProposalError
 from bot.actions.store import Record, Store
 from bot.storage import transaction
 from bot.zuora import ZuoraClient
 from bot.zuora.errors import ZuoraError
 
-__all__ = ["Approvals", "Result"]
+__all__ = ["CHANGED", "Approvals", "Result"]
 
 log = logging.getLogger(__name__)
 
 ResultKind = Literal["claimed", "waiting", "done", "denied", "already", "expired", "read_only", "invalid",
-                     "not_found", "rejected", "edited", "stale"]
+                     "not_found", "rejected", "edited", "stale", "changed"]
 KEY_WINDOW = timedelta(hours=23)
 """Zuora keeps an Idempotency-Key's answer for 24 h; past this, a re-send could run twice."""
+CHANGED = "This card changed; look again."
+_CLAIM_TRIES = 8
+"""Concurrent approvals of one proposal retry their conditional update this many times."""
 
 
 @dataclass(frozen=True)
@@ -57,11 +67,11 @@ def _utc_now() -> datetime:
 class Approvals:
     def __init__(self, db: sqlite_utils.Database, client: ZuoraClient, policy: Policy, *, read_only: bool = False,
                  ttl: timedelta = timedelta(hours=24), now: Callable[[], datetime] = _utc_now,
-                 new_id: Callable[[], str] = lambda: uuid.uuid4().hex, today: Callable[[], date] = date.today
-                 ) -> None:
+                 new_id: Callable[[], str] = lambda: uuid.uuid4().hex, today: Callable[[], date] = date.today,
+                 put_grace: timedelta = timedelta(minutes=5), audit: AuditLog | None = None) -> None:
         self.db = db
         self.store = Store(db)
-        self.audit = AuditLog(db)
+        self.audit = audit or AuditLog(db)
         self.client = client
         self.policy = policy
         self.read_only = read_only
@@ -69,14 +79,16 @@ class Approvals:
         self.now = now
         self.new_id = new_id
         self.today = today
+        self.put_grace = put_grace
 
     def drafts(self) -> Drafts:
         return Drafts(self.client, self.today())
 
     # -- opening -----------------------------------------------------------------------------------
 
-    def open(self, proposal: Proposal, *, requester: str, team: str, channel: str) -> Record:
-        """Store a pending proposal (audited as `proposed`)."""
+    def open(self, proposal: Proposal, *, requester: str, team: str, channel: str, question: str | None = None,
+             decision: str | None = None) -> Record:
+        """Store a pending proposal (audited as `proposed`, with the question and model decision if any)."""
         now = self.now()
         proposal_id = self.new_id()
         record = Record(id=proposal_id, status="pending", proposal=proposal,
@@ -85,7 +97,8 @@ class Approvals:
                         created_at=now, expires_at=now + self.ttl, updated_at=now)
         with transaction(self.db):
             self.store.insert(record)
-            self._audit(record, requester, "proposed", "pending", detail=proposal.sentence())
+            self._audit(record, requester, "proposed", "pending", detail=proposal.sentence(), question=question,
+                        decision=decision)
         return record
 
     def attach_card(self, proposal_id: str, channel: str, message_ts: str) -> None:
@@ -101,93 +114,101 @@ class Approvals:
 
     # -- clicks ------------------------------------------------------------------------------------
 
-    def approve(self, proposal_id: str, *, clicker: str, team: str | None, groups: frozenset[str]) -> Result:
-        """Check the clicker and claim the proposal; `run()` then executes a `claimed` result."""
+    def approve(self, proposal_id: str, *, clicker: str, team: str | None, groups: frozenset[str],
+                version: int | None) -> Result:
+        """Check the clicker and claim the version they saw; `run()` then executes a `claimed` result.
+
+        Concurrent approvals by different people all count: a conditional update that lost to
+        another approval re-reads and tries again with the approvals as they now are.
+        """
         record = self.store.get(proposal_id)
-        if record is None:
-            return Result("not_found", None, "This proposal no longer exists.")
-        if record.status != "pending":
-            return Result("already", record, _already(record))
-        if self.now() >= record.expires_at:
-            return self._expire(record)
-        p = record.proposal
-        decision = self.policy.check(amount=p.amount, currency=p.currency, requester=record.requester,
-                                     team=record.team, clicker=clicker, clicker_team=team, clicker_groups=groups,
-                                     already=record.approvals)
-        if not decision.allowed:
-            with transaction(self.db):
-                self._audit(record, clicker, "approve_denied", "denied", detail=decision.reason, team=team)
-            return Result("denied", record, decision.reason)
-        if self.read_only:
-            with transaction(self.db):
-                self._audit(record, clicker, "approve_refused", "read_only", team=team,
-                            detail="READ_ONLY is set: nothing is executed")
-            return Result("read_only", record, "The bot is in read-only mode (READ_ONLY=true): nothing is executed.")
-        approvals = (*record.approvals, clicker)
-        needed = self.policy.approvals_needed(p.kind, p.amount)
-        if len(approvals) < needed:
-            with transaction(self.db):
-                moved = self.store.transition(record.id, ("pending",), "pending", now=self.now(), approvals=approvals,
-                                              expect_approvals=record.approvals)
+        first_look = True
+        for _ in range(_CLAIM_TRIES):
+            if record is None:
+                return Result("not_found", None, "This proposal no longer exists.")
+            if record.version != version:
+                if first_look:
+                    with transaction(self.db):
+                        self._audit(record, clicker, "approve_outdated", "denied", team=team,
+                                    detail=f"clicked version {version}; the proposal is at version {record.version}")
+                return Result("changed", record, CHANGED)
+            if record.status != "pending":
+                return Result("already", record, _already(record))
+            if self.now() >= record.expires_at:
+                return self._expire(record)
+            p = record.proposal
+            decision = self.policy.check(amount=p.amount, currency=p.currency, requester=record.requester,
+                                         team=record.team, clicker=clicker, clicker_team=team, clicker_groups=groups,
+                                         already=record.approvals)
+            if not decision.allowed:
+                with transaction(self.db):
+                    self._audit(record, clicker, "approve_denied", "denied", detail=decision.reason, team=team)
+                return Result("denied", record, decision.reason)
+            if self.read_only:
+                with transaction(self.db):
+                    self._audit(record, clicker, "approve_refused", "read_only", team=team,
+                                detail="READ_ONLY is set: nothing is executed")
+                return Result("read_only", record,
+                              "The bot is in read-only mode (READ_ONLY=true): nothing is executed.")
+            approvals = (*record.approvals, clicker)
+            needed = self.policy.approvals_needed(p.kind, p.amount)
+            before = f" after <@{record.approvals[-1]}>" if record.approvals else ""
+            if len(approvals) < needed:
+                with transaction(self.db):
+                    moved = self.store.transition(record.id, ("pending",), "pending", now=self.now(),
+                                                  approvals=approvals, expect_approvals=record.approvals,
+                                                  expect_version=record.version)
+                    if moved:
+                        self._audit(record, clicker, "approved", f"{len(approvals)} of {needed}", team=team,
+                                    detail=decision.reason)
                 if moved:
-                    self._audit(record, clicker, "approved", f"{len(approvals)} of {needed}", team=team,
-                                detail=decision.reason)
-            current = self.store.get(record.id)
-            if not moved:
-                return Result("already", current, _already(current) if current else "")
-            return Result("waiting", current, "Approved. A second, different approver is needed for this write-off.")
-        # dated today (a payment's effective date must be the day it runs)
-        request = p.request(self.today(), ref=record.id)
-        with transaction(self.db):
-            claimed = self.store.transition(record.id, ("pending",), "executing", now=self.now(),
-                                            approvals=approvals, expect_approvals=record.approvals, request=request)
-            if claimed:
-                self._audit(record, clicker, "approved", "approved", team=team, detail=decision.reason)
-                self._audit(replace(record, request=request), clicker, "executing", "executing", team=team)
-        current = self.store.get(record.id)
-        if not claimed:
-            return Result("already", current, _already(current) if current else "")
-        return Result("claimed", current, "Approved; running it in Zuora now.")
+                    return Result("waiting", self.store.get(record.id),
+                                  f"Approved ({len(approvals)} of {needed}). A second, different approver is needed "
+                                  f"for this write-off.")
+            else:
+                # dated today (a payment's effective date must be the day it runs); same proposal, same version
+                request = p.request(self.today(), ref=record.id)
+                with transaction(self.db):
+                    claimed = self.store.transition(record.id, ("pending",), "executing", now=self.now(),
+                                                    approvals=approvals, expect_approvals=record.approvals,
+                                                    expect_version=record.version, request=request)
+                    if claimed:
+                        self._audit(record, clicker, "approved", f"{len(approvals)} of {needed}", team=team,
+                                    detail=decision.reason)
+                        current = self.store.get(record.id)
+                        assert current is not None
+                        self._audit(current, clicker, "executing", "executing", team=team)
+                if claimed:
+                    return Result("claimed", self.store.get(record.id),
+                                  f"Approved{before}; running it in Zuora now.")
+            record, first_look = self.store.get(proposal_id), False  # someone else moved it first: look again
+        current = self.store.get(proposal_id)
+        return Result("already", current, _already(current) if current else "")
 
     def run(self, record: Record) -> Result:
-        """Execute a claimed proposal: re-read the object (stale?), send the stored request once, record it."""
+        """Execute a claimed proposal through the one checked path to Zuora, and record what happened."""
         current = self.store.get(record.id)
-        if current is None or current.status != "executing":  # only a claim (see approve) may run
+        if current is None or current.status != "executing" or current.version != record.version:
             return Result("already", current, _already(current) if current else "This proposal no longer exists.")
-        record = current
-        actor = record.approvals[-1] if record.approvals else "bot"
-        try:
-            now_seen = self.drafts().snapshot(record.proposal)
-        except ZuoraError as exc:
-            outcome = Outcome("failed", f"Zuora could not be read before executing ({type(exc).__name__}); nothing "
-                                        f"was sent. Propose it again.")
-            return Result("done", self._finish(record, outcome, actor))
-        changed = record.proposal.snapshot.differences(now_seen)
-        if changed:
-            message = f"Not executed: {record.proposal.target} changed since the card was made ({'; '.join(changed)})."
-            self._move(record.id, ("executing",), "stale", actor=actor, action="stale", detail=message,
-                       outcome={"message": message})
-            return Result("stale", self.store.get(record.id), message)
-        outcome = execute(self.client, record.id, record.proposal, record.request)
-        return Result("done", self._finish(record, outcome, actor), outcome.message)
+        return self._send_checked(current, resumed=False)
 
     def reject(self, proposal_id: str, *, clicker: str, team: str | None, groups: frozenset[str],
-               reason: str) -> Result:
-        record = self._decidable(proposal_id, clicker, team, groups, "reject")
+               reason: str, version: int | None = None) -> Result:
+        record = self._decidable(proposal_id, clicker, team, groups, "reject", version)
         if isinstance(record, Result):
             return record
         reason = reason.strip() or "no reason given"
         moved = self._move(record.id, ("pending",), "rejected", actor=clicker, action="rejected", detail=reason,
-                           outcome={"message": reason, "by": clicker}, team=team)
+                           outcome={"message": reason, "by": clicker}, team=team, expect_version=record.version)
         current = self.store.get(record.id)
         if not moved:
-            return Result("already", current, _already(current) if current else "")
+            return self._lost(current, record.version)
         return Result("rejected", current, "Rejected.")
 
     def edit(self, proposal_id: str, *, clicker: str, team: str | None, groups: frozenset[str],
-             amount: Decimal) -> Result:
-        """A new amount: validated against the data again; earlier approvals are dropped."""
-        record = self._decidable(proposal_id, clicker, team, groups, "edit")
+             amount: Decimal, version: int | None = None) -> Result:
+        """A new amount makes a new version: validated against the data again; earlier approvals are void."""
+        record = self._decidable(proposal_id, clicker, team, groups, "edit", version)
         if isinstance(record, Result):
             return record
         try:
@@ -195,18 +216,35 @@ class Approvals:
         except ProposalError as exc:
             return Result("invalid", record, str(exc))
         request = edited.request(self.today(), ref=record.id)
-        now = self.now()
         with transaction(self.db):
-            moved = self.store.transition(record.id, ("pending",), "pending", now=now, approvals=(), proposal=edited,
-                                          request=request, expect_approvals=record.approvals)
+            moved = self.store.transition(record.id, ("pending",), "pending", now=self.now(), approvals=(),
+                                          proposal=edited, request=request, expect_version=record.version,
+                                          version=record.version + 1)
             if moved:
-                self._audit(replace(record, request=request), clicker, "edited", "pending", team=team,
-                            detail=f"amount {record.proposal.amount} → {edited.amount} {edited.currency}")
+                current = self.store.get(record.id)
+                assert current is not None
+                voided = f"; approvals voided: {', '.join(record.approvals)}" if record.approvals else ""
+                self._audit(current, clicker, "edited", "pending", team=team,
+                            detail=f"amount {record.proposal.amount} → {edited.amount} {edited.currency} "
+                                   f"(version {record.version} → {current.version}){voided}")
         current = self.store.get(record.id)
         if not moved:
-            return Result("already", current, _already(current) if current else "")
+            return self._lost(current, record.version)
         return Result("edited", current, f"Amount changed to {edited.amount} {edited.currency}; it needs approval "
                                          f"again.")
+
+    def openable(self, proposal_id: str, version: int | None) -> Record | Result:
+        """The pending proposal at `version` (e.g. before opening the edit modal), else why not; expires it if due."""
+        record = self.store.get(proposal_id)
+        if record is None:
+            return Result("not_found", None, "This proposal no longer exists.")
+        if version is not None and record.version != version:
+            return Result("changed", record, CHANGED)
+        if record.status != "pending":
+            return Result("already", record, _already(record))
+        if self.now() >= record.expires_at:
+            return self._expire(record)
+        return record
 
     # -- housekeeping --------------------------------------------------------------------------------
 
@@ -220,22 +258,18 @@ class Approvals:
         return out
 
     def recover(self, statuses: tuple[str, ...] = ("executing", "unknown")) -> list[Record]:
-        """Settle proposals left `executing` (a crash) or `unknown` (no answer): read Zuora, re-send with the key.
+        """Settle proposals left `executing` (a crash) or `unknown` (no answer) through the checked path.
 
         Only at start-up may `executing` be included: in a running process another thread may be
-        executing it right now.
+        executing it right now. Returns the proposals whose state changed.
         """
         settled = []
         for record in self.store.with_status(*statuses):
-            if self.now() - record.updated_at > KEY_WINDOW:
-                outcome = Outcome("unknown", "Zuora's idempotency window has passed; a person must check Zuora "
-                                             "before anything is re-sent.")
-            else:
-                outcome = reconcile(self.client, record.id, record.proposal, record.request)
-            log.info("recovered proposal %s: %s", record.id, outcome.status)
-            if outcome.status == record.status == "unknown":
-                continue  # still no answer: nothing new to record
-            settled.append(self._finish(record, outcome, "bot", action=f"recovered_{outcome.status}"))
+            result = self._send_checked(record, resumed=True)
+            log.info("recovered proposal %s: %s", record.id, result.record.status if result.record else "?")
+            if result.record is not None and (result.record.status != record.status or
+                                              result.record.outcome != record.outcome):
+                settled.append(result.record)
         return settled
 
     def pending(self) -> list[Record]:
@@ -244,7 +278,73 @@ class Approvals:
     def recent(self, limit: int = 5) -> list[Record]:
         return self.store.recent(limit=limit)
 
+    # -- the one path to Zuora -------------------------------------------------------------------------
+
+    def _send_checked(self, record: Record, *, resumed: bool) -> Result:
+        """READ_ONLY, expiry, the stale re-read, then send once; `resumed`: it may have been sent already."""
+        actor = "bot" if resumed else (record.approvals[-1] if record.approvals else "bot")
+        prefix = "recovered_" if resumed else ""
+        if resumed:
+            try:
+                found = find(self.client, record.id, record.proposal)
+            except ZuoraError as exc:
+                return self._hold(record, f"Zuora could not be read ({type(exc).__name__}); checked again at the "
+                                          f"next sweep.")
+            if found is not None:
+                return Result("done", self._finish(record, found, actor, action=f"{prefix}{found.status}"),
+                              found.message)
+        if self.read_only:
+            return self._hold(record, "READ_ONLY is set: nothing was sent to Zuora; it is checked again (expiry, "
+                                      "changes) once READ_ONLY is off.")
+        if self.now() >= record.expires_at:
+            message = "Not executed: it expired before it could run; nothing was sent."
+            self._move(record.id, ("executing", "unknown"), "expired", actor=actor, action=f"{prefix}expired",
+                       detail=message, outcome={"message": message})
+            return Result("expired", self.store.get(record.id), message)
+        if resumed and record.sent_at is not None:
+            if record.request.method == "PUT" and self.now() - record.sent_at < self.put_grace:
+                return self._hold(record, "Zuora may still be running the request sent before the restart; it is "
+                                          "looked up again before anything is re-sent.")
+            if record.request.method == "POST" and self.now() - record.sent_at > KEY_WINDOW:
+                return self._hold(record, "Zuora's idempotency window has passed; a person must check Zuora before "
+                                          "anything is re-sent.")
+        try:
+            now_seen = record.proposal.reread(self.client)
+        except ZuoraError as exc:
+            if resumed:
+                return self._hold(record, f"Zuora could not be read ({type(exc).__name__}); checked again at the "
+                                          f"next sweep.")
+            outcome = Outcome("failed", f"Zuora could not be read before executing ({type(exc).__name__}); nothing "
+                                        f"was sent. Propose it again.")
+            return Result("done", self._finish(record, outcome, actor))
+        changed = record.proposal.snapshot.differences(now_seen)
+        if changed:
+            message = f"Not executed: {record.proposal.target} changed since the card was made ({'; '.join(changed)})."
+            self._move(record.id, ("executing", "unknown"), "stale", actor=actor, action=f"{prefix}stale",
+                       detail=message, outcome={"message": message})
+            return Result("stale", self.store.get(record.id), message)
+        with transaction(self.db):
+            self.store.mark_sent(record.id, self.now())
+        outcome = execute(self.client, record.id, record.proposal, record.request)
+        if outcome.status == record.status == "unknown":
+            return Result("already", record, outcome.message)  # still no answer: nothing new to record
+        action = f"{prefix}{outcome.status}" if resumed else None
+        return Result("done", self._finish(record, outcome, actor, action=action), outcome.message)
+
+    def _hold(self, record: Record, message: str) -> Result:
+        """Nothing sent now: the proposal waits as `unknown` with `message` (recorded once, not on every sweep)."""
+        if record.status == "unknown" and (record.outcome or {}).get("message") == message:
+            return Result("already", record, message)
+        self._move(record.id, ("executing", "unknown"), "unknown", actor="bot", action="held", detail=message,
+                   outcome={"message": message, "by": record.approvals[-1] if record.approvals else None})
+        return Result("already", self.store.get(record.id), message)
+
     # -- internals -----------------------------------------------------------------------------------
+
+    def _lost(self, current: Record | None, version: int) -> Result:
+        if current is not None and current.version != version:
+            return Result("changed", current, CHANGED)
+        return Result("already", current, _already(current) if current else "")
 
     def _expire(self, record: Record) -> Result:
         self._move(record.id, ("pending",), "expired", actor="bot", action="expired",
@@ -265,23 +365,21 @@ class Approvals:
 
     def _move(self, proposal_id: str, from_: tuple[str, ...], to: str, *, actor: str, action: str, detail: str,
               outcome: dict[str, object] | None = None, zuora_ids: dict[str, str] | None = None,
-              team: str | None = None) -> bool:
+              team: str | None = None, expect_version: int | None = None) -> bool:
         with transaction(self.db):
             record = self.store.get(proposal_id)
             moved = record is not None and self.store.transition(proposal_id, from_, to, now=self.now(),
-                                                                 outcome=outcome)
+                                                                 outcome=outcome, expect_version=expect_version)
             if moved and record is not None:
                 self._audit(record, actor, action, to, detail=detail, zuora_ids=zuora_ids, team=team)
         return moved
 
     def _decidable(self, proposal_id: str, clicker: str, team: str | None, groups: frozenset[str],
-                   verb: str) -> Record | Result:
+                   verb: str, version: int | None) -> Record | Result:
         """The pending proposal `clicker` may reject or edit (the requester or an approver), else why not."""
-        record = self.store.get(proposal_id)
-        if record is None:
-            return Result("not_found", None, "This proposal no longer exists.")
-        if record.status != "pending":
-            return Result("already", record, _already(record))
+        record = self.openable(proposal_id, version)
+        if isinstance(record, Result):
+            return record
         same_team = not team or team == record.team
         if not same_team or not (clicker == record.requester or self.policy.is_approver(clicker, groups)):
             with transaction(self.db):
@@ -291,10 +389,15 @@ class Approvals:
         return record
 
     def _audit(self, record: Record, actor: str, action: str, outcome: str, *, detail: str = "",
-               zuora_ids: dict[str, str] | None = None, team: str | None = None) -> None:
+               zuora_ids: dict[str, str] | None = None, team: str | None = None, question: str | None = None,
+               decision: str | None = None) -> None:
         self.audit.append(at=self.now().astimezone(UTC), actor=actor, team=team or record.team,
                           channel=record.channel, proposal_id=record.id, action=action, outcome=outcome,
-                          request_hash=record.request.digest(), zuora_ids=zuora_ids, detail=detail)
+                          request_hash=record.request.digest(), zuora_ids=zuora_ids, detail=detail,
+                          version=record.version, body_hash=record.body_hash, kind=record.kind,
+                          request=record.request, amount=record.proposal.amount,
+                          account_number=record.proposal.account_number, target=record.proposal.target,
+                          question=question, decision=decision)
 
 
 def _already(record: Record) -> str:
@@ -303,5 +406,6 @@ def _already(record: Record) -> str:
     words = {"executing": f"is being executed{who}", "succeeded": f"was approved{who} and done",
              "failed": f"was approved{who} but Zuora refused it", "unknown": f"was approved{who}; Zuora's answer "
              "is being checked", "rejected": f"was rejected{who}", "expired": "has expired",
-             "stale": "was not executed: the object changed"}
+             "stale": "was not executed: the object changed",
+             "pending": f"is still waiting for a decision (approved so far{who})"}
     return f"This proposal {words.get(record.status, record.status)}."

@@ -7,6 +7,7 @@ that records it, in one `bot.storage.transaction`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,7 +24,7 @@ __all__ = ["ENDED", "Record", "Status", "Store"]
 Status = Literal["pending", "approved", "executing", "succeeded", "failed", "unknown", "rejected", "expired", "stale"]
 ENDED = ("succeeded", "failed", "rejected", "expired", "stale")
 _COLUMNS = ("id", "kind", "status", "proposal", "request", "requester", "team", "channel", "message_ts", "approvals",
-            "outcome", "created_at", "expires_at", "updated_at")
+            "outcome", "created_at", "expires_at", "updated_at", "version", "sent_at")
 
 
 @dataclass(frozen=True)
@@ -44,10 +45,21 @@ class Record:
     created_at: datetime
     expires_at: datetime
     updated_at: datetime
+    version: int = 1
+    """Bumped by every edit; a click carries the version its card showed, and only that version runs."""
+    sent_at: datetime | None = None
+    """When the request was last handed to Zuora (None: never sent); a PUT sent recently may still land."""
 
     @property
     def kind(self) -> str:
         return self.proposal.kind
+
+    @property
+    def body_hash(self) -> str:
+        """SHA-256 over this version's exact request and the snapshot the approver saw."""
+        canonical = json.dumps([self.request.digest(), self.proposal.snapshot.model_dump(mode="json")],
+                               sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _record(row: tuple[Any, ...]) -> Record:
@@ -59,7 +71,8 @@ def _record(row: tuple[Any, ...]) -> Record:
                   outcome=json.loads(data["outcome"]) if data["outcome"] else None,
                   created_at=datetime.fromisoformat(data["created_at"]),
                   expires_at=datetime.fromisoformat(data["expires_at"]),
-                  updated_at=datetime.fromisoformat(data["updated_at"]))
+                  updated_at=datetime.fromisoformat(data["updated_at"]), version=int(data["version"]),
+                  sent_at=datetime.fromisoformat(data["sent_at"]) if data["sent_at"] else None)
 
 
 class Store:
@@ -72,7 +85,8 @@ class Store:
             [record.id, record.kind, record.status, record.proposal.model_dump_json(),
              dumps(record.request.model_dump()), record.requester, record.team, record.channel, record.message_ts,
              json.dumps(list(record.approvals)), json.dumps(record.outcome) if record.outcome else None,
-             record.created_at.isoformat(), record.expires_at.isoformat(), record.updated_at.isoformat()])
+             record.created_at.isoformat(), record.expires_at.isoformat(), record.updated_at.isoformat(),
+             record.version, record.sent_at.isoformat() if record.sent_at else None])
 
     def get(self, proposal_id: str) -> Record | None:
         row = self.db.execute(f"select {', '.join(_COLUMNS)} from proposals where id = ?", [proposal_id]).fetchone()
@@ -81,9 +95,17 @@ class Store:
     def transition(self, proposal_id: str, from_: tuple[str, ...], to: str, *, now: datetime,
                    approvals: tuple[str, ...] | None = None, expect_approvals: tuple[str, ...] | None = None,
                    outcome: dict[str, Any] | None = None, proposal: Proposal | None = None,
-                   request: ZuoraRequest | None = None) -> bool:
-        """Move `proposal_id` from one of `from_` to `to` (and set the given columns); True if this call did it."""
+                   request: ZuoraRequest | None = None, expect_version: int | None = None,
+                   version: int | None = None) -> bool:
+        """Move `proposal_id` from one of `from_` to `to` (and set the given columns); True if this call did it.
+
+        `expect_version` / `expect_approvals` make it conditional on the version and approvals the
+        caller saw, in the same statement (a claim is one conditional update).
+        """
         sets, params = ["status = ?", "updated_at = ?"], [to, now.isoformat()]
+        if version is not None:
+            sets.append("version = ?")
+            params.append(version)
         if approvals is not None:
             sets.append("approvals = ?")
             params.append(json.dumps(list(approvals)))
@@ -101,8 +123,15 @@ class Store:
         if expect_approvals is not None:
             where += " and approvals = ?"
             params.append(json.dumps(list(expect_approvals)))
+        if expect_version is not None:
+            where += " and version = ?"
+            params.append(expect_version)
         cursor = self.db.execute(f"update proposals set {', '.join(sets)} where {where}", params)
         return cursor.rowcount == 1
+
+    def mark_sent(self, proposal_id: str, now: datetime) -> None:
+        """Record that the request is about to go to Zuora (inside the caller's transaction)."""
+        self.db.execute("update proposals set sent_at = ? where id = ?", [now.isoformat(), proposal_id])
 
     def set_card(self, proposal_id: str, channel: str, message_ts: str) -> None:
         with locked(self.db):

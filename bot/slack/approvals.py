@@ -19,7 +19,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.actions import Approvals, Record, Result
 from bot.actions.proposals import Proposal, ProposalError, parse_proposal
-from bot.slack.cards import MAX_DIGEST_ROWS, approval_card, digest_card
+from bot.slack.cards import MAX_DIGEST_ROWS, approval_card, digest_card, parse_value
 from bot.zuora.errors import ZuoraError
 
 __all__ = ["Desk", "Groups"]
@@ -56,9 +56,23 @@ class Groups:
 
 
 class Desk:
-    def __init__(self, approvals: Approvals, groups: Groups) -> None:
+    def __init__(self, approvals: Approvals, groups: Groups, *, mirror: Any = None) -> None:
         self.approvals = approvals
         self.groups = groups
+        self.mirror = mirror
+        """The audit mirror to Zuora (`bot.actions.mirror.AuditMirror`), or None."""
+
+    def anchor(self) -> None:
+        """Anchor the audit log outside the database: mirror new rows to Zuora, write a signed checkpoint."""
+        if self.mirror is not None:
+            try:
+                self.mirror.flush()
+            except ZuoraError as exc:
+                log.warning("audit mirror: rows wait for the next flush (%s)", type(exc).__name__)
+        try:
+            self.approvals.audit.checkpoint(self.approvals.now())
+        except OSError as exc:
+            log.warning("audit checkpoint not written (%s)", exc.strerror)
 
     def card(self, record: Record) -> dict[str, Any]:
         p = record.proposal
@@ -67,11 +81,13 @@ class Desk:
                              now=self.approvals.now(), read_only=self.approvals.read_only)
 
     def propose(self, client: WebClient, proposal: dict[str, Any] | Proposal, *, requester: str, team: str,
-                channel: str, thread_ts: str | None = None) -> tuple[Record | None, str]:
+                channel: str, thread_ts: str | None = None, question: str | None = None,
+                decision: str | None = None) -> tuple[Record | None, str]:
         """Store the proposal and post its card; returns the record (None if the card could not be posted) and a
-        sentence for the requester."""
+        sentence for the requester. `question` and `decision` (the copilot's) go into the audit log."""
         parsed = parse_proposal(proposal) if isinstance(proposal, dict) else proposal
-        record = self.approvals.open(parsed, requester=requester, team=team, channel=channel)
+        record = self.approvals.open(parsed, requester=requester, team=team, channel=channel, question=question,
+                                     decision=decision)
         try:
             posted = client.chat_postMessage(channel=channel, thread_ts=thread_ts, **self.card(record))
         except SlackApiError as exc:
@@ -128,22 +144,25 @@ class Desk:
         except SlackApiError as exc:
             log.warning("slack: outcome of %s not announced (%s)", record.id, exc.response.get("error"))
 
-    def approve(self, client: WebClient, proposal_id: str, *, clicker: str, team: str | None) -> Result:
+    def approve(self, client: WebClient, value: str, *, clicker: str, team: str | None) -> Result:
+        """A click on Approve; `value` is the button's `<id>:<version>` (only that version may run)."""
+        proposal_id, version = parse_value(value)
         result = self.approvals.approve(proposal_id, clicker=clicker, team=team,
-                                        groups=self.groups.of(client, clicker))
-        if result.kind in ("waiting", "expired"):
-            self.refresh(client, result.record)
+                                        groups=self.groups.of(client, clicker), version=version)
+        if result.kind in ("waiting", "expired", "changed"):
+            self.refresh(client, result.record)  # an outdated card is redrawn with the current version
         if result.kind != "claimed" or result.record is None:
             return result
         self.refresh(client, result.record)  # "running in Zuora…": the buttons are gone before the call
         done = self.approvals.run(result.record)
+        self.anchor()  # the executed row reaches the mirror before the card says so
         self.refresh(client, done.record)
         if done.record is not None:
             self.announce(client, done.record)
         return done
 
-    def repropose(self, client: WebClient, proposal_id: str, *, clicker: str, team: str) -> str:
-        record = self.approvals.get(proposal_id)
+    def repropose(self, client: WebClient, value: str, *, clicker: str, team: str) -> str:
+        record = self.approvals.get(parse_value(value)[0])
         if record is None:
             return "This proposal no longer exists."
         try:
@@ -178,14 +197,17 @@ class Desk:
         return len(settled)
 
     def housekeeping(self, client: WebClient, stop: threading.Event, *, every: float = 60.0) -> None:
-        """Recover at start-up, then expire overdue proposals every `every` seconds until `stop` is set."""
+        """Recover at start-up, then every `every` seconds expire overdue proposals, settle unconfirmed ones and
+        anchor the audit log, until `stop` is set."""
         try:
             self.recover(client)
+            self.anchor()
         except Exception:  # a background thread must not die silently: log and keep sweeping
             log.exception("approvals: recovery at start-up failed")
         while not stop.wait(every):
             try:
                 self.sweep(client)
+                self.anchor()
             except Exception:
                 log.exception("approvals: expiry sweep failed")
 

@@ -17,12 +17,23 @@ from bot.actions.store import Record
 from bot.money import money
 
 __all__ = ["APPROVE", "EDIT", "EDIT_VIEW", "REJECT", "REJECT_VIEW", "REPROPOSE", "ROW", "approval_card",
-           "digest_card", "edit_modal", "home_section", "reject_modal", "who"]
+           "card_value", "digest_card", "edit_modal", "home_section", "parse_value", "reject_modal", "who"]
 
 APPROVE, REJECT, EDIT, REPROPOSE = "approval.approve", "approval.reject", "approval.edit", "approval.repropose"
 ROW = "approval.row"
-"""The per-row menu of a digest card; its option values are `approve:<id>`, `reject:<id>`, `edit:<id>`."""
+"""The per-row menu of a digest card; its option values are `approve:<id>:<version>`, `reject:…`, `edit:…`."""
 REJECT_VIEW, EDIT_VIEW = "approval.reject_view", "approval.edit_view"
+
+
+def card_value(record: Record) -> str:
+    """What a button carries: the proposal id and the version the card shows (`<id>:<version>`)."""
+    return f"{record.id}:{record.version}"
+
+
+def parse_value(value: str) -> tuple[str, int | None]:
+    """The proposal id and version from a button value or modal metadata (version None: an old card)."""
+    proposal_id, _, version = value.partition(":")
+    return proposal_id, int(version) if version.isdigit() else None
 
 
 def who(requester: str) -> str:
@@ -100,7 +111,8 @@ def approval_card(record: Record, *, who_may_approve: str, now: datetime, read_o
         blocks.append({"type": "actions", "block_id": f"approval:{record.id}", "elements": [
             _button("Propose again", REPROPOSE, record.id)]})
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
-        f"Proposal `{record.id}` · nothing changes in Zuora until an authorized approver approves")}]})
+        f"Proposal `{record.id}` version {record.version} · nothing changes in Zuora until an authorized approver "
+        f"approves")}]})
     text = f"{header}: {p.sentence()}" + (f" {status}" if status else "")
     return {"text": text[:3900], "blocks": blocks}
 
@@ -121,15 +133,17 @@ def _buttons(record: Record) -> list[dict[str, Any]]:
     confirm = {"title": {"type": "plain_text", "text": "Run this in Zuora?"},
                "text": {"type": "mrkdwn", "text": p.sentence()[:300]},
                "confirm": {"type": "plain_text", "text": "Approve"}, "deny": {"type": "plain_text", "text": "Cancel"}}
-    buttons = [_button("Approve", APPROVE, record.id, "primary", confirm),
-               _button("Reject", REJECT, record.id, "danger")]
+    value = card_value(record)
+    buttons = [_button("Approve", APPROVE, value, "primary", confirm),
+               _button("Reject", REJECT, value, "danger")]
     if p.editable:
-        buttons.append(_button("Edit amount", EDIT, record.id))
+        buttons.append(_button("Edit amount", EDIT, value))
     return buttons
 
 
-def reject_modal(proposal_id: str) -> dict[str, Any]:
-    return {"type": "modal", "callback_id": REJECT_VIEW, "private_metadata": proposal_id,
+def reject_modal(value: str) -> dict[str, Any]:
+    """The reject modal; `value` (`<id>:<version>`) comes back as its private metadata."""
+    return {"type": "modal", "callback_id": REJECT_VIEW, "private_metadata": value,
             "title": {"type": "plain_text", "text": "Reject proposal"},
             "submit": {"type": "plain_text", "text": "Reject"}, "close": {"type": "plain_text", "text": "Cancel"},
             "blocks": [{"type": "input", "block_id": "reason", "label": {"type": "plain_text", "text": "Why?"},
@@ -139,7 +153,7 @@ def reject_modal(proposal_id: str) -> dict[str, Any]:
 
 def edit_modal(record: Record) -> dict[str, Any]:
     p = record.proposal
-    return {"type": "modal", "callback_id": EDIT_VIEW, "private_metadata": record.id,
+    return {"type": "modal", "callback_id": EDIT_VIEW, "private_metadata": card_value(record),
             "title": {"type": "plain_text", "text": "Edit amount"},
             "submit": {"type": "plain_text", "text": "Save"}, "close": {"type": "plain_text", "text": "Cancel"},
             "blocks": [
@@ -196,7 +210,8 @@ def digest_card(records: list[Record], *, now: datetime) -> dict[str, Any]:
             options = [("Approve", "approve"), ("Reject", "reject")] + \
                 ([("Edit amount", "edit")] if p.editable else [])
             row["accessory"] = {"type": "overflow", "action_id": ROW, "options": [
-                {"text": {"type": "plain_text", "text": label}, "value": f"{verb}:{r.id}"} for label, verb in options]}
+                {"text": {"type": "plain_text", "text": label}, "value": f"{verb}:{card_value(r)}"}
+                for label, verb in options]}
         blocks.append(row)
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
         "Each row is a separate proposal; nothing changes in Zuora until an authorized approver approves it. "

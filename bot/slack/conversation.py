@@ -98,8 +98,10 @@ class Conversations:
         if self.deps.desk is None:
             return ("Proposals are switched off here: set APPROVERS (Slack user or group ids) to turn approval "
                     "cards on.")
+        answer = turn.exchange.answer
         _, message = self.deps.desk.propose(client, proposal, requester=turn.user_id, team=team, channel=channel,
-                                            thread_ts=thread_ts)
+                                            thread_ts=thread_ts, question=turn.exchange.question,
+                                            decision=f"{answer.intent}: {answer.text}"[:2000])
         return message
 
     def _log_failure(self, answer: Answer, channel: str, user_id: str) -> str:

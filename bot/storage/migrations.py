@@ -153,3 +153,18 @@ def m007_billrun_subscriptions(db: sqlite_utils.Database) -> None:
                "subscribed_at text not null)")
     db.execute("create table billrun_deliveries (bill_run_id text not null, user_id text not null, "
                "sent_at text not null, primary key (bill_run_id, user_id))")
+
+
+@migration
+def m008_proposal_versions(db: sqlite_utils.Database) -> None:
+    """Proposal versions (an edit makes a new one; a click names the one it saw) and when a request was sent."""
+    db.execute("alter table proposals add column version integer not null default 1")
+    db.execute("alter table proposals add column sent_at text")
+
+
+@migration
+def m009_audit_versions(db: sqlite_utils.Database) -> None:
+    """Audit rows name the proposal version, kind, body hash and exact request; `mac` signs a row with AUDIT_KEY."""
+    for column in ("version integer", "body_hash text", "kind text", "method text", "path text", "context text",
+                   "mac text"):
+        db.execute(f"alter table audit_log add column {column}")

@@ -1,7 +1,9 @@
 """Custom objects (namespace `default`): definitions and records, as the audit mirror uses them.
 
-`q` on the record list accepts `Field__c = 'value'` clauses joined by `AND`, on filterable fields
-only (the exact grammar Zuora accepts is not documented in our sources: an assumption).
+`q` on the record list accepts `Field__c = 'value'` or `Field__c.EQ:value` clauses joined by `AND`,
+on filterable fields only (the exact grammar Zuora accepts is not documented in our sources: an
+assumption). Values of `unique` fields must not repeat: a batch with a duplicate is refused whole
+(the audit mirror sends `allowPartialSuccess: false`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from bot.sandbox.routing import Call, Reply, route
 
 _TYPES: dict[str, type | tuple[type, ...]] = {"string": str, "number": (int, float, Decimal), "integer": int,
                                               "boolean": bool}
-_CLAUSE = re.compile(r"^\s*([A-Za-z0-9_]+)\s*(?:=|:)\s*'?([^']*)'?\s*$")
+_CLAUSE = re.compile(r"^\s*([A-Za-z0-9_]+)\s*(?:=|:|\.EQ:)\s*'?([^']*)'?\s*$")
 
 
 def _stamp(value: datetime) -> str:
@@ -57,6 +59,7 @@ def create_definitions(call: Call) -> Reply:
             "UpdatedById": "demo-user", "CreatedDate": _stamp(now), "UpdatedDate": _stamp(now),
             "schema": {"object": name, "label": spec.get("label", name), "properties": properties,
                        "required": spec.get("required", []), "filterable": spec.get("filterable", []),
+                       "unique": spec.get("unique", []),
                        "relationships": spec.get("relationships", [])}}
     call.tenant.object_definitions.update(created)
     return Reply({"count": len(created), "definitions": created})
@@ -75,6 +78,15 @@ def create_records(call: Call) -> Reply:
     if not isinstance(records, list) or not records or len(records) > 1000:
         raise SandboxError(22, "'records' must hold 1 to 1,000 records")
     created = []
+    store = call.tenant.object_records[call.args["name"]]
+    for field in schema.get("unique", []):
+        taken = {str(r.get(field)) for r in store.values() if r.get(field) is not None}
+        for record in records:
+            value = record.get(field)
+            if value is not None and str(value) in taken:
+                raise SandboxError(30, f"A record with {field} '{value}' already exists")
+            if value is not None:
+                taken.add(str(value))
     for record in records:
         for field in schema["required"]:
             if record.get(field) in (None, ""):
@@ -93,7 +105,6 @@ def create_records(call: Call) -> Reply:
         row.update({"Id": str(uuid.UUID(call.tenant.new_id("corecord"))), "type": call.args["name"],
                     "CreatedById": "demo-user", "UpdatedById": "demo-user", "CreatedDate": now, "UpdatedDate": now})
         created.append(row)
-    store = call.tenant.object_records[call.args["name"]]
     for row in created:
         store[row["Id"]] = row
     return Reply({"records": created})

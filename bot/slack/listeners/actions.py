@@ -16,9 +16,10 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.actions import Record
 from bot.slack.billruns import EXPLAIN
 from bot.slack.blocks import ACTION_FOLLOW_UP, ACTION_SHARE, answer_message
-from bot.slack.cards import APPROVE, EDIT, REJECT, REPROPOSE, ROW, edit_modal, reject_modal
+from bot.slack.cards import APPROVE, EDIT, REJECT, REPROPOSE, ROW, edit_modal, parse_value, reject_modal
 from bot.slack.conversation import COMMAND_MEMORY, Conversations, SlackDeps, command_thread
 from bot.slack.listeners.messages import reply_in_thread
 
@@ -102,15 +103,17 @@ def register_approvals(app: App, deps: SlackDeps) -> None:
     if desk is None:
         return
 
-    def approve(body: dict[str, Any], proposal_id: str, client: WebClient, respond: Respond) -> None:
-        result = desk.approve(client, proposal_id, clicker=body["user"]["id"], team=_team(body))
+    def approve(body: dict[str, Any], value: str, client: WebClient, respond: Respond) -> None:
+        result = desk.approve(client, value, clicker=body["user"]["id"], team=_team(body))
         if result.kind not in ("claimed", "done"):
             _say(respond, result.message)
 
-    def edit(body: dict[str, Any], proposal_id: str, client: WebClient, respond: Respond) -> None:
-        record = desk.approvals.get(proposal_id)
-        if record is None or record.status != "pending":
-            _say(respond, "This proposal is no longer pending; its amount cannot change.")
+    def edit(body: dict[str, Any], value: str, client: WebClient, respond: Respond) -> None:
+        record = desk.approvals.openable(*parse_value(value))
+        if not isinstance(record, Record):  # changed, decided or expired: refused at once, the card redrawn
+            desk.refresh(client, record.record)
+            _say(respond, record.message if record.kind == "changed" else
+                 f"{record.message} Its amount cannot change.")
             return
         client.views_open(trigger_id=body["trigger_id"], view=edit_modal(record))
 
@@ -133,13 +136,13 @@ def register_approvals(app: App, deps: SlackDeps) -> None:
     @app.action(ROW)
     def on_row(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond) -> None:
         ack()
-        verb, _, proposal_id = ((action.get("selected_option") or {}).get("value") or "").partition(":")
+        verb, _, value = ((action.get("selected_option") or {}).get("value") or "").partition(":")
         if verb == "approve":
-            approve(body, proposal_id, client, respond)
+            approve(body, value, client, respond)
         elif verb == "reject":
-            client.views_open(trigger_id=body["trigger_id"], view=reject_modal(proposal_id))
+            client.views_open(trigger_id=body["trigger_id"], view=reject_modal(value))
         elif verb == "edit":
-            edit(body, proposal_id, client, respond)
+            edit(body, value, client, respond)
 
     @app.action(REPROPOSE)
     def repropose(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient,

@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.slack.cards import EDIT_VIEW, REJECT_VIEW
+from bot.slack.cards import EDIT_VIEW, REJECT_VIEW, parse_value
 from bot.slack.conversation import SlackDeps
 
 __all__ = ["register"]
@@ -30,8 +30,9 @@ def register(app: App, deps: SlackDeps) -> None:
             ack(response_action="errors", errors={"reason": "Say why, for the requester and the audit log."})
             return
         user = body["user"]
-        result = desk.approvals.reject(view["private_metadata"], clicker=user["id"], team=user.get("team_id"),
-                                       groups=desk.groups.of(client, user["id"]), reason=reason)
+        proposal_id, version = parse_value(view["private_metadata"])
+        result = desk.approvals.reject(proposal_id, clicker=user["id"], team=user.get("team_id"),
+                                       groups=desk.groups.of(client, user["id"]), reason=reason, version=version)
         if result.kind != "rejected" or result.record is None:
             ack(response_action="errors", errors={"reason": result.message})
             return
@@ -48,10 +49,13 @@ def register(app: App, deps: SlackDeps) -> None:
             ack(response_action="errors", errors={"amount": f"{text!r} is not an amount, e.g. 125.50"})
             return
         user = body["user"]
-        result = desk.approvals.edit(view["private_metadata"], clicker=user["id"], team=user.get("team_id"),
-                                     groups=desk.groups.of(client, user["id"]), amount=amount)
+        proposal_id, version = parse_value(view["private_metadata"])
+        result = desk.approvals.edit(proposal_id, clicker=user["id"], team=user.get("team_id"),
+                                     groups=desk.groups.of(client, user["id"]), amount=amount, version=version)
         if result.kind != "edited":
             ack(response_action="errors", errors={"amount": result.message})
+            if result.kind in ("changed", "expired"):
+                desk.refresh(client, result.record)
             return
         ack()
         desk.refresh(client, result.record)
