@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.actions import Approvals, Policy
+from bot.actions import Approvals, Policy, Result
 from bot.actions.audit import AuditLog
 from bot.sandbox import ZuoraSandbox
 from bot.storage import transaction
@@ -53,32 +53,37 @@ def test_a_click_on_an_outdated_card_runs_nothing(approvals: Approvals, sandbox:
     assert rows[0].body_hash != rows[1].body_hash and rows[-2].body_hash == rows[1].body_hash
 
 
+def race(approvals: Approvals, record_id: str, amount: Decimal) -> dict[str, Result]:
+    """An Approve on the card of version 1 and an Edit to `amount`, released at the same moment."""
+    barrier, results = threading.Barrier(2), {}
+
+    def click() -> None:
+        barrier.wait()
+        result = approve(approvals, record_id, version=1)
+        results["approve"] = approvals.run(result.record) if result.kind == "claimed" and result.record else result
+
+    def edit() -> None:
+        barrier.wait()
+        results["edit"] = approvals.edit(record_id, clicker=REP, team=TEAM, groups=frozenset(), amount=amount,
+                                         version=1)
+
+    threads = [threading.Thread(target=click), threading.Thread(target=edit)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
 def test_approve_edit_race_in_threads_never_runs_a_body_the_approver_did_not_see(
         tmp_path: Path, client: ZuoraClient, sandbox: ZuoraSandbox, wall: Clock) -> None:
     approvals = approvals_for(tmp_path, client, sandbox, wall)
     outcomes: list[tuple[str, str]] = []
     for n in range(12):
         record = approvals.open(credit(approvals, "50.00"), requester=REP, team=TEAM, channel="C0")
-        barrier, results = threading.Barrier(2), {}
-
-        def click(record_id: str = record.id) -> None:
-            barrier.wait()
-            result = approve(approvals, record_id, version=1)
-            results["approve"] = approvals.run(result.record) if result.kind == "claimed" and result.record \
-                else result
-
-        def edit(record_id: str = record.id, amount: int = 10 + n) -> None:
-            barrier.wait()
-            results["edit"] = approvals.edit(record_id, clicker=REP, team=TEAM, groups=frozenset(),
-                                             amount=Decimal(amount), version=1)
-
-        threads = [threading.Thread(target=click), threading.Thread(target=edit)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        results = race(approvals, record.id, Decimal(10 + n))
         outcomes.append((results["approve"].kind, results["edit"].kind))
-        assert (results["approve"].kind, results["edit"].kind) in {("done", "already"), ("changed", "edited")}
+        assert outcomes[-1] in {("done", "already"), ("changed", "edited")}
     runs = [o for o in outcomes if o[0] == "done"]
     assert set(memo_amounts(sandbox)) <= {Decimal("50.00")}  # only ever the body the approver saw
     assert len(memo_amounts(sandbox)) == len(runs)
