@@ -1,0 +1,222 @@
+"""Tampering with the audit log, caught against anchors outside the database: signed rows and checkpoints
+(`AUDIT_KEY`), and the mirror in Zuora's `AI_Audit_Log` custom object (the sandbox serves it)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.actions import Approvals
+from bot.actions.audit import AuditLog, _digest
+from bot.actions.mirror import OBJECT, AuditMirror
+from bot.sandbox import ZuoraSandbox
+from bot.storage import open_db
+from bot.zuora import ZuoraClient
+from tests.test_approvals import APPROVER, REP, TEAM, Clock, approvals_for, approve, credit
+
+KEY = "audit-key-outside-the-db-0123456789"
+
+
+@pytest.fixture
+def wall() -> Clock:
+    return Clock()
+
+
+def busy(approvals: Approvals, n: int = 3) -> None:
+    """A few proposals through their life: proposed, approved, run; one rejected."""
+    for _ in range(n):
+        record = approvals.open(credit(approvals, "5.00"), requester=REP, team=TEAM, channel="C0",
+                                question="credit INV-448 5 for jane@example.com", decision="propose_credit_memo")
+        approvals.run(approve(approvals, record.id).record)  # type: ignore[arg-type]
+    other = approvals.open(credit(approvals, "5.00"), requester=REP, team=TEAM, channel="C0")
+    approvals.reject(other.id, clicker=APPROVER, team=TEAM, groups=frozenset(), reason="no", version=1)
+
+
+def signed(tmp_path: Path, client: ZuoraClient, sandbox: ZuoraSandbox, wall: Clock) -> Approvals:
+    audit_db = open_db(tmp_path / "bot.db")
+    approvals = approvals_for(tmp_path, client, sandbox, wall,
+                              audit=AuditLog(audit_db, key=KEY, checkpoints=tmp_path / "bot.db.checkpoints"))
+    approvals.db = audit_db
+    approvals.store.db = audit_db
+    return approvals
+
+
+# -- what someone holding the database file can do --------------------------------------------------------
+
+def drop_triggers(db: sqlite3.Connection) -> None:
+    db.execute("drop trigger if exists audit_log_no_update")
+    db.execute("drop trigger if exists audit_log_no_delete")
+
+
+def recompute_from(db: sqlite3.Connection, seq: int, detail: str) -> None:
+    """Change row `seq` and recompute every hash after it (a consistent chain, without the key)."""
+    drop_triggers(db)
+    db.execute("update audit_log set detail = ? where seq = ?", [detail, seq])
+    prev = db.execute("select hash from audit_log where seq = ?", [seq - 1]).fetchone()[0]
+    audit = AuditLog_for(db)
+    for row in list(audit.rows(after_seq=seq - 1)):
+        digest = _digest(prev, row.hashed_fields())
+        db.execute("update audit_log set prev_hash = ?, hash = ? where seq = ?", [prev, digest, row.seq])
+        prev = digest
+
+
+def forge_append(db: sqlite3.Connection, actor: str = "U0MALLORY") -> None:
+    """Append a row with a correct chain hash (anyone can compute SHA-256)."""
+    last = db.execute("select hash from audit_log order by seq desc limit 1").fetchone()[0]
+    fields = {"at": datetime(2026, 11, 20, tzinfo=UTC).isoformat(), "actor": actor, "team": TEAM, "channel": "C0",
+              "proposal_id": "forged", "action": "approved", "outcome": "approved", "request_hash": None,
+              "zuora_ids": "{}", "detail": ""}
+    db.execute("insert into audit_log (at, actor, team, channel, proposal_id, action, outcome, request_hash, "
+               "zuora_ids, detail, prev_hash, hash) values (:at, :actor, :team, :channel, :proposal_id, :action, "
+               ":outcome, :request_hash, :zuora_ids, :detail, :prev, :hash)",
+               {**fields, "prev": last, "hash": _digest(last, fields)})
+
+
+def AuditLog_for(db: sqlite3.Connection) -> AuditLog:
+    from sqlite_utils import Database
+
+    return AuditLog(Database(db))
+
+
+# -- signed rows and checkpoints (AUDIT_KEY) -------------------------------------------------------------------
+
+@pytest.fixture
+def log(tmp_path: Path, client: ZuoraClient, sandbox: ZuoraSandbox, wall: Clock) -> AuditLog:
+    approvals = signed(tmp_path, client, sandbox, wall)
+    busy(approvals)
+    assert approvals.audit.checkpoint() is not None and approvals.audit.checkpoint() is None  # only when it moved
+    assert approvals.audit.verify() == []
+    return approvals.audit
+
+
+def test_rows_name_the_version_kind_body_hash_and_request(log: AuditLog) -> None:
+    rows = list(log.rows())
+    executing = next(r for r in rows if r.action == "executing")
+    assert executing.version == 1 and executing.kind == "credit_memo" and executing.method == "POST"
+    assert executing.path.startswith("/v1/credit-memos/invoice/") and len(executing.body_hash or "") == 64
+    assert all(r.mac for r in rows)
+    proposed = json.loads(rows[0].context or "{}")
+    assert proposed["question"].startswith("credit INV-448") and proposed["decision"] == "propose_credit_memo"
+
+
+def test_truncated_newest_rows(log: AuditLog) -> None:
+    count = log.head()[0]
+    drop_triggers(log.db.conn)
+    log.db.execute("delete from audit_log where seq > ?", [count - 2])
+    problems = log.verify()
+    assert any(p.startswith("truncated: the checkpoint of") and f"saw {count} rows" in p for p in problems)
+
+
+def test_all_rows_deleted(log: AuditLog) -> None:
+    drop_triggers(log.db.conn)
+    log.db.execute("delete from audit_log")
+    assert any(p.startswith("all rows deleted") for p in log.verify())
+
+
+def test_a_recomputed_chain(log: AuditLog) -> None:
+    recompute_from(log.db.conn, 2, "nothing to see")
+    problems = log.verify()
+    assert not any("does not follow" in p or "does not match its hash" in p for p in problems)  # chain consistent
+    assert "row 2: forged (its signature does not match AUDIT_KEY)" in problems
+    assert any("differs from the signed checkpoint" in p and "recomputed" in p for p in problems)
+
+
+def test_a_forged_appended_row(log: AuditLog) -> None:
+    forge_append(log.db.conn)
+    count = log.head()[0]
+    assert log.verify() == [f"row {count}: forged (unsigned, after signed rows)"]
+
+
+def test_missing_triggers(log: AuditLog) -> None:
+    log.db.execute("drop trigger audit_log_no_delete")
+    assert log.verify() == ["trigger audit_log_no_delete is missing: the log can be changed in place"]
+
+
+def test_a_forged_checkpoint(log: AuditLog) -> None:
+    assert log.checkpoints is not None
+    with log.checkpoints.open("a") as out:
+        out.write(json.dumps({"at": "x", "count": 1, "seq": 1, "head": "0" * 64, "sig": "f" * 64}) + "\n")
+    assert log.verify() == ["checkpoint x: forged (its signature does not match AUDIT_KEY)"]
+
+
+def cli(tmp_path: Path, *args: str, key: str | None = KEY) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    if key:
+        env["AUDIT_KEY"] = key
+    return subprocess.run([sys.executable, "-m", "bot", "audit", "verify", "--database", str(tmp_path / "bot.db"),
+                           *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_verify_cli_says_what_is_wrong_in_one_line(tmp_path: Path, log: AuditLog) -> None:
+    ok = cli(tmp_path)
+    assert ok.returncode == 0 and "intact" in ok.stdout and "signed checkpoints" in ok.stdout
+    drop_triggers(log.db.conn)
+    log.db.execute("delete from audit_log where seq > 3")
+    bad = cli(tmp_path)
+    assert bad.returncode == 1 and len(bad.stdout.splitlines()) == 1 and "truncated" in bad.stdout
+    assert bad.stderr == ""
+    log.db.execute("drop table audit_log")
+    broken = cli(tmp_path)
+    assert broken.returncode == 1 and broken.stdout == ""
+    assert broken.stderr.splitlines() == [f"error: {tmp_path / 'bot.db'}: the audit log cannot be read "
+                                          f"(no such table: audit_log)"]
+    missing = subprocess.run([sys.executable, "-m", "bot", "audit", "verify", "--database", str(tmp_path / "no.db")],
+                             cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                             env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert missing.returncode == 1 and "no such database file" in missing.stderr and "Traceback" not in missing.stderr
+
+
+# -- the mirror in Zuora ---------------------------------------------------------------------------------------
+
+@pytest.fixture
+def mirrored(tmp_path: Path, client: ZuoraClient, sandbox: ZuoraSandbox, wall: Clock) -> AuditMirror:
+    approvals = approvals_for(tmp_path, client, sandbox, wall)
+    busy(approvals)
+    mirror = AuditMirror(client, approvals.audit, redact=True, batch=4)
+    assert mirror.flush() == approvals.audit.head()[0] and mirror.flush() == 0
+    assert mirror.compare() == []
+    return mirror
+
+
+def test_every_row_is_mirrored_once_in_batches_with_idempotency_keys(mirrored: AuditMirror,
+                                                                     sandbox: ZuoraSandbox) -> None:
+    records = list(sandbox.tenant.object_records[OBJECT].values())
+    count = mirrored.audit.head()[0]
+    assert len(records) == count and len({r["EventKey__c"] for r in records}) == count
+    posts = sandbox.requests_to(f"/objects/records/default/{OBJECT}", "POST")
+    assert len(posts) == -(-count // 4) and len({p.headers["idempotency-key"] for p in posts}) == len(posts)
+    executed = next(r for r in records if r["ActionType__c"] == "credit_memo:succeeded")
+    assert executed["Stage__c"] == "executed" and executed["ApiCall__c"].startswith("POST /v1/credit-memos/invoice/")
+    assert "credit_memo_id" in executed["ApiResult__c"] and executed["AccountNumber__c"].startswith("A")
+    asked = next(r for r in records if r["ActionType__c"] == "credit_memo:proposed" and r.get("Prompt__c"))
+    assert asked["Prompt__c"].startswith("redacted (REDACT_PII): sha256=") and "jane@" not in json.dumps(records, default=str)
+    assert json.loads(asked["InputData__c"])["version"] == 1
+
+
+def test_a_lost_answer_during_a_flush_makes_no_duplicates(tmp_path: Path, client: ZuoraClient,
+                                                          sandbox: ZuoraSandbox, wall: Clock) -> None:
+    approvals = approvals_for(tmp_path, client, sandbox, wall)
+    busy(approvals, 1)
+    sandbox.inject(f"/objects/records/default/{OBJECT}", method="POST", statuses=[503], after=True)
+    mirror = AuditMirror(client, approvals.audit)
+    assert mirror.flush() == approvals.audit.head()[0]
+    assert len(sandbox.tenant.object_records[OBJECT]) == approvals.audit.head()[0]
+
+
+def test_the_mirror_catches_truncation_a_recomputed_chain_and_forged_rows(mirrored: AuditMirror) -> None:
+    db = mirrored.audit.db.conn
+    count = mirrored.audit.head()[0]
+    forge_append(db)
+    assert mirrored.compare() == [f"rows {count + 1}–{count + 1} are not in Zuora's {OBJECT} (forged, or not "
+                                  f"mirrored yet: let serve flush, then verify again)"]
+    recompute_from(db, 3, "rewritten")
+    assert any(p.startswith(f"row 3: differs from Zuora's {OBJECT} copy") for p in mirrored.compare())
+    db.execute("delete from audit_log where seq >= ?", [count - 1])
+    assert any(f"rows {count - 1}–{count} are in Zuora's {OBJECT} but not in the database" in p
+               for p in mirrored.compare())
