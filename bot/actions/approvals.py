@@ -266,9 +266,9 @@ class Approvals:
         settled = []
         for record in self.store.with_status(*statuses):
             result = self._send_checked(record, resumed=True)
-            log.info("recovered proposal %s: %s", record.id, result.record.status if result.record else "?")
             if result.record is not None and (result.record.status != record.status or
                                               result.record.outcome != record.outcome):
+                log.info("recovered proposal %s: %s → %s", record.id, record.status, result.record.status)
                 settled.append(result.record)
         return settled
 
