@@ -19,7 +19,7 @@ from bot.actions.kinds import Outcome, Proposal, ZuoraRequest
 from bot.zuora import ZuoraClient
 from bot.zuora.errors import ZuoraAPIError, ZuoraAuthError, ZuoraConflict, ZuoraError, ZuoraServerError
 
-__all__ = ["Outcome", "execute", "find", "reconcile"]
+__all__ = ["Outcome", "execute", "find"]
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +51,6 @@ def find(client: ZuoraClient, proposal_id: str, proposal: Proposal) -> Outcome |
     Raises `ZuoraError` when Zuora cannot be read.
     """
     return proposal.find(client, proposal_id)
-
-
-def reconcile(client: ZuoraClient, proposal_id: str, proposal: Proposal, request: ZuoraRequest) -> Outcome:
-    """Settle a proposal left unconfirmed: its effect if Zuora shows it, else the request sent again."""
-    try:
-        found = find(client, proposal_id, proposal)
-    except ZuoraError as exc:
-        return Outcome("unknown", f"Zuora could not be read ({type(exc).__name__}); will try again.")
-    return found or execute(client, proposal_id, proposal, request)
 
 
 def _first(exc: ZuoraAPIError) -> str:
