@@ -126,6 +126,7 @@ def _audit(args: argparse.Namespace) -> int:
 
     from bot.actions.audit import AuditLog
     from bot.storage import open_db
+    from bot.zuora.errors import ZuoraError
 
     settings = load_settings()
     path = Path(args.database) if args.database else settings.database_path
@@ -133,14 +134,31 @@ def _audit(args: argparse.Namespace) -> int:
         print(f"error: {path}: no such database file", file=sys.stderr)
         return 1
     key = settings.audit_key.get_secret_value() if settings.audit_key else None
+    if settings.audit_mirror and settings.uses_sandbox and args.audit_command in ("verify", "mirror"):
+        print("error: AUDIT_MIRROR is set but ZUORA_BASE_URL is not: there is no Zuora tenant to compare with",
+              file=sys.stderr)
+        return 1
     try:
-        audit = AuditLog(open_db(path, migrate=False), key=key, checkpoints=settings.checkpoint_path(path))
+        db = open_db(path, migrate=False)
+        audit = AuditLog(db, key=key, checkpoints=settings.checkpoint_path(path))
         if args.audit_command == "verify":
+            from bot.actions.approvals import unaudited
+            from bot.actions.store import Store
+
             problems = audit.verify()
+            if "proposals" in db.table_names():
+                problems += unaudited(Store(db), audit)
             mirror = _mirror_for(settings, audit) if settings.audit_mirror else None
             if mirror is not None:
                 problems += mirror.compare()
             count = audit.head()[0]
+        elif args.audit_command == "mirror":
+            if not settings.audit_mirror:
+                print("error: AUDIT_MIRROR is not set", file=sys.stderr)
+                return 1
+            sent = _mirror_for(settings, audit).flush()
+            print(f"{path}: {sent} audit row(s) mirrored to Zuora's AI_Audit_Log")
+            return 0
         elif args.audit_command == "checkpoint":
             point = audit.checkpoint()
             print(f"{path}: " + (f"checkpoint written ({point.count} rows, head {point.head[:12]}…)" if point else
@@ -151,6 +169,9 @@ def _audit(args: argparse.Namespace) -> int:
             return 0
     except sqlite3.Error as exc:
         print(f"error: {path}: the audit log cannot be read ({exc})", file=sys.stderr)
+        return 1
+    except ZuoraError as exc:
+        print(f"error: Zuora's AI_Audit_Log could not be read or written ({type(exc).__name__})", file=sys.stderr)
         return 1
     if problems:
         print(f"{path}: the audit log is NOT intact: " + "; ".join(problems)[:2000])
@@ -235,7 +256,8 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("csv", "jsonl"), default="csv")
     audit_sub.add_parser("verify", help="check the chain against its anchors; exit 1 (one line) if anything is wrong")
     audit_sub.add_parser("checkpoint", help="write a signed checkpoint (needs AUDIT_KEY)")
-    for p in (export, audit_sub.choices["verify"], audit_sub.choices["checkpoint"]):
+    audit_sub.add_parser("mirror", help="send the rows not yet mirrored to Zuora's AI_Audit_Log (AUDIT_MIRROR)")
+    for p in (export, *(audit_sub.choices[n] for n in ("verify", "checkpoint", "mirror"))):
         p.add_argument("--database", help="database file (default: DATABASE_PATH)")
     audit.set_defaults(run=_audit)
     migrate = sub.add_parser("migrate", help="create or upgrade the SQLite database")

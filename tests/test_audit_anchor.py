@@ -221,3 +221,27 @@ def test_the_mirror_catches_truncation_a_recomputed_chain_and_forged_rows(mirror
     db.execute("delete from audit_log where seq >= ?", [count - 1])
     assert any(f"rows {count - 1}–{count} are in Zuora's {OBJECT} but not in the database" in p
                for p in mirrored.compare())
+
+
+def test_a_proposal_changed_in_the_file_is_refused_and_verify_names_it(tmp_path: Path, client: ZuoraClient,
+                                                                      sandbox: ZuoraSandbox, wall: Clock) -> None:
+    from bot.actions.approvals import unaudited
+
+    approvals = approvals_for(tmp_path, client, sandbox, wall)
+    record = approvals.open(credit(approvals, "50.00"), requester=REP, team=TEAM, channel="C0")
+    request = record.request.model_dump(mode="json")
+    request["body"]["items"][0]["amount"] = 2000  # someone with the file raises the amount
+    approvals.db.execute("update proposals set request = ? where id = ?", [json.dumps(request), record.id])
+    assert unaudited(approvals.store, approvals.audit) == [
+        f"proposal {record.id}: its stored request (version 1) is not the one the audit log records (version 1): "
+        f"changed outside the app"]
+    refused = approve(approvals, record.id)
+    assert refused.kind == "denied" and "changed outside the app" in refused.message
+
+    claimed = approvals.open(credit(approvals, "50.00"), requester=REP, team=TEAM, channel="C0")
+    current = approve(approvals, claimed.id)
+    assert current.kind == "claimed" and current.record
+    approvals.db.execute("update proposals set request = ? where id = ?", [json.dumps(request), claimed.id])
+    done = approvals.run(current.record)
+    assert done.record and done.record.status == "failed" and "not the version the approver saw" in done.message
+    assert sandbox.requests_to("/v1/credit-memos/invoice/*", "POST") == []

@@ -305,3 +305,20 @@ def test_audit_cli_exports_and_verify_catches_tampering(stack: Stack, slack: Fak
     assert main(["audit", "verify", "--database", path]) == 1
     [line] = capsys.readouterr().out.splitlines()
     assert "trigger audit_log_no_update is missing" in line and "row 2: its content does not match its hash" in line
+
+
+def test_clicks_on_an_expired_card_are_refused_at_once(tmp_path: Path, slack: FakeSlack) -> None:
+    stack = stack_with(tmp_path, slack, approval_ttl_hours=0.0002)  # 0.72 s, and no sweep runs in this test
+    try:
+        value, _ = propose(stack, slack)
+        time.sleep(0.8)
+        for n, action in enumerate(("approval.edit", "approval.reject"), start=1):
+            click(stack, action, value, APPROVER)
+            slack.wait_for(lambda rs, n=n: len([r for r in rs if r.method.startswith("/hooks/a")]) >= n)
+            assert "has expired" in ephemerals(slack)[-1]
+        assert slack.calls("views.open") == []  # no modal opened on an expired card
+        final = text_of(cards(slack)[-1])
+        assert "Expired: credit memo" in final and "approval.approve" not in final
+        assert stack.services.approvals.get(pid(value)).status == "expired"  # type: ignore[union-attr]
+    finally:
+        stack.close()

@@ -38,7 +38,7 @@ from bot.storage import transaction
 from bot.zuora import ZuoraClient
 from bot.zuora.errors import ZuoraError
 
-__all__ = ["CHANGED", "Approvals", "Result"]
+__all__ = ["CHANGED", "Approvals", "Result", "unaudited"]
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +136,13 @@ class Approvals:
                 return Result("already", record, _already(record))
             if self.now() >= record.expires_at:
                 return self._expire(record)
+            if not self._as_audited(record):
+                fresh = self.store.get(proposal_id)
+                if fresh is not None and (fresh.version, fresh.body_hash) != (record.version, record.body_hash):
+                    record = fresh  # an edit landed while we looked: look again
+                    continue
+                return Result("denied", record, "This proposal was changed outside the app; nothing runs. Propose "
+                                                "it again.")
             p = record.proposal
             decision = self.policy.check(amount=p.amount, currency=p.currency, requester=record.requester,
                                          team=record.team, clicker=clicker, clicker_team=team, clicker_groups=groups,
@@ -308,6 +315,10 @@ class Approvals:
             if record.request.method == "POST" and self.now() - record.sent_at > KEY_WINDOW:
                 return self._hold(record, "Zuora's idempotency window has passed; a person must check Zuora before "
                                           "anything is re-sent.")
+        if not self._as_audited(record):
+            outcome = Outcome("failed", "Not executed: the stored request is not the version the approver saw "
+                                        "(changed outside the app); nothing was sent.")
+            return Result("done", self._finish(record, outcome, actor), outcome.message)
         try:
             now_seen = record.proposal.reread(self.client)
         except ZuoraError as exc:
@@ -316,7 +327,7 @@ class Approvals:
                                           f"next sweep.")
             outcome = Outcome("failed", f"Zuora could not be read before executing ({type(exc).__name__}); nothing "
                                         f"was sent. Propose it again.")
-            return Result("done", self._finish(record, outcome, actor))
+            return Result("done", self._finish(record, outcome, actor), outcome.message)
         changed = record.proposal.snapshot.differences(now_seen)
         if changed:
             message = f"Not executed: {record.proposal.target} changed since the card was made ({'; '.join(changed)})."
@@ -340,6 +351,11 @@ class Approvals:
         return Result("already", self.store.get(record.id), message)
 
     # -- internals -----------------------------------------------------------------------------------
+
+    def _as_audited(self, record: Record) -> bool:
+        """Whether the stored version and request are the ones the audit log gave it (not edited in the file)."""
+        audited = self.audit.body_of(record.id)
+        return audited is None or audited == (record.version, record.body_hash)
 
     def _lost(self, current: Record | None, version: int) -> Result:
         if current is not None and current.version != version:
@@ -398,6 +414,20 @@ class Approvals:
                           request=record.request, amount=record.proposal.amount,
                           account_number=record.proposal.account_number, target=record.proposal.target,
                           question=question, decision=decision)
+
+
+def unaudited(store: Store, audit: AuditLog) -> list[str]:
+    """Proposals whose stored version or request differs from the audit log (edited outside the app)."""
+    bodies = audit.bodies()
+    problems = []
+    for record in store.all():
+        seen = bodies.get(record.id)
+        if seen is None:
+            continue  # written before versions were audited
+        if seen != (record.version, record.body_hash):
+            problems.append(f"proposal {record.id}: its stored request (version {record.version}) is not the one "
+                            f"the audit log records (version {seen[0]}): changed outside the app")
+    return problems
 
 
 def _already(record: Record) -> str:

@@ -145,6 +145,22 @@ class AuditLog:
                                    f"order by seq", params):
             yield AuditRow(*row)
 
+    def bodies(self) -> dict[str, tuple[int, str]]:
+        """Per proposal, the version and body hash it was given by the app (proposed, edited, claimed)."""
+        out: dict[str, tuple[int, str]] = {}
+        for proposal_id, version, body_hash in self.db.execute(
+                "select proposal_id, version, body_hash from audit_log where proposal_id is not null and "
+                "body_hash is not null and action in ('proposed', 'edited', 'executing') order by seq"):
+            out[proposal_id] = (int(version), body_hash)
+        return out
+
+    def body_of(self, proposal_id: str) -> tuple[int, str] | None:
+        """The version and body hash the app last gave `proposal_id` (see `bodies`)."""
+        row = self.db.execute("select version, body_hash from audit_log where proposal_id = ? and body_hash is not "
+                              "null and action in ('proposed', 'edited', 'executing') order by seq desc limit 1",
+                              [proposal_id]).fetchone()
+        return (int(row[0]), row[1]) if row else None
+
     def head(self) -> tuple[int, int, str]:
         """(row count, last seq, last hash)."""
         count, = self.db.execute("select count(*) from audit_log").fetchone()

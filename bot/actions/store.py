@@ -154,6 +154,11 @@ class Store:
                                f"order by created_at, id", [channel, message_ts]).fetchall()
         return [_record(r) for r in rows]
 
+    def all(self) -> list[Record]:
+        """Every proposal (for the audit cross-check)."""
+        rows = self.db.execute(f"select {', '.join(_COLUMNS)} from proposals order by created_at").fetchall()
+        return [_record(r) for r in rows]
+
     def recent(self, *, limit: int = 5) -> list[Record]:
         rows = self.db.execute(f"select {', '.join(_COLUMNS)} from proposals where status in "
                                f"({', '.join('?' * len(ENDED))}) order by updated_at desc limit ?",

@@ -168,3 +168,4 @@ def m009_audit_versions(db: sqlite_utils.Database) -> None:
     for column in ("version integer", "body_hash text", "kind text", "method text", "path text", "context text",
                    "mac text"):
         db.execute(f"alter table audit_log add column {column}")
+    db.execute("create index audit_log_proposal on audit_log (proposal_id, seq)")

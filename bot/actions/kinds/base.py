@@ -70,10 +70,26 @@ class ZuoraRequest(BaseModel):
     body: dict[str, Any]
 
     def digest(self) -> str:
-        """SHA-256 of the method, path and canonical body (what the audit log records)."""
-        canonical = json.dumps([self.method, self.path, self.body], sort_keys=True, separators=(",", ":"),
-                               default=str)
+        """SHA-256 of the method, path and canonical body (what the audit log records).
+
+        Numbers are written in one form (`50`, `50.0` and `Decimal("50.00")` alike), so the digest
+        survives the round trip through the database.
+        """
+        canonical = json.dumps(_canonical([self.method, self.path, self.body]), sort_keys=True,
+                               separators=(",", ":"), default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float | Decimal):
+        return f"#{format(Decimal(str(value)).normalize(), 'f')}"
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    return str(value)
 
 
 @dataclass(frozen=True)

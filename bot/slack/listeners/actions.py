@@ -123,10 +123,19 @@ def register_approvals(app: App, deps: SlackDeps) -> None:
         ack()
         approve(body, action.get("value", ""), client, respond)
 
+    def reject(body: dict[str, Any], value: str, client: WebClient, respond: Respond) -> None:
+        record = desk.approvals.openable(*parse_value(value))
+        if not isinstance(record, Record):  # changed, decided or expired: refused at once, the card redrawn
+            desk.refresh(client, record.record)
+            _say(respond, record.message)
+            return
+        client.views_open(trigger_id=body["trigger_id"], view=reject_modal(value))
+
     @app.action(REJECT)
-    def on_reject(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+    def on_reject(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient,
+                  respond: Respond) -> None:
         ack()
-        client.views_open(trigger_id=body["trigger_id"], view=reject_modal(action.get("value", "")))
+        reject(body, action.get("value", ""), client, respond)
 
     @app.action(EDIT)
     def on_edit(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond) -> None:
@@ -140,7 +149,7 @@ def register_approvals(app: App, deps: SlackDeps) -> None:
         if verb == "approve":
             approve(body, value, client, respond)
         elif verb == "reject":
-            client.views_open(trigger_id=body["trigger_id"], view=reject_modal(value))
+            reject(body, value, client, respond)
         elif verb == "edit":
             edit(body, value, client, respond)
 
