@@ -210,15 +210,25 @@ def test_killed_after_the_claim(tmp_path: Path, zuora: Zuora, slack: FakeSlack, 
     assert len(zuora.memos_on("INV00000448")) == (1 if after == "restart" else 0)
 
 
+ANCHORS = {"AUDIT_KEY": "crash-test-audit-key-0123456789", "AUDIT_MIRROR": "true"}
+
+
+def audit_cli(tmp_path: Path, zuora: Zuora, command: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **ANCHORS, "DATABASE_PATH": str(tmp_path / "bot.db"), "ZUORA_BASE_URL": zuora.url,
+           "ZUORA_CLIENT_ID": DEMO_CLIENT_ID, "ZUORA_CLIENT_SECRET": DEMO_CLIENT_SECRET}
+    return subprocess.run([sys.executable, "-m", "bot", "audit", command], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
 def test_killed_while_zuora_answers_a_post(tmp_path: Path, zuora: Zuora, slack: FakeSlack) -> None:
-    serve = Serve(tmp_path, zuora, slack)
+    serve = Serve(tmp_path, zuora, slack, **ANCHORS)
     value = propose(serve, slack, 'credit INV-448 50 "goodwill"')
     proposal_id = value.split(":")[0]
     zuora.sandbox.inject(MEMO_POST, method="POST", latency=4)
     assert serve.click(value).status_code == 200
     until(lambda: zuora.writes(MEMO_POST, "POST"), "the POST to reach Zuora")
     serve.kill()  # Zuora is still working on it
-    restarted = Serve(tmp_path, zuora, slack)
+    restarted = Serve(tmp_path, zuora, slack, **ANCHORS)
     try:
         until(lambda: status(tmp_path, proposal_id) == "succeeded", "the proposal to be settled")
     finally:
@@ -226,6 +236,13 @@ def test_killed_while_zuora_answers_a_post(tmp_path: Path, zuora: Zuora, slack: 
     keys = {r.headers.get("idempotency-key") for r in zuora.writes(MEMO_POST, "POST")}
     assert keys == {proposal_id} and len(zuora.memos_on("INV00000448")) == 1
     assert Decimal(zuora.sandbox.tenant.find("invoices", "INV00000448")["balance"]) == Decimal("3628.81")  # type: ignore[index]
+    # the audit log survived the kill, mirrored in Zuora and signed outside the database
+    assert audit_cli(tmp_path, zuora, "mirror").returncode == 0
+    verified = audit_cli(tmp_path, zuora, "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "checked against signed checkpoints and Zuora mirror" in verified.stdout
+    actions = [r["ActionType__c"] for r in zuora.sandbox.tenant.object_records["AI_Audit_Log"].values()]
+    assert actions[0] == "credit_memo:proposed" and actions[-1] == "credit_memo:recovered_succeeded"
 
 
 def test_killed_while_a_put_is_in_flight(tmp_path: Path, zuora: Zuora, slack: FakeSlack) -> None:

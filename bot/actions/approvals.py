@@ -364,7 +364,8 @@ class Approvals:
 
     def _expire(self, record: Record) -> Result:
         self._move(record.id, ("pending",), "expired", actor="bot", action="expired",
-                   detail=f"not approved within {self.ttl}", outcome={"message": "Expired without a decision."})
+                   detail=f"not approved within {self.ttl}",
+                   outcome={"message": "Expired without a decision; nothing was done."})
         current = self.store.get(record.id)
         if current and current.status != "expired":
             return Result("already", current, _already(current))

@@ -95,7 +95,13 @@ class Policy:
         return next((t for t in self.tiers if t.limit is None or amount <= t.limit), None)
 
     def approvals_needed(self, kind: str, amount: Decimal) -> int:
-        if kind == "write_off" and self.two_approvers_above is not None and amount > self.two_approvers_above:
+        """How many different approvers `kind` needs for `amount` (the kind says whether the two-approver limit
+        applies to it: write-offs)."""
+        from bot.actions.kinds import KIND_MODELS
+
+        model = next((m for m in KIND_MODELS if m.model_fields["kind"].default == kind), None)
+        two = model is not None and model.two_approvers_above_limit
+        if two and self.two_approvers_above is not None and amount > self.two_approvers_above:
             return 2
         return 1
 

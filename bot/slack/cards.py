@@ -64,7 +64,7 @@ def _status_line(record: Record, now: datetime) -> str | None:
         "failed": f":x: Approved{who}{at}, but it did not happen: {o.get('message', '')}",
         "unknown": f":grey_question: Approved{who}{at}; Zuora did not confirm it yet. {o.get('message', '')}",
         "rejected": f":no_entry_sign: Rejected{who}: {o.get('message', '')}",
-        "expired": ":alarm_clock: Expired without a decision; nothing was done.",
+        "expired": f":alarm_clock: {o.get('message') or 'Expired without a decision; nothing was done.'}",
         "stale": f":warning: {o.get('message', 'Not executed: the object changed since the card was made.')}",
     }
     if record.status == "pending" and record.approvals:

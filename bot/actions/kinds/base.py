@@ -164,6 +164,8 @@ class ProposalBase(BaseModel):
     """How a card names the kind ("credit memo")."""
     editable: ClassVar[bool] = False
     """Whether an approver may edit the amount."""
+    two_approvers_above_limit: ClassVar[bool] = False
+    """Whether `WRITE_OFF_TWO_APPROVERS_ABOVE` applies (two different approvers above that amount)."""
 
     account_id: str
     account_number: str

@@ -18,6 +18,7 @@ class WriteOff(ProposalBase):
     """A write-off of an invoice's whole open balance (Zuora creates and applies a credit memo)."""
 
     title: ClassVar[str] = "write-off"
+    two_approvers_above_limit: ClassVar[bool] = True
 
     kind: Literal["write_off"] = "write_off"
 
