@@ -245,3 +245,12 @@ def test_a_proposal_changed_in_the_file_is_refused_and_verify_names_it(tmp_path:
     done = approvals.run(current.record)
     assert done.record and done.record.status == "failed" and "not the version the approver saw" in done.message
     assert sandbox.requests_to("/v1/credit-memos/invoice/*", "POST") == []
+
+
+def test_a_row_deleted_in_the_middle_without_any_anchor(tmp_path: Path, client: ZuoraClient, sandbox: ZuoraSandbox,
+                                                        wall: Clock) -> None:
+    approvals = approvals_for(tmp_path, client, sandbox, wall)
+    busy(approvals, 1)
+    drop_triggers(approvals.db.conn)
+    approvals.db.execute("delete from audit_log where seq = 2")
+    assert approvals.audit.verify()[-2:] == ["rows 2–2 deleted", "row 3: does not follow the row before it"]
