@@ -226,3 +226,13 @@ def wall() -> Clock:
 @pytest.fixture
 def approvals(tmp_path: Path, client: ZuoraClient, sandbox: ZuoraSandbox, wall: Clock) -> Approvals:
     return approvals_for(tmp_path, client, sandbox, wall)
+
+
+def test_the_sweep_settles_an_execution_whose_thread_died(approvals: Approvals, wall: Clock,
+                                                          sandbox: ZuoraSandbox) -> None:
+    record = approvals.open(credit(approvals), requester=REP, team=TEAM, channel="C0")
+    assert approve(approvals, record.id).kind == "claimed"  # the thread that should run it dies
+    assert approvals.recover_stuck() == []  # it might still be running
+    wall.now += timedelta(minutes=11)
+    [settled] = approvals.recover_stuck()
+    assert settled.status == "succeeded" and memo_amounts(sandbox) == [Decimal("50.00")]

@@ -170,8 +170,8 @@ class Approvals:
                                     detail=decision.reason)
                 if moved:
                     return Result("waiting", self.store.get(record.id),
-                                  f"Approved ({len(approvals)} of {needed}). A second, different approver is needed "
-                                  f"for this write-off.")
+                                  f"Approved ({len(approvals)} of {needed}). Another, different approver is needed "
+                                  f"before it runs.")
             else:
                 # dated today (a payment's effective date must be the day it runs); same proposal, same version
                 request = p.request(self.today(), ref=record.id)
@@ -270,8 +270,16 @@ class Approvals:
         Only at start-up may `executing` be included: in a running process another thread may be
         executing it right now. Returns the proposals whose state changed.
         """
+        return self._settle(self.store.with_status(*statuses))
+
+    def recover_stuck(self, older_than: timedelta = timedelta(minutes=10)) -> list[Record]:
+        """Settle proposals `executing` for longer than any execution takes (its thread died, the process lives)."""
+        cutoff = self.now() - max(older_than, self.put_grace)
+        return self._settle([r for r in self.store.with_status("executing") if r.updated_at < cutoff])
+
+    def _settle(self, records: list[Record]) -> list[Record]:
         settled = []
-        for record in self.store.with_status(*statuses):
+        for record in records:
             result = self._send_checked(record, resumed=True)
             if result.record is not None and (result.record.status != record.status or
                                               result.record.outcome != record.outcome):

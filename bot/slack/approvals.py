@@ -180,7 +180,7 @@ class Desk:
         expired = self.approvals.expire_due()
         for record in expired:
             self.refresh(client, record)
-        settled = self.approvals.recover(("unknown",))
+        settled = self.approvals.recover(("unknown",)) + self.approvals.recover_stuck()
         for record in settled:
             self.refresh(client, record)
             if record.status in ("succeeded", "failed"):
