@@ -254,3 +254,10 @@ def test_a_row_deleted_in_the_middle_without_any_anchor(tmp_path: Path, client: 
     drop_triggers(approvals.db.conn)
     approvals.db.execute("delete from audit_log where seq = 2")
     assert approvals.audit.verify()[-2:] == ["rows 2–2 deleted", "row 3: does not follow the row before it"]
+
+
+def test_the_mirror_can_be_queried_by_proposal(mirrored: AuditMirror, client: ZuoraClient) -> None:
+    proposal_id = next(r.proposal_id for r in mirrored.audit.rows() if r.proposal_id)
+    found = list(client.custom_objects.records(OBJECT, q=f"ProposalId__c.EQ:{proposal_id}"))
+    expected = [r.hash for r in mirrored.audit.rows(proposal_id=proposal_id)]
+    assert [r["EventKey__c"] for r in found] == expected and len(expected) >= 4
