@@ -95,8 +95,9 @@ class Stack:
     def view_submission(self, callback_id: str, private_metadata: str, values: dict[str, str], *,
                         user: str = "U0REP001", team: str = TEAM) -> httpx.Response:
         """A modal submitted: `values` maps each input block id (= action id) to the typed text."""
+        self._n += 1
         payload = {"type": "view_submission", "team": {"id": team}, "user": {"id": user, "team_id": team},
-                   "api_app_id": "A0APP", "token": "legacy", "trigger_id": "t.view",
+                   "api_app_id": "A0APP", "token": "legacy", "trigger_id": f"{self._n}.view",
                    "view": {"id": "V0001", "type": "modal", "callback_id": callback_id,
                             "private_metadata": private_metadata,
                             "state": {"values": {k: {k: {"type": "plain_text_input", "value": v}}

@@ -153,3 +153,10 @@ def m007_billrun_subscriptions(db: sqlite_utils.Database) -> None:
                "subscribed_at text not null)")
     db.execute("create table billrun_deliveries (bill_run_id text not null, user_id text not null, "
                "sent_at text not null, primary key (bill_run_id, user_id))")
+
+
+@migration
+def m008_slack_triggers(db: sqlite_utils.Database) -> None:
+    """Slack `trigger_id`s already taken (commands, button clicks, modal submissions), so a replay does nothing."""
+    db.execute("create table slack_triggers (trigger_id text primary key, received_at text not null)")
+    db.execute("create index slack_triggers_received on slack_triggers (received_at)")
