@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from bot.money import AmountError, parse_amount
 from bot.slack.cards import EDIT_VIEW, REJECT_VIEW
 from bot.slack.conversation import SlackDeps
 
@@ -41,11 +41,10 @@ def register(app: App, deps: SlackDeps) -> None:
 
     @app.view(EDIT_VIEW)
     def on_edit(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
-        text = _value(view, "amount").replace(",", "").strip().lstrip("$€£").strip()
         try:
-            amount = Decimal(text)
-        except InvalidOperation:
-            ack(response_action="errors", errors={"amount": f"{text!r} is not an amount, e.g. 125.50"})
+            amount = parse_amount(_value(view, "amount"))
+        except AmountError as exc:
+            ack(response_action="errors", errors={"amount": str(exc)})
             return
         user = body["user"]
         result = desk.approvals.edit(view["private_metadata"], clicker=user["id"], team=user.get("team_id"),
