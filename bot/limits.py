@@ -1,8 +1,8 @@
 """Limits on inbound HTTP bodies, checked before anything parses them (pure, stdlib only).
 
 `read_body()` reads at most a cap from a WSGI request (nothing when the declared length is over
-it or garbled); `too_deep()` tells, without parsing, whether a JSON body (or the JSON inside a
-form field, like Slack's `payload=`) nests deeper than a limit: Python's `json` module raises
+it or garbled); `too_deep()` tells, without parsing, whether a JSON body (or the JSON inside Slack's
+`payload=` form field) nests deeper than a limit: Python's `json` module raises
 `RecursionError` on very deep input, which would otherwise be a 500.
 """
 
@@ -68,13 +68,14 @@ def json_depth(data: bytes, stop: int | None = None) -> int:
 
 
 def too_deep(body: bytes, limit: int = MAX_DEPTH) -> bool:
-    """True when `body` (JSON, or form fields whose values may be JSON) nests deeper than `limit`."""
-    if json_depth(body, limit) > limit:
-        return True
-    if b"=" not in body or body.lstrip()[:1] in (b"{", b"["):
+    """True when `body` nests deeper than `limit`: a JSON body, or the JSON in a form's `payload` field (Slack's
+    interactivity); other form fields are never parsed as JSON, so they are not looked into."""
+    if body.lstrip()[:1] in (b"{", b"["):
+        return json_depth(body, limit) > limit
+    if b"payload=" not in body:
         return False
     try:
         fields = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
     except UnicodeDecodeError:
         return False  # not form data; whoever parses it refuses it
-    return any(json_depth(value.encode(), limit) > limit for _, value in fields if value[:1] in ("{", "["))
+    return any(json_depth(value.encode(), limit) > limit for name, value in fields if name == "payload")

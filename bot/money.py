@@ -34,7 +34,8 @@ def parse_amount(text: str) -> Decimal:
     shown = raw if len(raw) <= 40 else raw[:39] + "…"
     core = raw.replace(" ", "")
     sign = core[:1] if core[:1] in "+-" and core else ""
-    core = sign + core[len(sign):].lstrip("$€£")
+    rest = core[len(sign):]
+    core = sign + (rest[1:] if rest[:1] in ("$", "€", "£") else rest)
     if not core:
         raise AmountError("No amount was given; write one like 1,250.50")
     if _NOT_FINITE.search(core):

@@ -76,3 +76,14 @@ def slack() -> Iterator[FakeSlack]:
     fake = FakeSlack().start()
     yield fake
     fake.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The attack suite's tried / held table (`tests/attack.py`), when any attack ran."""
+    from tests.attack import table
+
+    lines = table()
+    if lines:
+        terminalreporter.section("attack suite: tried / held")
+        for line in lines:
+            terminalreporter.write_line(line)

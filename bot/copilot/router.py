@@ -204,7 +204,9 @@ def _propose(cleaned: str) -> Route:
         if problem:
             return _clarify(f"{problem}. For example: `{_EXAMPLE_OF[kind]}`.")
     if kind == "payment_plan":
-        count = re.search(r"\b(\d{1,2})\b(?!\.\d)", _INVOICE.sub(" ", stripped))
+        count = re.search(r"(?<![\w.,])(\d+)(?![\w.,]*\d)", _INVOICE.sub(" ", stripped))
+        if count and len(count.group(1)) > 2:  # read as 3 before: a typo must not become a different plan
+            return _clarify(f"{count.group(1)[:20]!r} installments is not a plan I can propose: say 2 to 24.")
         args["installments"] = int(count.group(1)) if count else 3
     elif kind == "credit_memo":
         if not found:
