@@ -68,9 +68,9 @@ def callout_app(*, inbox: Inbox, dispatch: Callable[[Callout], str], executor: E
             return _reply(start_response, "400 Bad Request", {"success": False, "error": "the body nests too deeply"})
         try:
             callout = parse(environ.get("CONTENT_TYPE", ""), body, headers.get("zuora-notification-id"))
-        except CalloutError as exc:
-            log.warning("callout refused: %s", exc)
-            return _reply(start_response, "400 Bad Request", {"success": False, "error": str(exc)})
+        except CalloutError as exc:  # the reason may quote the body: kept short in the log and the answer
+            log.warning("callout refused: %s", str(exc)[:200])
+            return _reply(start_response, "400 Bad Request", {"success": False, "error": str(exc)[:500]})
         if not inbox.take(callout.business_key, event=callout.event, object_id=callout.object_id, source="callout",
                           notification_id=callout.notification_id):
             return _reply(start_response, "200 OK", {"success": True, "duplicate": True})
