@@ -108,3 +108,19 @@ def test_mention_only_for_user_ids() -> None:
     assert mention("W12345") == "<@W12345>"
     assert mention("U1> <!channel") == "U1&gt; &lt;!channel"
     assert mention("zuora") == "zuora"
+
+
+@pytest.mark.parametrize(("body", "status"), [(b"ssl_check=1&token=abc", "200 OK"), (b"ssl_check=1", "200 OK"),
+                                              (b"ssl_check=1&token=abc&command=/billing", "401 Unauthorized"),
+                                              (b"ssl_check=0&token=abc", "401 Unauthorized"),
+                                              (b'{"ssl_check": "1"}', "401 Unauthorized")])
+def test_only_slacks_unsigned_ssl_check_gets_through_and_it_reaches_nothing(body: bytes, status: str) -> None:
+    reached: list[bool] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        reached.append(True)
+        return [b""]
+
+    statuses: list[str] = []
+    verified(app, Signature(SECRET, now=lambda: NOW))(_environ(body), lambda s, headers: statuses.append(s))
+    assert statuses == [status] and reached == []

@@ -11,7 +11,9 @@ Bolt middleware, no listener, no error handler, no database) and is logged as on
     401  timestamp missing, not 1-12 digits, or more than `max_age` from now; signature missing,
          malformed or wrong; no signing secret configured
 
-What passes is handed on unchanged (Bolt verifies it again, harmlessly). `Signature.signed()` is
+What passes is handed on unchanged (Bolt verifies it again, harmlessly). The one exception is Slack's
+SSL check (`ssl_check=1&token=…` and nothing else), which may come unsigned: it gets an empty 200
+here and goes no further. `Signature.signed()` is
 also what the global error handler asks before it speaks to Slack about a request.
 """
 
@@ -26,6 +28,7 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from bot.limits import MAX_DEPTH, BodyTooLarge, BodyUnreadable, read_body, too_deep
 
@@ -80,6 +83,17 @@ class Signature:
                             check_age=False) is None
 
 
+def _ssl_check(body: bytes) -> bool:
+    """Exactly Slack's SSL check (`ssl_check=1&token=…`), which Bolt answers before any verification."""
+    if len(body) > 200:
+        return False
+    try:
+        fields = parse_qsl(body.decode("ascii"), keep_blank_values=True, strict_parsing=True)
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return dict(fields).get("ssl_check") == "1" and {name for name, _ in fields} <= {"ssl_check", "token"}
+
+
 def _refuse(start_response: Callable[..., Any], status: str, error: str) -> list[bytes]:
     body = json.dumps({"error": error}).encode()
     start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
@@ -103,6 +117,9 @@ def verified(app: Callable[..., Iterable[bytes]], signature: Signature, *, max_b
             return _refuse(start_response, "400 Bad Request", "bad Content-Length")
         problem = signature.problem(environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP"),
                                     environ.get("HTTP_X_SLACK_SIGNATURE"), body)
+        if problem and _ssl_check(body):  # Slack's certificate probe may come unsigned: 200, nothing else
+            start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "0")])
+            return [b""]
         if problem:
             log.warning("slack: refused 401 (%s, %d bytes) from %s", problem, len(body), peer)
             return _refuse(start_response, "401 Unauthorized", "invalid request")
