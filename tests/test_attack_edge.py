@@ -28,6 +28,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from slack_bolt import BoltRequest
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
 
 from bot.actions.drafts import Drafts
 from bot.actions.store import Record
@@ -43,6 +46,7 @@ from bot.zuora import ZuoraClient
 from tests.attack import record
 from tests.fakes.slack_api import BOT_USER, TEAM, FakeSlack, Recorded
 from tests.slack_stack import CALLOUT_PASSWORD, CALLOUT_USER, SECRET, Stack, callout
+from tests.test_blocks import valid
 
 REP, APPROVER = "U0REP001", "U0APPROVER"
 COLLECT = "C0COLLECT"
@@ -479,6 +483,21 @@ def shown_once(message: Any, payload: str) -> bool:
     return len(payload) > 150 or any(escape(payload) in text for text in mrkdwn_texts(message))
 
 
+def well_formed(message: dict[str, Any]) -> bool:
+    """Still valid Block Kit within Slack's limits once the payloads are escaped (longer) and clipped."""
+    try:
+        if message.get("type") == "modal":
+            View(**message).validate_json()
+        elif "text" in message:
+            valid(message)
+        else:
+            for block in message["blocks"]:
+                Block.parse(block).validate_json()  # type: ignore[union-attr]
+    except (AssertionError, SlackObjectFormationError):
+        return False
+    return True
+
+
 def planted_records(client: ZuoraClient, sandbox: Any, payload: str) -> list[Record]:
     d = Drafts(client, sandbox.tenant.today)
     proposals = [d.credit_memo("INV-448", Decimal("50"), "goodwill"), d.write_off("INV-449", "uncollectable"),
@@ -527,7 +546,8 @@ def test_every_builder_shows_planted_mentions_and_links_as_text(client: ZuoraCli
                   for r in records]
         built += [(f"{r.proposal.kind} edit modal", edit_modal(r)) for r in records if r.status == "pending"]
         for name, message in built:
-            held = no_live_payload(message) and (name == "App Home approvals" or shown_once(message, payload))
+            held = no_live_payload(message) and (name == "App Home approvals" or shown_once(message, payload)) \
+                and well_formed(message)
             if not record("mrkdwn: every builder", held):
                 failed.append((name, payload[:30]))
     assert not failed, failed

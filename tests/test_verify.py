@@ -124,3 +124,12 @@ def test_only_slacks_unsigned_ssl_check_gets_through_and_it_reaches_nothing(body
     statuses: list[str] = []
     verified(app, Signature(SECRET, now=lambda: NOW))(_environ(body), lambda s, headers: statuses.append(s))
     assert statuses == [status] and reached == []
+
+
+def test_escape_with_a_limit_never_cuts_an_entity() -> None:
+    assert escape("<" * 10, 10) == "&lt;&lt;…"
+    assert escape("ab<", 5) == "ab…"
+    assert escape("short", 10) == "short"
+    for limit in range(1, 40):
+        out = escape("a<b&c>d" * 5, limit)
+        assert len(out) <= limit and "&" not in out.replace("&lt;", "").replace("&gt;", "").replace("&amp;", "")

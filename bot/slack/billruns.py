@@ -55,7 +55,7 @@ def billrun_message(s: BillRunSummary) -> dict[str, Any]:
                     f"{e(money(inc.previous, inc.currency))} → {e(money(inc.amount, inc.currency))}, "
                     f"*{e(money(inc.increase, inc.currency, signed=True))}*{factor}")
             blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]},
-                           "accessory": {"type": "button", "action_id": EXPLAIN, "value": inc.invoice_number,
+                           "accessory": {"type": "button", "action_id": EXPLAIN, "value": inc.invoice_number[:2000],
                                          "text": {"type": "plain_text", "text": "Explain"}}})
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
         "You get this because you subscribed: `/billing unsubscribe billruns` stops it.")}]})

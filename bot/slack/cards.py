@@ -43,6 +43,18 @@ def _when(moment: datetime) -> str:
     return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
 
 
+def _fit(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters ("…" at the end), never inside a `<…>` token or an `&…;` entity."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]
+    for opening, closing in (("<", ">"), ("&", ";")):
+        at = cut.rfind(opening)
+        if at > cut.rfind(closing):
+            cut = cut[:at]
+    return cut.rstrip() + "…"
+
+
 def _field(label: str, value: str) -> dict[str, str]:
     return {"type": "mrkdwn", "text": f"*{label}*\n{value}"[:2000]}
 
@@ -52,7 +64,7 @@ def _status_line(record: Record, now: datetime) -> str | None:
     by = o.get("by") or (record.approvals[-1] if record.approvals else None)
     who = f" by {mention(str(by))}" if by else ""
     at = f" {_when(datetime.fromisoformat(o['at']))}" if o.get("at") else ""
-    message = escape(o.get("message", ""))
+    message = escape(o.get("message", ""), 1000)
     lines = {
         "executing": f":hourglass_flowing_sand: Approved{who}; running in Zuora…",
         "succeeded": f":white_check_mark: Approved{who}{at}. {message}",
@@ -77,28 +89,28 @@ def approval_card(record: Record, *, who_may_approve: str, now: datetime, read_o
     header = f"{state[record.status]}: {title} for {p.account_name}"[:150]
     after = p.balance_after()
     balance = money(p.snapshot.balance, p.currency) + (f" → {money(after, p.currency)}" if after is not None else "")
-    fields = [_field("Account", escape(f"{p.account_name} ({p.account_number})")),
-              _field("Invoice", escape(p.invoice_number or "—")),
+    fields = [_field("Account", escape(f"{p.account_name} ({p.account_number})", 400)),
+              _field("Invoice", escape(p.invoice_number or "—", 200)),
               _field("Amount", money(p.amount, p.currency)),
               _field("Open balance" if p.snapshot.object_kind == "invoice" else "Account balance", balance),
               _field("Requested by", who(record.requester)),
               _field("Who may approve", who_may_approve),
-              _field("Reason", escape(p.reason)),
+              _field("Reason", escape(p.reason, 1000)),
               _field("Expires", _when(record.expires_at))]
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": header}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{escape(p.sentence())}*"[:3000]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{escape(p.sentence(), 1000)}*"}},
         {"type": "section", "fields": fields},
     ]
     if p.kind == "payment_plan":
         rows = "\n".join(f"• {i.date}: {money(i.amount, p.currency)}" for i in p.installments)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*Installments*\n{rows}"[:3000]}})
     if p.kind == "dunning_email":
-        note = f"*Drafted note*\n>{escape(p.note)}"
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": note[:3000]}})
+        note = escape(p.note, 1500)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*Drafted note*\n>{note}"}})
     if p.evidence:
-        evidence = "\n".join(f"• {escape(e)}" for e in p.evidence)
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Evidence:\n{evidence}"[:3000]}]})
+        evidence = escape("\n".join(f"• {e}" for e in p.evidence), 2000)
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Evidence:\n{evidence}"}]})
     status = _status_line(record, now)
     if status:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": status[:3000]}})
@@ -112,7 +124,7 @@ def approval_card(record: Record, *, who_may_approve: str, now: datetime, read_o
             _button("Propose again", REPROPOSE, record.id)]})
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
         f"Proposal `{record.id}` · nothing changes in Zuora until an authorized approver approves")}]})
-    text = f"{escape(header)}: {escape(p.sentence())}" + (f" {status}" if status else "")
+    text = f"{escape(header)}: {escape(p.sentence(), 1000)}" + (f" {status}" if status else "")
     return {"text": text[:3900], "blocks": blocks}
 
 
@@ -130,7 +142,7 @@ def _button(text: str, action_id: str, value: str, style: str | None = None,
 def _buttons(record: Record) -> list[dict[str, Any]]:
     p = record.proposal
     confirm = {"title": {"type": "plain_text", "text": "Run this in Zuora?"},
-               "text": {"type": "mrkdwn", "text": escape(p.sentence())[:300]},
+               "text": {"type": "mrkdwn", "text": escape(p.sentence(), 300)},
                "confirm": {"type": "plain_text", "text": "Approve"}, "deny": {"type": "plain_text", "text": "Cancel"}}
     buttons = [_button("Approve", APPROVE, record.id, "primary", confirm),
                _button("Reject", REJECT, record.id, "danger")]
@@ -154,7 +166,7 @@ def edit_modal(record: Record) -> dict[str, Any]:
             "title": {"type": "plain_text", "text": "Edit amount"},
             "submit": {"type": "plain_text", "text": "Save"}, "close": {"type": "plain_text", "text": "Cancel"},
             "blocks": [
-                {"type": "section", "text": {"type": "mrkdwn", "text": escape(p.sentence())[:3000]}},
+                {"type": "section", "text": {"type": "mrkdwn", "text": escape(p.sentence(), 3000)}},
                 {"type": "input", "block_id": "amount",
                  "label": {"type": "plain_text", "text": f"Amount ({p.currency})"},
                  "hint": {"type": "plain_text", "text": f"At most {money(p.limit, p.currency)}. The edited proposal "
@@ -166,13 +178,13 @@ def home_section(waiting: list[Record], mine: list[Record], recent: list[Record]
     """Pending approvals for the user (as approver and as requester) and recent decisions."""
     def line(r: Record) -> str:
         p = r.proposal
-        return (f"• {_TITLES[p.kind]} {money(p.amount, p.currency)} on {escape(p.target)} "
-                f"({escape(p.account_name)}), asked by {who(r.requester)} · `{r.id[:8]}`")
+        return (f"• {_TITLES[p.kind]} {money(p.amount, p.currency)} on {escape(p.target, 100)} "
+                f"({escape(p.account_name, 100)}), asked by {who(r.requester)} · `{r.id[:8]}`")
 
     def ended(r: Record) -> str:
         p = r.proposal
         by = (r.outcome or {}).get("by")
-        return f"• {r.status}: {_TITLES[p.kind]} {money(p.amount, p.currency)} on {escape(p.target)}" + \
+        return f"• {r.status}: {_TITLES[p.kind]} {money(p.amount, p.currency)} on {escape(p.target, 100)}" + \
             (f" by {mention(str(by))}" if by else "")
 
     parts = [("*Waiting for your approval*", [line(r) for r in waiting[:15]]),
@@ -194,16 +206,18 @@ def digest_card(records: list[Record], *, now: datetime) -> dict[str, Any]:
     pending = sum(r.status == "pending" for r in records)
     header = f"{len(records)} declined payments: {pending} proposal(s) waiting for a decision"
     blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": header[:150]}}]
-    for r in records[:MAX_DIGEST_ROWS]:
+    shown = records[:MAX_DIGEST_ROWS]
+    room = 11_000 // max(len(shown), 1)  # Slack refuses a message over ~12k characters of blocks
+    for r in shown:
         p = r.proposal
         why = next((e.removeprefix("Dunning rule: ") for e in p.evidence if e.startswith("Dunning rule: ")), p.reason)
         status = _status_line(r, now) if r.status != "pending" else None
-        text = (f"*{_TITLES[p.kind]}* · {escape(p.account_name)} ({escape(p.account_number)}) · "
-                f"{escape(p.sentence())}\n_{escape(why)}_")
+        text = (f"*{_TITLES[p.kind]}* · {escape(p.account_name, 100)} ({escape(p.account_number, 40)}) · "
+                f"{escape(p.sentence(), 400)}\n_{escape(why, 300)}_")
         if status:
             text += f"\n{status}"
         row: dict[str, Any] = {"type": "section", "block_id": f"approval:{r.id}",
-                               "text": {"type": "mrkdwn", "text": text[:3000]}}
+                               "text": {"type": "mrkdwn", "text": _fit(text, min(room, 3000))}}
         if r.status == "pending":
             options = [("Approve", "approve"), ("Reject", "reject")] + \
                 ([("Edit amount", "edit")] if p.kind in EDITABLE else [])

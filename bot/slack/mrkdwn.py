@@ -20,11 +20,22 @@ __all__ = ["escape", "mention"]
 _USER_ID = re.compile(r"[UW][A-Z0-9]{1,20}")
 
 
-def escape(text: object) -> str:
-    """`text` for a mrkdwn field, shown literally: `&` → `&amp;`, `<` → `&lt;`, `>` → `&gt;`."""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def escape(text: object, limit: int | None = None) -> str:
+    """`text` for a mrkdwn field, shown literally: `&` → `&amp;`, `<` → `&lt;`, `>` → `&gt;`.
+
+    With `limit`, the escaped text is cut to at most that many characters (ending in "…", never
+    inside an entity), so data of any length keeps a message within Slack's limits.
+    """
+    out = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if limit is None or len(out) <= limit:
+        return out
+    cut = out[:max(limit - 1, 0)]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut.rstrip() + "…"
 
 
 def mention(user_id: str) -> str:
     """`<@U…>` for a Slack user id; anything that is not one is shown escaped, never as a mention."""
-    return f"<@{user_id}>" if _USER_ID.fullmatch(user_id) else escape(user_id)
+    return f"<@{user_id}>" if _USER_ID.fullmatch(user_id) else escape(user_id, 100)
