@@ -98,11 +98,16 @@ def _reason(exc: BoltError) -> str:
 
 
 def _error_handler(deps: SlackDeps, signature: Signature | None) -> Any:
-    """`signature` None: Socket Mode (Slack's own connection); else only signed requests get a reply."""
+    """`signature` None: Socket Mode (Slack's own connection); else only signed requests get a reply.
 
-    def on_error(error: Exception, body: dict[str, Any], request: BoltRequest, client: WebClient) -> None:
+    Bolt passes `request`; code that calls the handler itself for work a listener started (the
+    listener only ran for a verified request) may leave it out.
+    """
+
+    def on_error(error: Exception, body: dict[str, Any], client: WebClient, request: BoltRequest | None = None
+                 ) -> None:
         reference = deps.new_ref()
-        if signature is not None and request.mode != "socket_mode" and not signature.signed(
+        if signature is not None and request is not None and request.mode != "socket_mode" and not signature.signed(
                 request.headers, request.raw_body.encode()):
             log.warning("ref=%s %s on an unverified request; nobody is told", reference, type(error).__name__)
             return
