@@ -250,8 +250,16 @@ def _card_id(slack: FakeSlack) -> str:
     return [e for b in cards[-1].body["blocks"] if b["type"] == "actions" for e in b["elements"]][0]["value"]
 
 
-def _amount(stack: Stack, proposal_id: str) -> Decimal:
-    record = stack.services.approvals.get(proposal_id)  # type: ignore[union-attr]
+def _latest_value(slack: FakeSlack) -> str:
+    """The Approve button's value on the card as last posted or updated (an id, or `<id>:<version>`)."""
+    cards = [r for r in slack.requests if r.method in ("chat.postMessage", "chat.update")
+             and "approval.approve" in json.dumps(r.body.get("blocks"))]
+    return next(e["value"] for b in cards[-1].body["blocks"] if b["type"] == "actions" for e in b["elements"]
+                if e["action_id"] == "approval.approve")
+
+
+def _amount(stack: Stack, value: str) -> Decimal:
+    record = stack.services.approvals.get(value.split(":")[0])  # type: ignore[union-attr]
     assert record is not None
     return record.proposal.amount
 
@@ -267,7 +275,8 @@ def test_replayed_commands_clicks_submissions_and_events_do_nothing(stack: Stack
     replays.append(("Edit amount click", len(stack.sent) - 1))
     _posted(slack, "views.open", 1)
     for n, amount in enumerate(("60", "70"), start=1):
-        assert stack.view_submission(EDIT_VIEW, proposal, {"amount": amount}, user=APPROVER).status_code == 200
+        value = _latest_value(slack)  # the card as it is now (a version, where cards carry one)
+        assert stack.view_submission(EDIT_VIEW, value, {"amount": amount}, user=APPROVER).status_code == 200
         replays.append((f"edit submission {amount}", len(stack.sent) - 1))
         _posted(slack, "chat.update", n)
     stack.command("what does A00000007 owe", user=REP)
@@ -282,7 +291,7 @@ def test_replayed_commands_clicks_submissions_and_events_do_nothing(stack: Stack
     stack.mention("show invoice 42", ts="1790000500.000100")
     replays.append(("app mention event", len(stack.sent) - 1))
     _posted(slack, "chat.update", 3)
-    stack.action("approval.approve", proposal, user=APPROVER, message={"ts": "1790000000.000001"})
+    stack.action("approval.approve", _latest_value(slack), user=APPROVER, message={"ts": "1790000000.000001"})
     replays.append(("Approve click", len(stack.sent) - 1))
     slack.wait_for(lambda rs: any(r.method == "chat.postMessage" and "Your proposal" in str(r.body.get("text"))
                                   for r in rs))
