@@ -224,8 +224,9 @@ def wsgi(services: Services, app: App) -> WSGIApp:
     from bot.webhooks.http import callout_app
     from bot.webhooks.inbox import Inbox
 
-    handler = wsgi_handler(app)
     settings = services.settings
+    handler = wsgi_handler(app, settings.slack_signing_secret.get_secret_value()
+                           if settings.slack_signing_secret else None)
     callouts = callout_app(
         inbox=Inbox(services.db), dispatch=dispatch(services), executor=services.executor,
         username=settings.zuora_callout_username,

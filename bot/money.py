@@ -1,13 +1,53 @@
-"""Formatting of amounts, quantities and periods for answers (pure; `Decimal` in, text out)."""
+"""Formatting of amounts, quantities and periods for answers (pure; `Decimal` in, text out), and the one
+parser of amounts people type (`parse_amount`).
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-__all__ = ["CENT", "cents", "money", "period", "price", "qty", "to_cents", "units"]
+__all__ = ["CENT", "MAX_INTEGER_DIGITS", "AmountError", "cents", "money", "parse_amount", "period", "price", "qty",
+           "to_cents", "units"]
 
 CENT = Decimal("0.01")
+MAX_INTEGER_DIGITS = 12
+"""Digits before the decimal point in an amount someone typed (a trillion less a cent at most)."""
+_AMOUNT = re.compile(r"[+-]?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?")
+_NOT_FINITE = re.compile(r"(?i)nan|inf")
+_EXPONENT = re.compile(r"(?i)[0-9.]e[+-]?[0-9]")
+
+
+class AmountError(ValueError):
+    """Text that is not an amount we accept; the message says why, in words for the person who typed it."""
+
+
+def parse_amount(text: str) -> Decimal:
+    """`125.50`, `1,250.50`, `$1,250.50`, `-30` → a finite `Decimal`; raises `AmountError` otherwise.
+
+    Refused, each with its own message: nothing typed, NaN and infinities, exponents (`1e6`), more
+    than `MAX_INTEGER_DIGITS` digits before the decimal point, and anything else that is not plain
+    digits with optional thousands commas and decimals (one leading `$`, `€` or `£` is allowed).
+    """
+    raw = " ".join(str(text).split())
+    shown = raw if len(raw) <= 40 else raw[:39] + "…"
+    core = raw.replace(" ", "")
+    sign = core[:1] if core[:1] in "+-" and core else ""
+    rest = core[len(sign):]
+    core = sign + (rest[1:] if rest[:1] in ("$", "€", "£") else rest)
+    if not core:
+        raise AmountError("No amount was given; write one like 1,250.50")
+    if _NOT_FINITE.search(core):
+        raise AmountError(f"{shown!r} is not an amount: NaN and infinity are not numbers I can use")
+    if _EXPONENT.search(core):
+        raise AmountError(f"{shown!r} is written with an exponent; write the digits, like 1250000")
+    if len(core) > 40 or not _AMOUNT.fullmatch(core):
+        raise AmountError(f"{shown!r} is not an amount; write one like 1,250.50")
+    digits = core.lstrip("+-").split(".")[0].replace(",", "").lstrip("0")
+    if len(digits) > MAX_INTEGER_DIGITS:
+        raise AmountError(f"{shown!r} has more than {MAX_INTEGER_DIGITS} digits before the decimal point")
+    return Decimal(core.replace(",", ""))
 
 
 def cents(amount: Decimal) -> Decimal:

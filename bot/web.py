@@ -1,5 +1,6 @@
-"""The WSGI application of `python -m bot serve`: `POST /slack/events` (Bolt's adapter), `POST /zuora/callouts`,
-`GET /healthz`. `serve()` runs it under waitress (a production WSGI server from PyPI, pure Python, threaded).
+"""The WSGI application of `python -m bot serve`: `POST /slack/events` (Bolt's adapter behind the signature
+check of `bot.slack.verify`), `POST /zuora/callouts`, `GET /healthz`. `serve()` runs it under waitress (a
+production WSGI server from PyPI, pure Python, threaded), which buffers at most `MAX_REQUEST_BODY` per request.
 """
 
 from __future__ import annotations
@@ -51,9 +52,14 @@ def _json(start_response: Callable[..., Any], status: str, payload: dict[str, An
     return [body]
 
 
+MAX_REQUEST_BODY = 2 * 1024 * 1024
+"""What waitress buffers at most per request (the routes cap lower: 1 MiB Slack, 256 KB callouts)."""
+
+
 def serve(app: WSGIApp, *, host: str, port: int, threads: int = 8) -> None:
     """Serve `app` with waitress until interrupted."""
     import waitress
 
     log.info("billing-copilot listening on http://%s:%d (POST /slack/events, GET /healthz)", host, port)
-    waitress.serve(app, host=host, port=port, threads=threads, ident="billing-copilot")
+    waitress.serve(app, host=host, port=port, threads=threads, ident="billing-copilot",
+                   max_request_body_size=MAX_REQUEST_BODY)

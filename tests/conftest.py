@@ -76,3 +76,22 @@ def slack() -> Iterator[FakeSlack]:
     fake = FakeSlack().start()
     yield fake
     fake.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The attack suite's tried / held table (`tests/attack.py`), when any attack ran."""
+    from tests.attack import table
+
+    lines = table()
+    if lines:
+        terminalreporter.section("attack suite: tried / held")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A backstop for the attack suite: the run fails if any category did not hold every attempt."""
+    from tests.attack import tally
+
+    if exitstatus == 0 and any(held != tried for tried, held in tally().values()):
+        session.exitstatus = 1

@@ -46,6 +46,8 @@ class Stack:
         self._thread.start()
         self.http = httpx.Client(base_url=self.url, timeout=30, trust_env=False)
         self._n = 0
+        self.sent: list[tuple[bytes, dict[str, str]]] = []
+        """Every request `post` sent (body, headers), for replays."""
 
     def close(self) -> None:
         self.release.set()
@@ -62,8 +64,15 @@ class Stack:
              headers: dict[str, str] | None = None) -> httpx.Response:
         ts = str(int(time.time()) if timestamp is None else timestamp)
         sig = signature or SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=body)
-        return self.http.post("/slack/events", content=body.encode(), headers={
-            "Content-Type": content_type, "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig, **(headers or {})})
+        sent = {"Content-Type": content_type, "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig,
+                **(headers or {})}
+        self.sent.append((body.encode(), sent))
+        return self.http.post("/slack/events", content=body.encode(), headers=sent)
+
+    def replay(self, index: int = -1) -> httpx.Response:
+        """Send a request already sent (`index` in `sent`) again, byte for byte, signature and timestamp included."""
+        body, headers = self.sent[index]
+        return self.http.post("/slack/events", content=body, headers=headers)
 
     def command(self, text: str, *, user: str = "U0REP001", channel: str = "C0SUPPORT", **kwargs: Any
                 ) -> httpx.Response:
@@ -95,8 +104,9 @@ class Stack:
     def view_submission(self, callback_id: str, private_metadata: str, values: dict[str, str], *,
                         user: str = "U0REP001", team: str = TEAM) -> httpx.Response:
         """A modal submitted: `values` maps each input block id (= action id) to the typed text."""
+        self._n += 1
         payload = {"type": "view_submission", "team": {"id": team}, "user": {"id": user, "team_id": team},
-                   "api_app_id": "A0APP", "token": "legacy", "trigger_id": "t.view",
+                   "api_app_id": "A0APP", "token": "legacy", "trigger_id": f"{self._n}.view",
                    "view": {"id": "V0001", "type": "modal", "callback_id": callback_id,
                             "private_metadata": private_metadata,
                             "state": {"values": {k: {k: {"type": "plain_text_input", "value": v}}

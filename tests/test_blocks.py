@@ -70,7 +70,7 @@ def test_citation_links_notes_and_model_authorship() -> None:
     message = valid(answer_message(answer))
     context = message["blocks"][1]["elements"]
     assert len(context) == 10
-    assert context[0]["text"] == "Sources: <https://z.example/apps/NewInvoice.do?method=view&id=abc|INV00000042>"
+    assert context[0]["text"] == "Sources: <https://z.example/apps/NewInvoice.do?method=view&amp;id=abc|INV00000042>"
     buttons = message["blocks"][2]["elements"]
     assert len(buttons) == 4 and len(buttons[0]["text"]["text"]) == 75 and buttons[0]["value"] == "x" * 100
 

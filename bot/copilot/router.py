@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from bot.money import AmountError, parse_amount
+
 __all__ = ["EXAMPLES", "PROPOSAL_EXAMPLES", "Context", "Route", "account_name", "amounts", "progress", "route"]
 
 EXAMPLES = (
@@ -195,9 +197,16 @@ def _propose(cleaned: str) -> Route:
     if not invoice:
         return _clarify(f"Which invoice? For example: `{_EXAMPLE_OF[kind]}`.")
     args: dict[str, Any] = {"invoice": invoice.group(0).strip(), "reason": reason}
-    found = amounts(because.string[:because.start()] if because else stripped)
+    said = because.string[:because.start()] if because else stripped
+    found = amounts(said)
+    if kind in ("credit_memo", "payment_retry"):
+        problem = _amount_problem(said, found)
+        if problem:
+            return _clarify(f"{problem}. For example: `{_EXAMPLE_OF[kind]}`.")
     if kind == "payment_plan":
-        count = re.search(r"\b(\d{1,2})\b(?!\.\d)", _INVOICE.sub(" ", stripped))
+        count = re.search(r"(?<![\w.,])(\d+)(?![\w.,]*\d)", _INVOICE.sub(" ", stripped))
+        if count and len(count.group(1)) > 2:  # read as 3 before: a typo must not become a different plan
+            return _clarify(f"{count.group(1)[:20]!r} installments is not a plan I can propose: say 2 to 24.")
         args["installments"] = int(count.group(1)) if count else 3
     elif kind == "credit_memo":
         if not found:
@@ -206,6 +215,26 @@ def _propose(cleaned: str) -> Route:
     elif kind == "payment_retry" and found:
         args["amount"] = found[0]
     return Route("tool", f"propose_{kind}", args)
+
+
+_ODD_AMOUNT = re.compile(r"(?i)(?<![\w.])[$€£]?\s?(?:[+-]?(?:s?nan|inf(?:inity)?)|\d[\d.,]*e[+-]?\d+|"
+                         r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:\.\d+)?)(?![\w.])")
+
+
+def _amount_problem(said: str, found: list[str]) -> str | None:
+    """Why the amount in a request to move money cannot be used (NaN, 1e6, 1 000 000, too many digits), if so."""
+    rest = _INVOICE.sub(" ", _SUBSCRIPTION.sub(" ", _ACCOUNT.sub(" ", said)))
+    odd = _ODD_AMOUNT.search(rest)
+    if odd and " " in odd.group(0).strip().lstrip("$€£").strip():
+        return f"{odd.group(0).strip()!r} is ambiguous: write the amount without spaces, like 1,000,000"
+    try:
+        if odd:
+            parse_amount(odd.group(0))
+        for amount in found[:1]:
+            parse_amount(amount)
+    except AmountError as exc:
+        return str(exc)
+    return None
 
 
 _EXAMPLE_OF = {"credit_memo": PROPOSAL_EXAMPLES[0], "write_off": PROPOSAL_EXAMPLES[1],

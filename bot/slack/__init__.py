@@ -3,7 +3,10 @@
 `create_app()` builds a synchronous Bolt `App` on a `WebClient` pointed at `SLACK_API_URL`, with
 retries on connection errors and on 429 (`Retry-After`), the event dedupe middleware, every
 listener and one error handler. The error handler logs the exception with a reference id (never a
-token or the signing secret) and tells the user that reference, where the request allows a reply.
+token or the signing secret) and tells the user that reference, where the request allows a reply,
+and only for a request Slack signed (or that came over Socket Mode): it never acts on an
+unverified body. `wsgi_handler()` puts `verify.verified()` in front of Bolt, so a request that
+fails verification never reaches Bolt at all.
 
 Exceptions at this boundary:
 
@@ -18,7 +21,7 @@ import logging
 from concurrent.futures import Executor
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltRequest
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.error import BoltError
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
@@ -31,6 +34,7 @@ from bot.slack import listeners
 from bot.slack.blocks import oops_message
 from bot.slack.conversation import SlackDeps
 from bot.slack.middleware import dedupe_events
+from bot.slack.verify import Signature, verified
 
 __all__ = ["SlackDeps", "create_app", "socket_mode_handler", "wsgi_handler"]
 
@@ -54,7 +58,7 @@ def create_app(deps: SlackDeps, *, token: str, signing_secret: str | None, api_u
                           ) from None
     app.use(dedupe_events(deps.events))
     listeners.register(app, deps)
-    app.error(_error_handler(deps))
+    app.error(_error_handler(deps, None if socket_mode else Signature(signing_secret)))
     return app
 
 
@@ -65,10 +69,23 @@ class _UnusedTokenWarning(logging.Filter):
         return record.getMessage() != warning_client_prioritized_and_token_skipped()
 
 
+class _Short(logging.Filter):
+    """Caps Bolt's log lines (it logs whole request bodies, with their `response_url`s, in some messages)."""
+
+    limit = 300
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if len(message) > self.limit or "body:" in message:
+            record.msg, record.args = message.split("body:")[0][:self.limit] + " …(cut)", ()
+        return True
+
+
 def _bolt_logger() -> logging.Logger:
     logger = logging.getLogger("slack_bolt")
-    if not any(isinstance(f, _UnusedTokenWarning) for f in logger.filters):
-        logger.addFilter(_UnusedTokenWarning())
+    for kind in (_UnusedTokenWarning, _Short):
+        if not any(isinstance(f, kind) for f in logger.filters):
+            logger.addFilter(kind())
     return logger
 
 
@@ -80,10 +97,21 @@ def _reason(exc: BoltError) -> str:
     return text.splitlines()[0][:120] if text else type(exc).__name__
 
 
-def _error_handler(deps: SlackDeps) -> Any:
-    def on_error(error: Exception, body: dict[str, Any], client: WebClient) -> None:
+def _error_handler(deps: SlackDeps, signature: Signature | None) -> Any:
+    """`signature` None: Socket Mode (Slack's own connection); else only signed requests get a reply.
+
+    Bolt passes `request`; code that calls the handler itself for work a listener started (the
+    listener only ran for a verified request) may leave it out.
+    """
+
+    def on_error(error: Exception, body: dict[str, Any], client: WebClient, request: BoltRequest | None = None
+                 ) -> None:
         reference = deps.new_ref()
-        kind = body.get("command") or body.get("type") or "request"
+        if signature is not None and request is not None and request.mode != "socket_mode" and not signature.signed(
+                request.headers, request.raw_body.encode()):
+            log.warning("ref=%s %s on an unverified request; nobody is told", reference, type(error).__name__)
+            return
+        kind = str(body.get("command") or body.get("type") or "request")[:40]
         log.error("ref=%s unhandled %s in a %s listener", reference, type(error).__name__, kind, exc_info=error)
         message = oops_message(reference)
         try:
@@ -99,9 +127,9 @@ def _error_handler(deps: SlackDeps) -> Any:
     return on_error
 
 
-def wsgi_handler(app: App) -> SlackRequestHandler:
-    """The WSGI adapter for `POST /slack/events` (signature checked by Bolt's middleware)."""
-    return SlackRequestHandler(app)
+def wsgi_handler(app: App, signing_secret: str | None) -> Any:
+    """The WSGI app for `POST /slack/events`: Bolt's adapter behind `verify.verified()` (no secret: all refused)."""
+    return verified(SlackRequestHandler(app), Signature(signing_secret))
 
 
 def socket_mode_handler(app: App, app_token: str) -> Any:

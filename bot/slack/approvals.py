@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackApiError
 from bot.actions import Approvals, Record, Result
 from bot.actions.proposals import Proposal, ProposalError, parse_proposal
 from bot.slack.cards import MAX_DIGEST_ROWS, approval_card, digest_card, parse_value
+from bot.slack.mrkdwn import escape
 from bot.zuora.errors import ZuoraError
 
 __all__ = ["Desk", "Groups"]
@@ -168,7 +169,7 @@ class Desk:
         try:
             again = self.approvals.drafts().again(record.proposal)
         except ProposalError as exc:
-            return f":warning: It cannot be proposed again: {exc}"
+            return f":warning: It cannot be proposed again: {escape(exc)}"
         except ZuoraError as exc:
             return f":warning: Zuora could not be read ({type(exc).__name__}); nothing was proposed. Try again."
         _, message = self.propose(client, again.model_dump(mode="json"), requester=clicker, team=team,

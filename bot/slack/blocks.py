@@ -6,6 +6,10 @@ blocks per message, 3000 characters per section text, 150 per header, 10 context
 buttons per actions block, 75 per button label, 2000 per button value, and about 12,000 characters
 across all blocks (an undocumented cap, `msg_blocks_too_long`). A long answer is split over several
 sections at line breaks, and trimmed with a visible note when it would exceed the total.
+
+An answer's text mixes our templates with Zuora data and, with an LLM, the model's words; none of
+it is meant to hold live mrkdwn tokens, so the whole text (and every note, citation label, status
+line and echoed question) goes through `mrkdwn.escape()` here, once, before it is split or clipped.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 from bot.copilot.answers import Answer
 from bot.copilot.router import EXAMPLES, PROPOSAL_EXAMPLES
 from bot.money import money
+from bot.slack.mrkdwn import escape, mention
 
 __all__ = ["ACTION_FOLLOW_UP", "ACTION_SHARE", "MAX_BLOCKS", "HomeSection", "answer_message", "home_view",
            "oops_message", "progress_message", "split_text", "usage_message", "waiting_sections"]
@@ -77,14 +82,15 @@ def _context(answer: Answer, reference: str | None, extra: list[str]) -> dict[st
     elements: list[dict[str, Any]] = [{"type": "mrkdwn", "text": _clip(e, MAX_SECTION)} for e in extra]
     if answer.intent == "error":
         tried = answer.facts.get("tried")
-        parts = [f"Tried: {tried}" if tried else "", f"Reference: `{reference}`" if reference else ""]
+        parts = [f"Tried: {escape(tried)}" if tried else "", f"Reference: `{escape(reference)}`" if reference else ""]
         if any(parts):
             elements.append({"type": "mrkdwn", "text": _clip(" · ".join(p for p in parts if p), MAX_SECTION)})
     if answer.citations:
-        cited = ", ".join(f"<{c.url}|{c.label}>" if c.url else c.label for c in answer.citations)
+        cited = ", ".join(f"<{escape(c.url)}|{escape(c.label)}>" if c.url else escape(c.label)
+                          for c in answer.citations)
         elements.append({"type": "mrkdwn", "text": _clip(f"Sources: {cited}", MAX_SECTION)})
     for note in answer.notes:
-        elements.append({"type": "mrkdwn", "text": _clip(f"_{note}_", MAX_SECTION)})
+        elements.append({"type": "mrkdwn", "text": _clip(f"_{escape(note)}_", MAX_SECTION)})
     if answer.source == "llm":
         elements.append({"type": "mrkdwn", "text": "Written by an AI model from the Zuora data above."})
     return {"type": "context", "elements": elements[:MAX_CONTEXT]} if elements else None
@@ -111,13 +117,14 @@ def answer_message(answer: Answer, *, share_value: str | None = None, reference:
     header = _header(answer)
     if header:
         blocks.append({"type": "header", "text": {"type": "plain_text", "text": header}})
-    credit = [f"Shared by <@{shared_by}>" + (f", who asked: “{_clip(question, 300)}”" if question else "")
+    credit = [f"Shared by {mention(shared_by)}" + (f", who asked: “{escape(_clip(question, 300))}”" if question else "")
               ] if shared_by else []
     trailer = [b for b in (_context(answer, reference, credit), _actions(answer, share_value)) if b]
     room = MAX_BLOCKS - len(blocks) - len(trailer) - 1
     budget = MAX_TOTAL
     trimmed = False
-    for chunk in split_text(answer.text):
+    text = escape(answer.text)
+    for chunk in split_text(text):
         if room == 0 or len(chunk) > budget:
             trimmed = True
             break
@@ -127,7 +134,7 @@ def answer_message(answer: Answer, *, share_value: str | None = None, reference:
     if trimmed:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _TRIMMED}]})
     blocks += trailer
-    return {"text": _clip(answer.text, MAX_FALLBACK), "blocks": blocks}
+    return {"text": _clip(text, MAX_FALLBACK), "blocks": blocks}
 
 
 def _actions(answer: Answer, share_value: str | None) -> dict[str, Any] | None:
@@ -139,7 +146,7 @@ def _actions(answer: Answer, share_value: str | None) -> dict[str, Any] | None:
 
 def progress_message(status: str) -> dict[str, Any]:
     """A placeholder shown while the answer is being worked out (it is updated in place)."""
-    text = f":hourglass_flowing_sand: {_clip(status, 300)}"
+    text = f":hourglass_flowing_sand: {escape(_clip(status, 300))}"
     return {"text": text, "blocks": [{"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}]}
 
 

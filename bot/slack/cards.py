@@ -5,7 +5,9 @@ balance before and after, reason and evidence, who asked, who may approve and wh
 expires. Pending cards carry Approve (with a confirm dialog), Reject (a modal asks why) and, for
 amounts that may change, Edit amount (a modal). Every ending replaces the buttons with the outcome,
 so no live button is left on a decided card. Customer PII stays off: the account's name and
-number only, never contacts, emails or card digits.
+number only, never contacts, emails or card digits. Every piece of data (Zuora fields, reasons and
+notes people typed, outcome messages) goes through `mrkdwn.escape()`; only our own templates,
+user-id mentions and date tokens are live mrkdwn.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from bot.actions.store import Record
 from bot.money import money
+from bot.slack.mrkdwn import escape, mention
 
 __all__ = ["APPROVE", "EDIT", "EDIT_VIEW", "REJECT", "REJECT_VIEW", "REPROPOSE", "ROW", "approval_card",
            "card_value", "digest_card", "edit_modal", "home_section", "parse_value", "reject_modal", "who"]
@@ -38,15 +41,25 @@ def parse_value(value: str) -> tuple[str, int | None]:
 
 def who(requester: str) -> str:
     """A Slack mention for a user id; proposals from Zuora callouts name their source instead."""
-    if requester.startswith(("U", "W")) and requester[1:].isalnum():
-        return f"<@{requester}>"
-    return "Zuora (declined-payment callout)" if requester == "zuora" else requester
+    return "Zuora (declined-payment callout)" if requester == "zuora" else mention(requester)
 
 
 def _when(moment: datetime) -> str:
     """A Slack date token (shown in the reader's time zone) with a UTC fallback."""
     fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
     return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def _fit(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters ("…" at the end), never inside a `<…>` token or an `&…;` entity."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]
+    for opening, closing in (("<", ">"), ("&", ";")):
+        at = cut.rfind(opening)
+        if at > cut.rfind(closing):
+            cut = cut[:at]
+    return cut.rstrip() + "…"
 
 
 def _field(label: str, value: str) -> dict[str, str]:
@@ -56,19 +69,21 @@ def _field(label: str, value: str) -> dict[str, str]:
 def _status_line(record: Record, now: datetime) -> str | None:
     o = record.outcome or {}
     by = o.get("by") or (record.approvals[-1] if record.approvals else None)
-    who = f" by <@{by}>" if by else ""
+    who = f" by {mention(str(by))}" if by else ""
     at = f" {_when(datetime.fromisoformat(o['at']))}" if o.get("at") else ""
+    message = escape(o.get("message", ""), 1000)
     lines = {
         "executing": f":hourglass_flowing_sand: Approved{who}; running in Zuora…",
-        "succeeded": f":white_check_mark: Approved{who}{at}. {o.get('message', '')}",
-        "failed": f":x: Approved{who}{at}, but it did not happen: {o.get('message', '')}",
-        "unknown": f":grey_question: Approved{who}{at}; Zuora did not confirm it yet. {o.get('message', '')}",
-        "rejected": f":no_entry_sign: Rejected{who}: {o.get('message', '')}",
-        "expired": f":alarm_clock: {o.get('message') or 'Expired without a decision; nothing was done.'}",
-        "stale": f":warning: {o.get('message', 'Not executed: the object changed since the card was made.')}",
+        "succeeded": f":white_check_mark: Approved{who}{at}. {message}",
+        "failed": f":x: Approved{who}{at}, but it did not happen: {message}",
+        "unknown": f":grey_question: Approved{who}{at}; Zuora did not confirm it yet. {message}",
+        "rejected": f":no_entry_sign: Rejected{who}: {message}",
+        "expired": f":alarm_clock: {message or 'Expired without a decision; nothing was done.'}",
+        "stale": f":warning: {message or 'Not executed: the object changed since the card was made.'}",
     }
     if record.status == "pending" and record.approvals:
-        return f":ballot_box_with_check: Approved by <@{record.approvals[0]}> (1 of 2); waiting for a second approver."
+        return (f":ballot_box_with_check: Approved by {mention(record.approvals[0])} (1 of 2); waiting for a "
+                f"second approver.")
     return lines.get(record.status)
 
 
@@ -81,24 +96,27 @@ def approval_card(record: Record, *, who_may_approve: str, now: datetime, read_o
     header = f"{state[record.status]}: {title} for {p.account_name}"[:150]
     after = p.balance_after()
     balance = money(p.snapshot.balance, p.currency) + (f" → {money(after, p.currency)}" if after is not None else "")
-    fields = [_field("Account", f"{p.account_name} ({p.account_number})"),
-              _field("Invoice", p.invoice_number or "—"),
+    fields = [_field("Account", escape(f"{p.account_name} ({p.account_number})", 400)),
+              _field("Invoice", escape(p.invoice_number or "—", 200)),
               _field("Amount", money(p.amount, p.currency)),
               _field("Open balance" if p.snapshot.object_kind == "invoice" else "Account balance", balance),
               _field("Requested by", who(record.requester)),
               _field("Who may approve", who_may_approve),
-              _field("Reason", p.reason),
+              _field("Reason", escape(p.reason, 1000)),
               _field("Expires", _when(record.expires_at))]
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": header}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{p.sentence()}*"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{escape(p.sentence(), 1000)}*"}},
         {"type": "section", "fields": fields},
     ]
     for title, text in p.card_sections():
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*{title}*\n{text}"[:3000]}})
+        # A section may start with Slack's quote mark, which is ours; everything after it is data.
+        quote = ">" if text.startswith(">") else ""
+        body = quote + escape(text[len(quote):], 1500)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*{escape(title)}*\n{body}"}})
     if p.evidence:
-        evidence = "\n".join(f"• {e}" for e in p.evidence)
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Evidence:\n{evidence}"[:3000]}]})
+        evidence = escape("\n".join(f"• {e}" for e in p.evidence), 2000)
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"Evidence:\n{evidence}"}]})
     status = _status_line(record, now)
     if status:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": status[:3000]}})
@@ -113,7 +131,7 @@ def approval_card(record: Record, *, who_may_approve: str, now: datetime, read_o
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
         f"Proposal `{record.id}` version {record.version} · nothing changes in Zuora until an authorized approver "
         f"approves")}]})
-    text = f"{header}: {p.sentence()}" + (f" {status}" if status else "")
+    text = f"{escape(header)}: {escape(p.sentence(), 1000)}" + (f" {status}" if status else "")
     return {"text": text[:3900], "blocks": blocks}
 
 
@@ -131,7 +149,7 @@ def _button(text: str, action_id: str, value: str, style: str | None = None,
 def _buttons(record: Record) -> list[dict[str, Any]]:
     p = record.proposal
     confirm = {"title": {"type": "plain_text", "text": "Run this in Zuora?"},
-               "text": {"type": "mrkdwn", "text": p.sentence()[:300]},
+               "text": {"type": "mrkdwn", "text": escape(p.sentence(), 300)},
                "confirm": {"type": "plain_text", "text": "Approve"}, "deny": {"type": "plain_text", "text": "Cancel"}}
     value = card_value(record)
     buttons = [_button("Approve", APPROVE, value, "primary", confirm),
@@ -157,7 +175,7 @@ def edit_modal(record: Record) -> dict[str, Any]:
             "title": {"type": "plain_text", "text": "Edit amount"},
             "submit": {"type": "plain_text", "text": "Save"}, "close": {"type": "plain_text", "text": "Cancel"},
             "blocks": [
-                {"type": "section", "text": {"type": "mrkdwn", "text": p.sentence()[:3000]}},
+                {"type": "section", "text": {"type": "mrkdwn", "text": escape(p.sentence(), 3000)}},
                 {"type": "input", "block_id": "amount",
                  "label": {"type": "plain_text", "text": f"Amount ({p.currency})"},
                  "hint": {"type": "plain_text", "text": f"At most {money(p.limit, p.currency)}. The edited proposal "
@@ -169,14 +187,14 @@ def home_section(waiting: list[Record], mine: list[Record], recent: list[Record]
     """Pending approvals for the user (as approver and as requester) and recent decisions."""
     def line(r: Record) -> str:
         p = r.proposal
-        return (f"• {p.title} {money(p.amount, p.currency)} on {p.target} ({p.account_name}), asked by "
-                f"{who(r.requester)} · `{r.id[:8]}`")
+        return (f"• {p.title} {money(p.amount, p.currency)} on {escape(p.target, 100)} "
+                f"({escape(p.account_name, 100)}), asked by {who(r.requester)} · `{r.id[:8]}`")
 
     def ended(r: Record) -> str:
         p = r.proposal
         by = (r.outcome or {}).get("by")
-        return f"• {r.status}: {p.title} {money(p.amount, p.currency)} on {p.target}" + \
-            (f" by <@{by}>" if by else "")
+        return f"• {r.status}: {p.title} {money(p.amount, p.currency)} on {escape(p.target, 100)}" + \
+            (f" by {mention(str(by))}" if by else "")
 
     parts = [("*Waiting for your approval*", [line(r) for r in waiting[:15]]),
              ("*Your requests*", [line(r) for r in mine[:10]]),
@@ -197,15 +215,18 @@ def digest_card(records: list[Record], *, now: datetime) -> dict[str, Any]:
     pending = sum(r.status == "pending" for r in records)
     header = f"{len(records)} declined payments: {pending} proposal(s) waiting for a decision"
     blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": header[:150]}}]
-    for r in records[:MAX_DIGEST_ROWS]:
+    shown = records[:MAX_DIGEST_ROWS]
+    room = 11_000 // max(len(shown), 1)  # Slack refuses a message over ~12k characters of blocks
+    for r in shown:
         p = r.proposal
         why = next((e.removeprefix("Dunning rule: ") for e in p.evidence if e.startswith("Dunning rule: ")), p.reason)
         status = _status_line(r, now) if r.status != "pending" else None
-        text = f"*{p.title}* · {p.account_name} ({p.account_number}) · {p.sentence()}\n_{why}_"
+        text = (f"*{p.title}* · {escape(p.account_name, 100)} ({escape(p.account_number, 40)}) · "
+                f"{escape(p.sentence(), 400)}\n_{escape(why, 300)}_")
         if status:
             text += f"\n{status}"
         row: dict[str, Any] = {"type": "section", "block_id": f"approval:{r.id}",
-                               "text": {"type": "mrkdwn", "text": text[:3000]}}
+                               "text": {"type": "mrkdwn", "text": _fit(text, min(room, 3000))}}
         if r.status == "pending":
             options = [("Approve", "approve"), ("Reject", "reject")] + \
                 ([("Edit amount", "edit")] if p.editable else [])

@@ -169,3 +169,10 @@ def m009_audit_versions(db: sqlite_utils.Database) -> None:
                    "mac text"):
         db.execute(f"alter table audit_log add column {column}")
     db.execute("create index audit_log_proposal on audit_log (proposal_id, seq)")
+
+
+@migration
+def m010_slack_triggers(db: sqlite_utils.Database) -> None:
+    """Slack `trigger_id`s already taken (commands, button clicks, modal submissions), so a replay does nothing."""
+    db.execute("create table slack_triggers (trigger_id text primary key, received_at text not null)")
+    db.execute("create index slack_triggers_received on slack_triggers (received_at)")

@@ -2,8 +2,9 @@
 
     401  wrong or missing credentials/signature (with `WWW-Authenticate: Basic` when Basic auth is
          configured, for Zuora's non-preemptive flow); nothing is stored
-    400  a body that cannot be used, with the reason; nothing is stored
-    413  a body over 256 KB
+    400  a body that cannot be used, with the reason (garbled `Content-Length`, JSON nested deeper
+         than `bot.limits.MAX_DEPTH`, checked before parsing); nothing is stored
+    413  a body over 256 KB (refused before reading it)
     200  `{"success": true}`: taken (or a duplicate, `"duplicate": true`); Zuora counts only a 200
 """
 
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from typing import Any
 
+from bot.limits import BodyTooLarge, BodyUnreadable, read_body, too_deep
 from bot.webhooks.callouts import Callout, CalloutError, authenticate, parse
 from bot.webhooks.inbox import Inbox
 
@@ -51,22 +53,24 @@ def callout_app(*, inbox: Inbox, dispatch: Callable[[Callout], str], executor: E
             return _reply(start_response, "405 Method Not Allowed", {"success": False, "error": "POST only"},
                           [("Allow", "POST")])
         try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length > MAX_BODY:
+            body = read_body(environ, MAX_BODY)
+        except BodyTooLarge:
             return _reply(start_response, "413 Content Too Large", {"success": False, "error": "body over 256 KB"})
-        body = environ["wsgi.input"].read(length) if length else b""
+        except BodyUnreadable:
+            return _reply(start_response, "400 Bad Request", {"success": False, "error": "bad Content-Length"})
         headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
         if not authenticate(headers, body, username=username, password=password, secret=secret):
             log.warning("callout refused: bad or missing credentials (from %s)", environ.get("REMOTE_ADDR", "?"))
             challenge = [("WWW-Authenticate", 'Basic realm="billing-copilot"')] if username else []
             return _reply(start_response, "401 Unauthorized", {"success": False, "error": "unauthorized"}, challenge)
+        if too_deep(body):
+            log.warning("callout refused: JSON nested too deeply (%d bytes)", len(body))
+            return _reply(start_response, "400 Bad Request", {"success": False, "error": "the body nests too deeply"})
         try:
             callout = parse(environ.get("CONTENT_TYPE", ""), body, headers.get("zuora-notification-id"))
-        except CalloutError as exc:
-            log.warning("callout refused: %s", exc)
-            return _reply(start_response, "400 Bad Request", {"success": False, "error": str(exc)})
+        except CalloutError as exc:  # the reason may quote the body: kept short in the log and the answer
+            log.warning("callout refused: %s", str(exc)[:200])
+            return _reply(start_response, "400 Bad Request", {"success": False, "error": str(exc)[:500]})
         if not inbox.take(callout.business_key, event=callout.event, object_id=callout.object_id, source="callout",
                           notification_id=callout.notification_id):
             return _reply(start_response, "200 OK", {"success": True, "duplicate": True})

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from bot.money import AmountError, parse_amount
 from bot.slack.cards import EDIT_VIEW, REJECT_VIEW, parse_value
 from bot.slack.conversation import SlackDeps
 
@@ -42,11 +42,10 @@ def register(app: App, deps: SlackDeps) -> None:
 
     @app.view(EDIT_VIEW)
     def on_edit(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
-        text = _value(view, "amount").replace(",", "").strip().lstrip("$€£").strip()
         try:
-            amount = Decimal(text)
-        except InvalidOperation:
-            ack(response_action="errors", errors={"amount": f"{text!r} is not an amount, e.g. 125.50"})
+            amount = parse_amount(_value(view, "amount"))
+        except AmountError as exc:
+            ack(response_action="errors", errors={"amount": str(exc)})
             return
         user = body["user"]
         proposal_id, version = parse_value(view["private_metadata"])
