@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from bot.copilot import propose  # noqa: F401 (registers the propose_* tools)
 from bot.copilot.results import Citation, Result
 from bot.copilot.tools import TOOLS, Tool, ToolContext, ToolError
-from bot.zuora import InvoiceNotFound, ZuoraAPIError, ZuoraError
+from bot.zuora import InvoiceNotFound, ZuoraAPIError, ZuoraError, ZuoraInvalidKey
 from bot.zuora.errors import ZuoraNotFound
 
 __all__ = ["ToolOutcome", "Toolbox"]
@@ -69,6 +69,8 @@ class Toolbox:
             return ToolOutcome(name, args, result=tool.fn(self.context, parsed))
         except ToolError as exc:
             return ToolOutcome(name, args, error=exc)
+        except ZuoraInvalidKey as exc:  # a model-chosen id that is no Zuora key: nothing was sent
+            return ToolOutcome(name, args, error=ToolError("invalid", str(exc)))
         except InvoiceNotFound as exc:
             tried = ", ".join(exc.tried) or "nothing that looks like an invoice number"
             return ToolOutcome(name, args, error=ToolError(
