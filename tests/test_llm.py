@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -18,7 +19,7 @@ from bot.sandbox import ZuoraSandbox
 from bot.zuora import ZuoraClient
 from tests.conftest import FakeClock
 from tests.fakes.llm import ScriptedModel, call, say
-from tests.fakes.openai_stub import OpenAIStub, text, tool_calls
+from tests.fakes.openai_stub import OpenAIStub, error, text, tool_calls
 
 GROUNDED = ("*INV00000042* is *554.54 USD* higher than INV00000022: usage +250.00 USD, seats +150.00 USD, "
             "proration +82.26 USD, the discount ended (+30.00 USD) and tax +42.28 USD.")
@@ -115,7 +116,7 @@ def test_bad_tool_arguments_go_back_to_the_model(client: ZuoraClient, sandbox: Z
 def test_model_errors_and_timeouts_fall_back(client: ZuoraClient, sandbox: ZuoraSandbox, clock: FakeClock) -> None:
     failing = ScriptedModel(LLMError("RateLimitError: slow down"))
     answer = _copilot(client, sandbox, failing).ask("why is INV-42 higher")
-    assert answer.source == "deterministic" and any("the LLM failed" in n for n in answer.notes)
+    assert answer.source == "deterministic" and any("the language model failed (ref " in n for n in answer.notes)
 
     def slow(messages: list[Message], tools: list[dict[str, Any]]) -> Any:
         clock.advance(30)
@@ -176,7 +177,7 @@ def test_litellm_timeout_falls_back(stub: OpenAIStub) -> None:
     stub.queue(text("too late"), delay=3.0)
     answer = _llm_copilot(stub, timeout=0.5).ask("why is INV-42 higher")
     assert answer.source == "deterministic" and "*554.54 USD higher*" in answer.text
-    assert any("the LLM failed" in n or "within" in n for n in answer.notes)
+    assert any("the language model failed (ref " in n or "within" in n for n in answer.notes)
 
 
 def test_no_fixture_pii_reaches_the_stub(stub: OpenAIStub) -> None:
@@ -240,3 +241,25 @@ def test_without_an_amount_in_the_question_the_model_cannot_pick_one(client: Zuo
     answer = _copilot(client, sandbox, model).ask("retry INV-448 please")
     assert "did not say an amount" in (model.calls[1][0][-1].content or "")
     assert answer.intent != "propose_payment_retry"
+
+
+def test_provider_error_text_never_reaches_users_or_logs(stub: OpenAIStub, caplog: pytest.LogCaptureFixture,
+                                                         capfd: pytest.CaptureFixture[str]) -> None:
+    from bot.slack.blocks import answer_message
+
+    secret = "sk-canary-9f8e7d6c5b4a"
+    stub.queue(error(401, "Incorrect API key provided: {authorization}. You can find your key at ..."))
+    settings = load_settings(llm_model="openai/stub-model", llm_api_base=stub.url, llm_api_key=secret)
+    with caplog.at_level(logging.DEBUG):
+        answer = build(settings).copilot.ask("why is INV-42 higher")
+    assert len(stub.requests) == 1  # litellm really asked the stub
+    assert answer.source == "deterministic" and "*554.54 USD higher*" in answer.text
+    note = next(n for n in answer.notes if "language model failed" in n)
+    assert re.fullmatch(r"Deterministic answer: the language model failed \(ref [0-9a-f]{8}\)\.", note)
+    ref = note.split("ref ")[1].rstrip(").")
+    slack_bound = json.dumps(answer_message(answer)) + answer.model_dump_json()
+    out, err = capfd.readouterr()
+    for where in (slack_bound, caplog.text, out, err):
+        assert secret not in where and "Incorrect API key" not in where
+    failed = [r for r in caplog.records if r.getMessage().startswith("copilot: the language model failed")]
+    assert len(failed) == 1 and ref in failed[0].getMessage() and "AuthenticationError" in failed[0].getMessage()

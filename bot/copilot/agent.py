@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -44,13 +45,15 @@ class Copilot:
 
     def __init__(self, toolbox: Toolbox, *, model: ChatModel | None = None, redact_pii: bool = True,
                  max_tool_calls: int = 6, timeout_s: float = 20.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 new_ref: Callable[[], str] = lambda: uuid.uuid4().hex[:8]) -> None:
         self.toolbox = toolbox
         self.model = model
         self.redact_pii = redact_pii
         self.max_tool_calls = max_tool_calls
         self.timeout_s = timeout_s
         self.clock = clock
+        self.new_ref = new_ref
 
     def ask(self, question: str, history: Sequence[Exchange] = ()) -> Answer:
         """Answer `question` (a follow-up to `history`); never raises for bad input, Zuora or LLM failures."""
@@ -104,8 +107,10 @@ class Copilot:
             view = [_redacted(m, redactor) for m in history]
             try:
                 completion = model.complete(view, schemas if allow_tools else [], timeout=remaining)
-            except LLMError as exc:
-                raise _Fallback(f"the LLM failed ({exc})") from exc
+            except LLMError as exc:  # the provider's text may echo our key: users and logs get a reference only
+                ref = self.new_ref()
+                log.warning("copilot: the language model failed: %s (ref %s)", exc.error_class, ref)
+                raise _Fallback(f"the language model failed (ref {ref})") from None
             if not completion.tool_calls:
                 grounds = [question, *(f"{e.question} {e.answer.text}" for e in earlier[-_MAX_EARLIER:])]
                 return self._final(completion.text or "", grounds, outcomes, redactor)
