@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from bot.copilot.guard import Redactor, numbers, ungrounded
 
 
@@ -44,5 +46,42 @@ def test_numbers_ignore_identifiers_dates_and_list_markers() -> None:
 def test_ungrounded_lists_only_invented_numbers() -> None:
     sources = ['{"difference": "554.54", "drivers": [{"amount": "250.00"}], "invoice_date": "2026-02-01"}']
     assert ungrounded("It rose by 554.54 USD, mostly usage (+250.00), on February 1, 2026.", sources) == []
-    assert ungrounded("It rose by 554.54 USD, i.e. 177% more, plus a 19.99 fee.", sources) == \
-        [Decimal("19.99"), Decimal(177)]
+    assert ungrounded("It rose by 554.54 USD, i.e. 177% more, plus a 19.99 fee.", sources) == ["177%", "19.99"]
+
+
+SOURCES = ['{"invoice_number": "INV00000042", "account_number": "A00000007", "difference": "554.54", '
+           '"balance": "27125.07", "drivers": [{"amount": "250.00"}, {"amount": "-30.00"}], "tax_rate": "8.25", '
+           '"invoice_date": "2026-02-01", "due_date": "2026-03-03", "seats": "12"}',
+           "why is INV-42 higher than in January? they have 1,000,000 users"]
+
+INVENTED = [  # every disguise of a number the sources do not hold
+    "88888USD", "USD88888", "usd 88888", "$88,888", "88,888.00 EUR", "€88.888,00", "US$88888", "1 000 000 000",
+    "1'000'000'000", "1\u202f500\u202f000", "1\u00a0500\u00a0000", "2\u2009500", "88 888", "eighty-eight thousand",
+    "eighty-eight thousand eight hundred and eighty-eight", "a million and one", "nine hundred", "88k", "1.5 million",
+    "-554.54", "\u2212554.54", "minus 554.54", "negative 250.00", "+30.00", "(+30.00 USD)", "-12 seats",
+    "13 percent", "66%", "99.9 per cent", "INV99999999", "A99999999", "BR-77777", "invoice #777", "2026-02-30",
+    "2026-13-01", "February 30, 2026", "30 Feb 2026", "31/02/2026", "2026-04-01", "1.000 accounts", "12,5 hours",
+    "\uff18\uff18\uff18", "554.55", "27125.08",
+]
+GROUNDED = [
+    "INV00000042 rose by *554.54 USD* (USD554.54, $554.54, 554.54USD)", "usage +250.00 USD", "a 30.00 USD discount",
+    "a discount of -30.00", "27,125.07 USD", "27 125.07 USD", "27\u202f125.07", "27'125.07", "8.25% tax",
+    "twelve seats", "12 seats", "1,000,000 users", "one million users", "a million users", "on 2026-02-01",
+    "due 2026-03-03", "on February 1, 2026", "1 February 2026", "A00000007 and INV-42", "\u2022 5 drivers"[:2],
+]
+
+
+@pytest.mark.parametrize("text", INVENTED)
+def test_every_disguise_of_an_invented_number_is_caught(text: str) -> None:
+    assert ungrounded(f"The answer is {text}.", SOURCES), text
+
+
+@pytest.mark.parametrize("text", GROUNDED)
+def test_numbers_from_the_sources_pass_in_any_form(text: str) -> None:
+    assert ungrounded(text, SOURCES) == [], text
+
+
+def test_an_identifier_counts_only_when_it_is_in_the_sources() -> None:
+    assert ungrounded("See INV00000042.", SOURCES) == []
+    assert ungrounded("See INV00000043.", SOURCES) == ["00000043"]
+    assert ungrounded("Account A00000007 ok; A-S00000009 not", SOURCES) == ["00000009"]

@@ -79,7 +79,7 @@ def test_an_invented_amount_falls_back_to_the_deterministic_answer(client: Zuora
     with caplog.at_level(logging.WARNING, logger="bot.copilot.agent"):
         answer = _copilot(client, sandbox, model).ask("why is INV-42 higher")
     assert answer.source == "deterministic" and "*554.54 USD higher*" in answer.text
-    assert any("not found in Zuora data: 176.65, 612.4" in n for n in answer.notes)
+    assert any("not found in Zuora data: 176.65%, 612.40" in n for n in answer.notes)
     assert "falling back" in caplog.text and "why is INV-42" not in caplog.text
 
 

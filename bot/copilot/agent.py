@@ -112,7 +112,8 @@ class Copilot:
                 log.warning("copilot: the language model failed: %s (ref %s)", exc.error_class, ref)
                 raise _Fallback(f"the language model failed (ref {ref})") from None
             if not completion.tool_calls:
-                grounds = [question, *(f"{e.question} {e.answer.text}" for e in earlier[-_MAX_EARLIER:])]
+                grounds = [question, f"today {today}",
+                           *(f"{e.question} {e.answer.text}" for e in earlier[-_MAX_EARLIER:])]
                 return self._final(completion.text or "", grounds, outcomes, redactor)
             if not allow_tools:
                 raise _Fallback(f"the LLM wanted more than {self.max_tool_calls} tool calls")
