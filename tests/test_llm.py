@@ -226,8 +226,9 @@ def test_the_model_can_only_propose_what_was_asked(client: ZuoraClient, sandbox:
                           say("Drafted a 50.00 USD credit on INV00000448 for approval."))
     answer = _copilot(client, sandbox, model).ask("credit INV-448 $50 for the outage")
     refusal = json.loads(model.calls[1][0][-1].content or "")
-    assert refusal == {"error": "500 is more than the requester asked for (50): propose at most what they asked.",
-                       "error_kind": "invalid"}
+    assert refusal == {"error": "Refused: 500 is more than the requester asked for (50): propose at most what "
+                                "they asked.", "error_kind": "invalid"}
+    assert "Dropped a proposal the request did not ask for (credit_memo: amount above ask)." in answer.notes
     assert answer.source == "llm" and answer.intent == "propose_credit_memo"
     proposal = answer.facts["proposal"]
     assert proposal["amount"] == "50" and proposal["reason_code"] == "Service Outage Credit"

@@ -17,15 +17,15 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from bot.copilot.answers import Answer, Exchange, clarify, failure, help_answer, render
-from bot.copilot.guard import Redactor, ungrounded
+from bot.copilot.ask import Ask
+from bot.copilot.guard import Redactor, fence, unfence, ungrounded
 from bot.copilot.llm import ChatModel, LLMError, Message
 from bot.copilot.prompts import SYSTEM
 from bot.copilot.results import Citation, ExplainResult, ProposalResult
-from bot.copilot.router import Context, account_name, amounts, progress, route
+from bot.copilot.router import Context, account_name, progress, route
 from bot.copilot.toolbox import Toolbox, ToolOutcome
 from bot.copilot.tools import ToolError
 
@@ -59,12 +59,14 @@ class Copilot:
         """Answer `question` (a follow-up to `history`); never raises for bad input, Zuora or LLM failures."""
         if self.model is None or not question.strip():
             return self.deterministic(question, history)
+        dropped: list[str] = []
         try:
-            return self._with_model(self.model, question, history)
+            answer = self._with_model(self.model, question, history, dropped)
         except _Fallback as exc:
             log.warning("copilot: LLM answer not used (%s); falling back to the deterministic answer", exc)
             answer = self.deterministic(question, history)
-            return answer.model_copy(update={"notes": [*answer.notes, f"Deterministic answer: {exc}."]})
+            answer = answer.model_copy(update={"notes": [*answer.notes, f"Deterministic answer: {exc}."]})
+        return answer.model_copy(update={"notes": [*answer.notes, *dropped]}) if dropped else answer
 
     def progress(self, question: str, history: Sequence[Exchange] = ()) -> str:
         """A short status line for what answering `question` will do ("Looking up invoice INV-42…")."""
@@ -86,11 +88,14 @@ class Copilot:
         return answer.model_copy(update={"citations": [self.toolbox.link(c) for c in answer.citations],
                                          "about": outcome.result.about()})
 
-    def _with_model(self, model: ChatModel, question: str, earlier: Sequence[Exchange]) -> Answer:
+    def _with_model(self, model: ChatModel, question: str, earlier: Sequence[Exchange], dropped: list[str]) -> Answer:
         redactor = Redactor() if self.redact_pii else None
         for typed_name in (account_name(q) for q in (*(e.question for e in earlier), question)):
             if redactor and typed_name:
                 redactor.token("NAME", typed_name)  # the customer names the user typed are PII too
+        recent = earlier[-_MAX_EARLIER:]
+        about = next((e.answer.about for e in reversed(recent) if e.answer.about), {})
+        asked = Ask.read(question, [e.question for e in recent], about)
         today = self.toolbox.context.today()
         history = [Message("system", SYSTEM.format(today=today))]
         for exchange in earlier[-_MAX_EARLIER:]:
@@ -120,25 +125,38 @@ class Copilot:
             calls = completion.tool_calls[:self.max_tool_calls - len(outcomes)]
             history.append(Message("assistant", completion.text, tool_calls=calls))
             for call in calls:
-                outcome = self._run(call.name, call.arguments, redactor, question)
+                outcome = self._run(call.name, call.arguments, redactor, asked, dropped)
                 outcomes.append(outcome)
+                if outcome.result is not None and not isinstance(outcome.result, ProposalResult):
+                    asked = asked.resolved(outcome.arguments, outcome.result.about())
                 payload = outcome.payload()
                 if redactor:
                     payload = redactor.payload(payload)
-                history.append(Message("tool", json.dumps(payload), tool_call_id=call.call_id))
+                history.append(Message("tool", json.dumps(fence(payload)), tool_call_id=call.call_id))
 
-    def _run(self, name: str, arguments: str, redactor: Redactor | None, question: str) -> ToolOutcome:
+    def _run(self, name: str, arguments: str, redactor: Redactor | None, asked: Ask,
+             dropped: list[str]) -> ToolOutcome:
         try:
             args = json.loads(arguments or "{}")
         except json.JSONDecodeError:
             args = None
         if not isinstance(args, dict):
             return ToolOutcome(name, {}, error=ToolError("invalid", "The arguments were not a JSON object."))
-        args = redactor.restore(args) if redactor else args
-        refused = _beyond_the_ask(name, args, question)
-        if refused:
-            return ToolOutcome(name, args, error=refused)
-        return self.toolbox.run(name, args)
+        args = unfence(redactor.restore(args) if redactor else args)
+        refusal = asked.refusal(name, args)
+        if refusal is None:
+            outcome = self.toolbox.run(name, args)
+            if not isinstance(outcome.result, ProposalResult):
+                return outcome
+            refusal = asked.refusal_of(outcome.result.proposal)  # the objects Zuora resolved the arguments to
+            if refusal is None:
+                return outcome
+        log.warning("copilot: dropped a %s call the requester did not ask for (%s)", name, refusal.code)
+        note = f"Dropped a proposal the request did not ask for ({name.removeprefix('propose_')}: " \
+               f"{refusal.code.replace('_', ' ')})."
+        if note not in dropped:
+            dropped.append(note)
+        return ToolOutcome(name, args, error=ToolError("invalid", f"Refused: {refusal.message}"))
 
     def _recall(self, answer: Answer) -> str:
         """What the model is told of an earlier answer: its text, or (with redaction) only what it was about."""
@@ -148,7 +166,7 @@ class Copilot:
         return f"(answered with {answer.intent}{'; about ' + about if about else ''})"
 
     def _final(self, text: str, grounds: list[str], outcomes: list[ToolOutcome], redactor: Redactor | None) -> Answer:
-        text = redactor.restore(text) if redactor else text
+        text = unfence(redactor.restore(text) if redactor else text)
         if not text.strip():
             raise _Fallback("the LLM gave an empty answer")
         sources = [*grounds, *(json.dumps(o.payload()) for o in outcomes)]
@@ -172,23 +190,6 @@ class Copilot:
                       follow_ups=follow_ups, about=results[-1].about() if results else {})
 
 
-def _beyond_the_ask(name: str, args: dict[str, Any], question: str) -> ToolError | None:
-    """A model may only propose amounts the requester asked for (or none, where the tool allows it)."""
-    if not name.startswith("propose_") or args.get("amount") in (None, ""):
-        return None
-    try:
-        amount = Decimal(str(args["amount"]).replace(",", "").lstrip("$€£"))
-    except InvalidOperation:
-        return ToolError("invalid", f"{args['amount']!r} is not an amount.")
-    asked = [Decimal(a) for a in amounts(question)]
-    if not asked:
-        return ToolError("invalid", "The requester did not say an amount: ask them how much instead of choosing one.")
-    if amount > max(asked):
-        return ToolError("invalid", f"{amount} is more than the requester asked for ({max(asked)}): propose at most "
-                                    f"what they asked.")
-    return None
-
-
 def context_of(history: Sequence[Exchange]) -> Context | None:
     """What the latest answer that was about something was about."""
     for exchange in reversed(history):
@@ -200,4 +201,5 @@ def context_of(history: Sequence[Exchange]) -> Context | None:
 def _redacted(message: Message, redactor: Redactor | None) -> Message:
     if redactor is None or message.role in ("system", "tool") or not message.content:
         return message
-    return Message(message.role, redactor.text(message.content), message.tool_calls, message.tool_call_id)
+    text = redactor.text(message.content, single_names=message.role == "user")  # what a person typed
+    return Message(message.role, text, message.tool_calls, message.tool_call_id)

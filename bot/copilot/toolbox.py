@@ -40,7 +40,11 @@ class ToolOutcome:
         if self.result is not None:
             return self.result.model_dump(mode="json", exclude_none=True)
         assert self.error is not None
-        return {"error": self.error.message, "error_kind": self.error.kind}
+        payload: dict[str, Any] = {"error": self.error.message, "error_kind": self.error.kind}
+        if self.error.candidates:  # names only as data (fenced, redacted), never inside our own message
+            payload.update(error="Several accounts match: see candidates. Ask the user which one.",
+                           candidates=self.error.candidates)
+        return payload
 
 
 class Toolbox:

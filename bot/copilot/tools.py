@@ -85,10 +85,12 @@ SubscriptionKey = Annotated[str, Field(min_length=1, max_length=64), AfterValida
 class ToolError(Exception):
     """A tool could not answer; `message` says why in words a person or a model can act on."""
 
-    def __init__(self, kind: ErrorKind, message: str) -> None:
+    def __init__(self, kind: ErrorKind, message: str, *, candidates: list[dict[str, str]] | None = None) -> None:
         super().__init__(message)
         self.kind: ErrorKind = kind
         self.message = message
+        self.candidates = candidates or []
+        """For `ambiguous`: the matches (`name`, `account_number`), as data a redactor can see."""
 
 
 @dataclass(frozen=True)
@@ -308,7 +310,8 @@ def _account(ctx: ToolContext, typed: str) -> Account:
     if not matches:
         raise ToolError("not_found", f"No account name starts with {key!r}. Try the account number (A00000007).")
     names = ", ".join(f"{m.name} ({m.account_number})" for m in matches[:5])
-    raise ToolError("ambiguous", f"Several accounts match {key!r}: {names}. Which one?")
+    raise ToolError("ambiguous", f"Several accounts match {key!r}: {names}. Which one?",
+                    candidates=[{"name": m.name, "account_number": m.account_number} for m in matches[:5]])
 
 
 def _days_overdue(due: date | None, balance: Decimal, today: date) -> int:
