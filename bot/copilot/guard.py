@@ -84,15 +84,16 @@ class Redactor:
         """`text` with known PII values, anything shaped like an email, phone, card number or street address,
         and capitalised name-like runs ("Zelda Quibble", "Acme & Sons") replaced; with `single_names` (for
         what a person typed) a single unknown capitalised word ("Globex") counts as a name too."""
-        for value in sorted(self._token_of, key=len, reverse=True):
-            if len(value) >= 3:
-                text = re.sub(rf"(?<!\w){re.escape(value)}(?!\w)", self._token_of[value], text,
-                              flags=re.IGNORECASE)
-        text = _EMAIL.sub(lambda m: self.token("EMAIL", m.group(0)), text)
+        text = _EMAIL.sub(lambda m: self.token("EMAIL", m.group(0)), text)  # shapes first: an email holds names
         text = _CARD.sub(lambda m: self._card(m.group(0)), text)
         text = _PHONE.sub(lambda m: self.token("PHONE", m.group(0)), text)
         text = _ADDRESS.sub(lambda m: self.token("ADDRESS", m.group(0)), text)
-        return _PROPER.sub(lambda m: self._name(m.group(0), single_names), text)
+        text = _PROPER.sub(lambda m: self._name(m.group(0), single_names), text)  # whole names before their parts
+        for value in sorted(self._token_of, key=len, reverse=True):
+            if len(value) >= 3 and not _PLACEHOLDER.fullmatch(value):
+                text = re.sub(rf"(?<![\w\[]){re.escape(value)}(?![\w\]])", self._token_of[value], text,
+                              flags=re.IGNORECASE)
+        return text
 
     def _name(self, run: str, single: bool) -> str:
         """A capitalised run as a placeholder, common words at either end kept as they are."""
