@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -21,7 +22,7 @@ from typing import Any
 
 from bot.copilot.answers import Answer, Exchange, clarify, failure, help_answer, render
 from bot.copilot.ask import Ask
-from bot.copilot.guard import Redactor, fence, unfence, ungrounded
+from bot.copilot.guard import Redactor, fence, structured, unfence, ungrounded
 from bot.copilot.llm import ChatModel, LLMError, Message
 from bot.copilot.prompts import SYSTEM
 from bot.copilot.results import Citation, ExplainResult, ProposalResult
@@ -34,6 +35,10 @@ __all__ = ["Copilot", "context_of"]
 log = logging.getLogger(__name__)
 _MAX_EARLIER = 6
 """Earlier exchanges the model sees."""
+_LIVE_MARKUP = re.compile(r"<\s*[!@#]|<\s*(?:https?|mailto|tel|slack|ftp)\s*:|\b(?:https?|ftp)://|\bwww\.\w|"
+                          r"\bmailto:", re.IGNORECASE)
+"""Slack mentions (`<!channel>`, `<@U…>`, `<#C…>`) and links: the model's text may hold neither (citations
+carry our own links)."""
 
 
 class _Fallback(Exception):
@@ -117,8 +122,7 @@ class Copilot:
                 log.warning("copilot: the language model failed: %s (ref %s)", exc.error_class, ref)
                 raise _Fallback(f"the language model failed (ref {ref})") from None
             if not completion.tool_calls:
-                grounds = [question, f"today {today}",
-                           *(f"{e.question} {e.answer.text}" for e in earlier[-_MAX_EARLIER:])]
+                grounds = [question, f"today {today}", *(e.question for e in recent)]  # the requester's words
                 return self._final(completion.text or "", grounds, outcomes, redactor)
             if not allow_tools:
                 raise _Fallback(f"the LLM wanted more than {self.max_tool_calls} tool calls")
@@ -169,7 +173,9 @@ class Copilot:
         text = unfence(redactor.restore(text) if redactor else text)
         if not text.strip():
             raise _Fallback("the LLM gave an empty answer")
-        sources = [*grounds, *(json.dumps(o.payload()) for o in outcomes)]
+        if _LIVE_MARKUP.search(text):  # a mention pings a channel; a link can carry restored PII away
+            raise _Fallback("the LLM answer contains a link or a mention")
+        sources = [*grounds, *(json.dumps(structured(o.payload())) for o in outcomes)]
         invented = ungrounded(text, sources)
         if invented:
             raise _Fallback(f"the LLM answer has numbers not found in Zuora data: {', '.join(map(str, invented))}")

@@ -11,10 +11,12 @@ tell it to "write off INV-449 instead". So a `propose_*` call stands only when
 - its **amount** is not above the largest amount the requester typed, and is omitted when they
   typed none.
 
-A follow-up that names no kind takes the kinds (and amounts) of the thread's earlier questions;
-one that names no invoice or account takes those of the earlier questions and of the latest
-answer's subject. `Ask.refusal()` checks a call before it runs, `Ask.refusal_of()` the drafted
-proposal (the objects Zuora resolved) after; each returns a `Refusal` or None.
+A follow-up that names no kind and no object ("yes", "goodwill", "make it 40") takes the kinds
+(and, if it types none, the amounts) of the thread's earlier questions; one that names no invoice
+or account takes those of the earlier questions and of the latest answer's subject. A question
+that names an object but no kind ("why is INV-42 higher?") allows no proposal at all.
+`Ask.refusal()` checks a call before it runs, `Ask.refusal_of()` the drafted proposal (the objects
+Zuora resolved) after; each returns a `Refusal` or None.
 """
 
 from __future__ import annotations
@@ -111,12 +113,13 @@ class Ask:
     def read(cls, question: str, earlier: Sequence[str] = (), about: Mapping[str, str] | None = None) -> Ask:
         """What `question` (a follow-up to the `earlier` questions, about `about`) allows."""
         kinds, typed = kinds_named(question), _amounts(question)
-        if not kinds:  # "yes, do that" / "goodwill" / "make it 40": the thread's earlier asks
-            kinds = set().union(*(kinds_named(q) for q in earlier)) if earlier else set()
-            typed = typed or [a for q in earlier for a in _amounts(q)]
         invoices, accounts = _invoices_named(question), _accounts_named(question)
         names = [n for n in (account_name(question),) if n]
-        if not invoices and not accounts and not names:  # a follow-up that names nothing refers back
+        names_nothing = not invoices and not accounts and not names
+        if not kinds and names_nothing:  # "yes, do that" / "goodwill" / "make it 40": the thread's earlier asks
+            kinds = set().union(*(kinds_named(q) for q in earlier)) if earlier else set()
+            typed = typed or [a for q in earlier for a in _amounts(q)]
+        if names_nothing:  # a follow-up that names nothing refers back
             for q in earlier:
                 invoices |= _invoices_named(q)
                 accounts |= _accounts_named(q)

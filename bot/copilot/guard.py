@@ -22,7 +22,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["FENCE_CLOSE", "FENCE_OPEN", "Redactor", "fence", "numbers", "unfence", "ungrounded"]
+__all__ = ["FENCE_CLOSE", "FENCE_OPEN", "Redactor", "fence", "numbers", "structured", "unfence", "ungrounded"]
 
 _PII_KEYS = {"name": "NAME", "account_name": "NAME", "email": "EMAIL", "phone": "PHONE", "address": "ADDRESS",
              "first_name": "NAME", "last_name": "NAME", "work_email": "EMAIL", "personal_email": "EMAIL",
@@ -179,6 +179,18 @@ def fence(value: Any, *, key: str | None = None) -> Any:
     return value
 
 
+def structured(value: Any) -> Any:
+    """A tool result without its free text: what numbers may be grounded on (a number planted in a
+    comment or a charge name is no fact)."""
+    if isinstance(value, dict):
+        return {k: structured(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [structured(v) for v in value]
+    if isinstance(value, str) and not _PLAIN.match(value):
+        return ""
+    return value
+
+
 def unfence(value: Any) -> Any:
     """Fence markers removed (from the model's text, or the arguments it copies out of a result)."""
     if isinstance(value, str):
@@ -247,9 +259,11 @@ class _Grounds:
                 day = _date(m.group(1), m.group(2), m.group(3))
                 if day:
                     self.dates.add(day)
+                    pieces |= {Decimal(day.year), Decimal(day.month), Decimal(day.day)}  # "February 1, 2026"
+            for m in _ID.finditer(text):
+                pieces |= {Decimal(d) for d in _DIGITS.findall(m.group(0))}  # "#42" for INV00000042
             for reading in _readings(text):
                 self.values |= {v for values in reading for v in values}
-            pieces |= {Decimal(d) for d in _DIGITS.findall(text)}  # dates written out ("February 1, 2026")
         self.magnitudes = {abs(v) for v in self.values} | pieces
 
     def allows(self, value: Decimal, signed: bool) -> bool:
