@@ -85,3 +85,24 @@ def test_an_identifier_counts_only_when_it_is_in_the_sources() -> None:
     assert ungrounded("See INV00000042.", SOURCES) == []
     assert ungrounded("See INV00000043.", SOURCES) == ["00000043"]
     assert ungrounded("Account A00000007 ok; A-S00000009 not", SOURCES) == ["00000009"]
+
+
+def test_a_proposal_sentence_and_an_ambiguity_list_are_redacted_like_their_fields() -> None:
+    r = Redactor()
+    out = r.payload({"kind": "dunning_email", "sentence": "Email INV00000385 to the contact of Umbrella Health.",
+                     "proposal": {"account_name": "Umbrella Health"}})
+    assert out["sentence"] == "Email INV00000385 to the contact of [NAME_1]."
+    out = r.payload({"error": "Several accounts match 'acme': Acme Corp (A1), Acme Ltd (A2).",
+                     "candidates": [{"name": "Acme Corp", "account_number": "A1"}, {"name": "Acme Ltd"}]})
+    assert "Acme Corp" not in str(out) and "Acme Ltd" not in str(out)
+
+
+def test_typed_names_addresses_and_phones_are_redacted() -> None:
+    r = Redactor()
+    typed = ("Why does Globex owe? Zelda Quibble called from +44 20 7946 0958 about 221B Baker Street; "
+             "mail zelda@quibble.example")
+    out = r.text(typed, single_names=True)
+    for secret in ("Globex", "Zelda", "Quibble", "7946", "Baker Street", "zelda@"):
+        assert secret not in out, secret
+    assert out.startswith("Why does [NAME_") and r.restore(out) == typed
+    assert r.text("Usage overage for Business Plan Seats") == "Usage overage for Business Plan Seats"

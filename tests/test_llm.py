@@ -241,7 +241,8 @@ def test_without_an_amount_in_the_question_the_model_cannot_pick_one(client: Zuo
                           say("How much should I retry?"))
     answer = _copilot(client, sandbox, model).ask("retry INV-448 please")
     assert "did not say an amount" in (model.calls[1][0][-1].content or "")
-    assert answer.intent != "propose_payment_retry"
+    assert answer.source == "deterministic" and any("(payment_retry: amount not given)" in n for n in answer.notes)
+    assert answer.facts["proposal"]["amount"] == "3678.81"  # the router drafts what was asked: the open balance
 
 
 def test_provider_error_text_never_reaches_users_or_logs(stub: OpenAIStub, caplog: pytest.LogCaptureFixture,

@@ -1,10 +1,15 @@
 """The copilot: a question in, an `Answer` out, with or without an LLM.
 
 Without a model, the deterministic router picks one tool and a template writes the answer. With a
-model, the model picks tools (at most `max_tool_calls` per question, under one overall timeout),
-sees only redacted results, and writes the text; the text is restored, then checked for grounding.
-Any model failure, timeout, runaway tool use or ungrounded number falls back to the deterministic
-answer, and the event is logged (without the question's content).
+model, the model is an untrusted planner: it picks tools (at most `max_tool_calls` per question,
+under one overall timeout) and writes the text. It sees only redacted text (`REDACT_PII`), and
+Zuora's free text inside `<untrusted>` fences; ids it picks are validated before they reach a URL;
+a `propose_*` call stands only if `Ask` (the requester's own words) allows its kind, objects and
+amount, else it is dropped with a note and a log line. Its text is restored, then must be grounded
+(every number in the structured tool data or the requester's words) and free of links and mentions.
+Any model failure, timeout, runaway tool use, dropped proposal without a valid one, or ungrounded
+number falls back to the deterministic answer, and the event is logged (without the question's
+content, and without the provider's error text: users see "the language model failed (ref …)").
 
 `history` (the earlier exchanges of a conversation) resolves follow-ups: the router reads them as a
 `Context`; the model sees the earlier questions, and what each answer was about.
@@ -122,6 +127,9 @@ class Copilot:
                 log.warning("copilot: the language model failed: %s (ref %s)", exc.error_class, ref)
                 raise _Fallback(f"the language model failed (ref {ref})") from None
             if not completion.tool_calls:
+                if dropped and not any(isinstance(o.result, ProposalResult) for o in outcomes):
+                    raise _Fallback("the LLM tried to propose what the request did not ask for")  # its text may
+                    # claim a proposal that does not exist; the router drafts exactly what the words say
                 grounds = [question, f"today {today}", *(e.question for e in recent)]  # the requester's words
                 return self._final(completion.text or "", grounds, outcomes, redactor)
             if not allow_tools:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from bot.copilot.router import account_name, amounts
+from bot.copilot.router import NEGATION, account_name, amounts
 from bot.zuora.invoices import invoice_number_forms
 
 __all__ = ["Ask", "Refusal"]
@@ -41,8 +41,6 @@ _KINDS = (
     ("collections_escalation", r"escalat\w*|collections?"),
 )
 _KIND_WORDS = [(kind, re.compile(rf"\b(?:{words})\b", re.IGNORECASE)) for kind, words in _KINDS]
-_NEGATION = re.compile(r"\b(?:don'?t|do not|never|not|no|without|instead of|rather than|stop|cancel)\s+"
-                       r"(?:\w+\s+){0,2}$", re.IGNORECASE)
 _INVOICE = re.compile(r"(?<![\w-])(?:inv(?:oice)?[\s#:_-]*\d{1,12}|#\s?\d{1,12}|[0-9a-f]{32})(?![\w-])", re.IGNORECASE)
 _ACCOUNT = re.compile(r"(?<![\w-])(A\d{3,12}|[0-9a-f]{32})(?![\w-])", re.IGNORECASE)
 _STOP = {"the", "this", "that", "account", "customer", "invoice", "credit", "please", "them", "they", "their",
@@ -65,7 +63,7 @@ def kinds_named(text: str) -> set[str]:
     """The proposal kinds `text` asks for (a kind whose words are negated does not count)."""
     found = set()
     for kind, words in _KIND_WORDS:
-        if any(not _NEGATION.search(text[:m.start()]) for m in words.finditer(text)):
+        if any(not NEGATION.search(text[:m.start()]) for m in words.finditer(text)):
             found.add(kind)
     return found
 
