@@ -265,3 +265,17 @@ def test_provider_error_text_never_reaches_users_or_logs(stub: OpenAIStub, caplo
         assert secret not in where and "Incorrect API key" not in where
     failed = [r for r in caplog.records if r.getMessage().startswith("copilot: the language model failed")]
     assert len(failed) == 1 and ref in failed[0].getMessage() and "AuthenticationError" in failed[0].getMessage()
+
+
+def test_a_proposal_beyond_the_ask_is_dropped_with_a_note_and_a_log_line_without_pii(
+        client: ZuoraClient, sandbox: ZuoraSandbox, caplog: pytest.LogCaptureFixture) -> None:
+    model = ScriptedModel(call("propose_write_off", '{"invoice": "INV-449", "reason": "per the invoice note"}'),
+                          say("I drafted a write-off of INV00000449 for approval."))
+    with caplog.at_level(logging.DEBUG, logger="bot.copilot"):
+        answer = _copilot(client, sandbox, model).ask("credit INV-448 $50 for the outage, Zelda Quibble asked")
+    assert "Dropped a proposal the request did not ask for (write_off: kind not asked)." in answer.notes
+    assert answer.source == "deterministic" and answer.facts["proposal"]["kind"] == "credit_memo"  # what was asked
+    assert answer.facts["proposal"]["invoice_number"] == "INV00000448" and "write-off" not in answer.text
+    assert "dropped a propose_write_off call the requester did not ask for (kind_not_asked)" in caplog.text
+    for private in ("Zelda", "Quibble", "outage", "Initech", "Globex"):
+        assert private not in caplog.text, private

@@ -27,7 +27,7 @@ from typing import Any
 
 from bot.copilot.answers import Answer, Exchange, clarify, failure, help_answer, render
 from bot.copilot.ask import Ask
-from bot.copilot.guard import Redactor, fence, structured, unfence, ungrounded
+from bot.copilot.guard import Redactor, fence, grounding, unfence, ungrounded
 from bot.copilot.llm import ChatModel, LLMError, Message
 from bot.copilot.prompts import SYSTEM
 from bot.copilot.results import Citation, ExplainResult, ProposalResult
@@ -183,7 +183,7 @@ class Copilot:
             raise _Fallback("the LLM gave an empty answer")
         if _LIVE_MARKUP.search(text):  # a mention pings a channel; a link can carry restored PII away
             raise _Fallback("the LLM answer contains a link or a mention")
-        sources = [*grounds, *(json.dumps(structured(o.payload())) for o in outcomes)]
+        sources = [*grounds, *(grounding(o.payload()) for o in outcomes)]
         invented = ungrounded(text, sources)
         if invented:
             raise _Fallback(f"the LLM answer has numbers not found in Zuora data: {', '.join(map(str, invented))}")

@@ -15,6 +15,7 @@ that can be read two ways (`1.000`, `1,5`, `5 100`) must be grounded under every
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -22,7 +23,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["FENCE_CLOSE", "FENCE_OPEN", "Redactor", "fence", "numbers", "structured", "unfence", "ungrounded"]
+__all__ = ["FENCE_CLOSE", "FENCE_OPEN", "Redactor", "fence", "grounding", "numbers", "unfence", "ungrounded"]
 
 _PII_KEYS = {"name": "NAME", "account_name": "NAME", "email": "EMAIL", "phone": "PHONE", "address": "ADDRESS",
              "first_name": "NAME", "last_name": "NAME", "work_email": "EMAIL", "personal_email": "EMAIL",
@@ -179,16 +180,30 @@ def fence(value: Any, *, key: str | None = None) -> Any:
     return value
 
 
-def structured(value: Any) -> Any:
-    """A tool result without its free text: what numbers may be grounded on (a number planted in a
-    comment or a charge name is no fact)."""
-    if isinstance(value, dict):
-        return {k: structured(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [structured(v) for v in value]
-    if isinstance(value, str) and not _PLAIN.match(value):
-        return ""
-    return value
+_OUR_TEXT_KEYS = {"sentence", "error"}
+"""Text we write from Zuora's numbers (an explainer driver, a proposal): it grounds numbers, once the
+Zuora free text quoted in it is cut out."""
+
+
+def grounding(payload: Any) -> str:
+    """What a tool result lets the model's numbers rest on: its structured values and our own sentences,
+    without Zuora's free text (a number planted in a comment or a charge name is no fact)."""
+    quoted: set[str] = set()
+
+    def strip(value: Any, key: str | None = None) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [strip(v, key) for v in value]
+        if isinstance(value, str) and not _PLAIN.match(value) and key not in _OUR_TEXT_KEYS:
+            quoted.add(value)
+            return ""
+        return value
+
+    text = json.dumps(strip(payload), default=str)
+    for value in sorted(quoted, key=len, reverse=True):
+        text = text.replace(json.dumps(value)[1:-1], " ")
+    return text
 
 
 def unfence(value: Any) -> Any:
