@@ -6,7 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from bot.copilot.guard import Redactor, numbers, ungrounded
+from bot.copilot.guard import numbers, ungrounded
+from bot.copilot.redact import Redactor
 
 
 def test_payload_fields_and_shapes_are_redacted_and_restored() -> None:

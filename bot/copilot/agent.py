@@ -27,9 +27,10 @@ from typing import Any
 
 from bot.copilot.answers import Answer, Exchange, clarify, failure, help_answer, render
 from bot.copilot.ask import Ask
-from bot.copilot.guard import Redactor, fence, grounding, unfence, ungrounded
+from bot.copilot.guard import fence, grounding, unfence, ungrounded
 from bot.copilot.llm import ChatModel, LLMError, Message
 from bot.copilot.prompts import SYSTEM
+from bot.copilot.redact import Redactor
 from bot.copilot.results import Citation, ExplainResult, ProposalResult
 from bot.copilot.router import Context, account_name, progress, route
 from bot.copilot.toolbox import Toolbox, ToolOutcome
