@@ -380,7 +380,7 @@ DISGUISES = ["88888USD", "USD88888", "$88,888", "88 888 EUR", "1 000 000", "1'00
              "1\u00a0000\u00a0000", "eighty-eight thousand dollars", "one million", "88k", "1.5 million",
              "-554.54 USD", "\u2212554.54", "minus 554.54", "13 percent", "66%", "INV99999999", "a total of "
              "INV-88888", "2026-02-30", "February 30, 2026", "31/02/2026", "2099-01-01", "1.000 invoices",
-             "\uff18\uff18\uff18 USD", "554.55 USD"]
+             "\uff18\uff18\uff18 USD", "554.55 USD", "(554.54 USD)", "($554.54)"]
 
 
 @pytest.mark.parametrize("disguise", DISGUISES)

@@ -62,11 +62,12 @@ INVENTED = [  # every disguise of a number the sources do not hold
     "-554.54", "\u2212554.54", "minus 554.54", "negative 250.00", "+30.00", "(+30.00 USD)", "-12 seats",
     "13 percent", "66%", "99.9 per cent", "INV99999999", "A99999999", "BR-77777", "invoice #777", "2026-02-30",
     "2026-13-01", "February 30, 2026", "30 Feb 2026", "31/02/2026", "2026-04-01", "1.000 accounts", "12,5 hours",
-    "\uff18\uff18\uff18", "554.55", "27125.08",
+    "\uff18\uff18\uff18", "554.55", "27125.08", "(554.54)", "($554.54)", "(554.54 USD)",
 ]
 GROUNDED = [
     "INV00000042 rose by *554.54 USD* (USD554.54, $554.54, 554.54USD)", "usage +250.00 USD", "a 30.00 USD discount",
-    "a discount of -30.00", "27,125.07 USD", "27 125.07 USD", "27\u202f125.07", "27'125.07", "8.25% tax",
+    "a discount of -30.00", "a discount of (30.00 USD)", "(554.54, 30.00)", "27,125.07 USD", "27 125.07 USD",
+    "27\u202f125.07", "27'125.07", "8.25% tax",
     "twelve seats", "12 seats", "1,000,000 users", "one million users", "a million users", "on 2026-02-01",
     "due 2026-03-03", "on February 1, 2026", "1 February 2026", "A00000007 and INV-42", "\u2022 5 drivers"[:2],
 ]

@@ -9,7 +9,7 @@ sentences, without Zuora's free text).
 text that none of the sources (the tool results and the question) backs. Both sides are normalised
 first, so disguises do not help: `88888USD`, `USD88888`, `$88,888`, `1 000 000`, `1'000'000`,
 no-break and thin spaces, `eighty-eight thousand`, `88k`, `12 percent`. An explicit sign must match
-the source's (a flipped sign is invented); an identifier's digits are skipped only when the
+the source's (a flipped sign is invented; `(554.54)` is negative); an identifier's digits are skipped only when the
 identifier is in a source; impossible dates (`2026-02-30`, `February 30`) never pass. A separator
 that can be read two ways (`1.000`, `1,5`, `5 100`) must be grounded under every reading.
 """
@@ -95,6 +95,8 @@ _GLUED_BEFORE = re.compile(rf"(?<![A-Za-z])({_CURRENCIES}|US\$|[A-Z]{{1,2}}\$)(?
 _GLUED_AFTER = re.compile(rf"(?<=\d)({_CURRENCIES})(?![A-Za-z])", re.IGNORECASE)
 _SCALED = re.compile(r"(?<![\w.,])(\d+(?:\.\d+)?)\s*(k|thousand|m|mn|million|bn|billion)\b", re.IGNORECASE)
 _SCALE = {"k": 1000, "thousand": 1000, "m": 10**6, "mn": 10**6, "million": 10**6, "bn": 10**9, "billion": 10**9}
+_ACCOUNTING = re.compile(rf"\(\s*([$€£¥₹]?)\s?(\d(?:[,.' ]?\d)*)\s*((?:{_CURRENCIES})?)\s*\)", re.IGNORECASE)
+"""`(554.54)`, `($554.54)`, `(554.54 USD)`: accountants' negative numbers."""
 _SIGN_WORDS = re.compile(r"\b(?:minus|negative)\s+(?=[$€£¥₹]?\d)", re.IGNORECASE)
 _PERCENT_WORDS = re.compile(r"\s*\b(?:percent|per\s+cent|pct)\b", re.IGNORECASE)
 _UNITS = {w: n for n, w in enumerate((
@@ -162,6 +164,7 @@ def _prepare(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = text.replace("\u2212", "-").replace("\u2019", "'").replace("\u02bc", "'")
     text = _PERCENT_WORDS.sub("%", text)
+    text = _ACCOUNTING.sub(lambda m: f" {m.group(1)}-{m.group(2)} {m.group(3)} ", text)
     text = _SIGN_WORDS.sub("-", text)
     text = _WORD_RUN.sub(lambda m: _words(m.group(0)), text)
     text = _GLUED_BEFORE.sub(r"\1 ", text)
