@@ -121,3 +121,11 @@ def test_numbers_ground_on_structured_data_and_our_sentences_not_on_zuora_free_t
     assert ungrounded("Prorated for 17 of 31 days: +82.26 USD.", [source]) == []
     assert ungrounded("The real total is 88888 USD.", [source]) == ["88888"]
     assert ungrounded("Pay 77777.", [source]) == ["77777"]
+
+
+def test_common_words_at_the_start_of_a_question_are_not_names() -> None:
+    r = Redactor()
+    for typed in ("Explain INV-42 please", "Compare INV-42 With The Previous One", "Could you check A00000007?",
+                  "Why Is INV-42 Higher Than Last Month?"):
+        assert r.text(typed, single_names=True) == typed
+    assert r.text("Hey, What Does Globex Owe?", single_names=True) == "Hey, What Does [NAME_1] Owe?"

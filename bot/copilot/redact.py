@@ -51,6 +51,15 @@ should show standard starter stolen storage subscription sun sunday support tax 
 the their them then they this thu thursday tier tiered time to transaction transfer tue tuesday unit units up
 usage usd user users visa was we wed wednesday were what when where which who why will wire with write yearly yes
 you your zuora
+explain explains compare summarize summarise summary find get fetch see read okay ok sure great thx ty dear regards
+best cheers fyi re fw fwd urgent asap issue problem question also actually so any every next previous first second
+third recent latest total sum amount amounts balance balances late client clients hey morning afternoon evening
+would might must need needs want wants let lets set create draft propose approve approved reject rejected undo remove
+change changed update updated call ping ask asked asking maybe don didn doesn isn aren wasn won can't cannot im
+we're you're they're it's its these those there here today yesterday tomorrow week weeks months year years quarter
+quarters q1 q2 q3 q4 ytd mtd eod eom asap please kindly quick quickly again why's what's who's how's where's
+hmm ah oh well right left open opened closed close higher lower more less went jump jumped spike spiked drop dropped
+explain explained breakdown break down difference different differs why how much many
 """))
 """Words that are not names even when capitalised (sentence starts, billing words, products, months)."""
 
