@@ -60,6 +60,10 @@ we're you're they're it's its these those there here today yesterday tomorrow we
 quarters q1 q2 q3 q4 ytd mtd eod eom asap please kindly quick quickly again why's what's who's how's where's
 hmm ah oh well right left open opened closed close higher lower more less went jump jumped spike spiked drop dropped
 explain explained breakdown break down difference different differs why how much many
+than as into onto over under between vs versus against since until during via above below because else only even
+still very too out other another same such own both few most some none nothing something anything everything
+one two three four five six seven eight nine ten who whom whose whatever whenever being having doing make made
+take took go went come came look looked know knew think thought say said see saw use used try tried keep kept
 """))
 """Words that are not names even when capitalised (sentence starts, billing words, products, months)."""
 
