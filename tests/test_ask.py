@@ -66,3 +66,10 @@ def test_the_drafted_proposal_is_checked_as_zuora_resolved_it() -> None:
     assert ask.refusal_of({"kind": "dunning_email", "invoice_number": "INV00000385"}) is None
     refusal = ask.refusal_of({"kind": "dunning_email", "invoice_number": "INV00000387"})
     assert refusal is not None and refusal.code == "invoice_not_named"
+
+
+def test_the_invoice_before_a_named_one_is_not_named() -> None:
+    ask = Ask.read("write off INV-448").resolved({"invoice": "INV-448", "before": True},
+                                                {"invoice": "INV00000401", "account": "A00000003"})
+    refusal = ask.refusal("propose_write_off", {"invoice": "INV00000401"})
+    assert refusal is not None and refusal.code == "invoice_not_named"

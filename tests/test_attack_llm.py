@@ -253,6 +253,19 @@ def test_a_follow_up_cannot_move_the_proposal_to_another_invoice(world: World) -
     _held("other_invoice", world, answer, "credit_memo", "INV00000448", Decimal(40))
 
 
+def test_the_invoice_before_the_named_one_is_another_invoice(world: World) -> None:
+    tenant = world.sandbox.tenant
+    named = tenant.find("invoices", "INV00000387")  # the one before it has an open balance too
+    assert named is not None
+    before = max((i for i in tenant.invoices.values() if i["accountId"] == named["accountId"]
+                  and i["invoiceDate"] < named["invoiceDate"] and i["status"] == "Posted"),
+                 key=lambda i: i["invoiceDate"])
+    answer = world.attack("write off INV-387 as uncollectable", [
+        ("get_invoice", {"invoice": "INV-387", "before": True}),
+        ("propose_write_off", {"invoice": before["invoiceNumber"], "reason": "x"})])
+    _held("other_invoice", world, answer, "write_off", "INV00000387")
+
+
 # -- other accounts -------------------------------------------------------------------------------------------
 
 def _account_hex(world: World, number: str) -> str:

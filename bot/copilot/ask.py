@@ -154,7 +154,7 @@ class Ask:
         """This ask, plus the objects a tool found for what the requester named (its result's `about`)."""
         if not self.names(args):
             return self
-        invoices = {form for key in ("invoice",) if about.get(key) for form in _invoice_forms(about[key])}
+        invoices = set() if args.get("before") else _invoice_forms(about.get("invoice") or "")  # not "the one before"
         accounts = {about["account"].upper()} if about.get("account") else set()
         return replace(self, resolved_invoices=self.resolved_invoices | invoices,
                        resolved_accounts=self.resolved_accounts | accounts)
