@@ -132,7 +132,7 @@ class Copilot:
                     raise _Fallback("the LLM tried to propose what the request did not ask for")  # its text may
                     # claim a proposal that does not exist; the router drafts exactly what the words say
                 grounds = [question, f"today {today}", *(e.question for e in recent)]  # the requester's words
-                return self._final(completion.text or "", grounds, outcomes, redactor)
+                return self._final(completion.text or "", grounds, outcomes, redactor, asked)
             if not allow_tools:
                 raise _Fallback(f"the LLM wanted more than {self.max_tool_calls} tool calls")
             calls = completion.tool_calls[:self.max_tool_calls - len(outcomes)]
@@ -178,7 +178,8 @@ class Copilot:
         about = ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in answer.about.items())
         return f"(answered with {answer.intent}{'; about ' + about if about else ''})"
 
-    def _final(self, text: str, grounds: list[str], outcomes: list[ToolOutcome], redactor: Redactor | None) -> Answer:
+    def _final(self, text: str, grounds: list[str], outcomes: list[ToolOutcome], redactor: Redactor | None,
+               asked: Ask) -> Answer:
         text = unfence(redactor.restore(text) if redactor else text)
         if not text.strip():
             raise _Fallback("the LLM gave an empty answer")
@@ -202,7 +203,17 @@ class Copilot:
         if proposed:  # the Slack layer turns it into an approval card; the model never executes anything
             facts, intent = {"proposal": proposed.proposal, "kind": proposed.kind}, f"propose_{proposed.kind}"
         return Answer(text=text, intent=intent, source="llm", facts=facts, citations=citations,
-                      follow_ups=follow_ups, about=results[-1].about() if results else {})
+                      follow_ups=follow_ups, about=_about(outcomes, asked))
+
+
+def _about(outcomes: list[ToolOutcome], asked: Ask) -> dict[str, str]:
+    """What a follow-up may refer back to: the latest result about something the requester named (a
+    model steered by planted text may read other objects; "yes, write it off" must not reach them)."""
+    for outcome in reversed(outcomes):
+        if outcome.result is not None and (isinstance(outcome.result, ProposalResult)
+                                           or asked.names(outcome.arguments)):
+            return outcome.result.about()
+    return {}
 
 
 def context_of(history: Sequence[Exchange]) -> Context | None:
