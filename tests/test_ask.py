@@ -73,3 +73,11 @@ def test_the_invoice_before_a_named_one_is_not_named() -> None:
                                                 {"invoice": "INV00000401", "account": "A00000003"})
     refusal = ask.refusal("propose_write_off", {"invoice": "INV00000401"})
     assert refusal is not None and refusal.code == "invoice_not_named"
+
+
+def test_names_typed_earlier_count_only_in_a_follow_up_that_names_nothing() -> None:
+    earlier = ["what does Umbrella Health owe"]
+    assert Ask.read("escalate A00000007", earlier).resolved({"account": "Umbrella"}, {"account": "A00000005"}) \
+        .refusal("propose_collections_escalation", {"account": "A00000005"}) is not None
+    assert Ask.read("escalate them", earlier).resolved({"account": "Umbrella"}, {"account": "A00000005"}) \
+        .refusal("propose_collections_escalation", {"account": "A00000005"}) is None

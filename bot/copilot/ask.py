@@ -127,7 +127,7 @@ class Ask:
                     invoices |= _invoice_forms(context[key])
             if context.get("account"):
                 accounts.add(context["account"].upper())
-        words = " ".join([question, *earlier]).casefold()
+        words = " ".join([question, *(earlier if names_nothing else ())]).casefold()
         return cls(kinds=frozenset(kinds), invoices=frozenset(invoices), accounts=frozenset(accounts),
                    words=words, amounts=tuple(typed))
 
