@@ -81,6 +81,7 @@ def test_an_invented_amount_falls_back_to_the_deterministic_answer(client: Zuora
     assert answer.source == "deterministic" and "*554.54 USD higher*" in answer.text
     assert any("not found in Zuora data: 176.65%, 612.40" in n for n in answer.notes)
     assert "falling back" in caplog.text and "why is INV-42" not in caplog.text
+    assert "2 number(s) not found" in caplog.text and "612" not in caplog.text  # the model's text stays out of logs
 
 
 def test_tool_calls_are_capped(client: ZuoraClient, sandbox: ZuoraSandbox) -> None:

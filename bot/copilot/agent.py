@@ -48,7 +48,12 @@ carry our own links)."""
 
 
 class _Fallback(Exception):
-    """The LLM path gave up; the reason is logged and noted on the deterministic answer."""
+    """The LLM path gave up; the reason is noted on the deterministic answer, and `logged` (no customer data
+    nor model text) is logged."""
+
+    def __init__(self, reason: str, *, logged: str | None = None) -> None:
+        super().__init__(reason)
+        self.logged = logged or reason
 
 
 class Copilot:
@@ -74,7 +79,7 @@ class Copilot:
         try:
             answer = self._with_model(self.model, question, history, dropped)
         except _Fallback as exc:
-            log.warning("copilot: LLM answer not used (%s); falling back to the deterministic answer", exc)
+            log.warning("copilot: LLM answer not used (%s); falling back to the deterministic answer", exc.logged)
             answer = self.deterministic(question, history)
             answer = answer.model_copy(update={"notes": [*answer.notes, f"Deterministic answer: {exc}."]})
         return answer.model_copy(update={"notes": [*answer.notes, *dropped]}) if dropped else answer
@@ -180,15 +185,17 @@ class Copilot:
 
     def _final(self, text: str, grounds: list[str], outcomes: list[ToolOutcome], redactor: Redactor | None,
                asked: Ask) -> Answer:
-        text = unfence(redactor.restore(text) if redactor else text)
+        raw = unfence(text)
+        text = unfence(redactor.restore(raw)) if redactor else raw
         if not text.strip():
             raise _Fallback("the LLM gave an empty answer")
         if _LIVE_MARKUP.search(text):  # a mention pings a channel; a link can carry restored PII away
             raise _Fallback("the LLM answer contains a link or a mention")
         sources = [*grounds, *(grounding(o.payload()) for o in outcomes)]
-        invented = ungrounded(text, sources)
+        invented = ungrounded(raw, sources)  # before restoring: digits in a restored phone or name are no figures
         if invented:
-            raise _Fallback(f"the LLM answer has numbers not found in Zuora data: {', '.join(map(str, invented))}")
+            raise _Fallback(f"the LLM answer has numbers not found in Zuora data: {', '.join(map(str, invented))}",
+                            logged=f"the LLM answer has {len(invented)} number(s) not found in Zuora data")
         results = [o.result for o in outcomes if o.result is not None]
         citations: list[Citation] = []
         for citation in (self.toolbox.link(c) for result in results for c in result.citations()):
