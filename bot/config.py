@@ -14,10 +14,22 @@ from typing import Annotated
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["DEFAULT_ZUORA_VERSION", "ConfigError", "Settings", "load_settings"]
+__all__ = ["DEFAULT_ZUORA_VERSION", "ConfigError", "Settings", "load_settings", "redact_url"]
 
 DEFAULT_ZUORA_VERSION = "2025-08-12"
 _ZUORA_VERSION = re.compile(r"^(\d{4}-\d{2}-\d{2}|\d{3}\.0)$")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_SECRET_PARAM = re.compile(r"(?i)([?&;][^=&#]*(?:key|token|secret|password|passwd|pwd|sig|auth)[^=&#]*=)[^&#]*")
+
+
+def redact_url(value: str) -> str:
+    """`value` with credentials removed: `https://user:pass@host/?api_key=x` → `https://***@host/?api_key=***`."""
+    query_at = min(i for i in (value.find("?"), value.find("#"), len(value)) if i != -1)
+    at = value.rfind("@", 0, query_at)
+    if at != -1:  # everything before the last '@' may be a credential, even in a malformed URL
+        scheme = _SCHEME.match(value)
+        value = value[:scheme.end() if scheme else 0] + "***" + value[at:]
+    return _SECRET_PARAM.sub(r"\1***", value)
 
 
 class ConfigError(Exception):
@@ -120,7 +132,7 @@ class Settings(BaseSettings):
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
         if value is not None and not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError(f"{value!r} is not an http(s) URL")
+            raise ValueError(f"{redact_url(value)!r} is not an http(s) URL")
         return value
 
     @model_validator(mode="after")

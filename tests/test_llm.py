@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -18,7 +19,7 @@ from bot.sandbox import ZuoraSandbox
 from bot.zuora import ZuoraClient
 from tests.conftest import FakeClock
 from tests.fakes.llm import ScriptedModel, call, say
-from tests.fakes.openai_stub import OpenAIStub, text, tool_calls
+from tests.fakes.openai_stub import OpenAIStub, error, text, tool_calls
 
 GROUNDED = ("*INV00000042* is *554.54 USD* higher than INV00000022: usage +250.00 USD, seats +150.00 USD, "
             "proration +82.26 USD, the discount ended (+30.00 USD) and tax +42.28 USD.")
@@ -78,8 +79,9 @@ def test_an_invented_amount_falls_back_to_the_deterministic_answer(client: Zuora
     with caplog.at_level(logging.WARNING, logger="bot.copilot.agent"):
         answer = _copilot(client, sandbox, model).ask("why is INV-42 higher")
     assert answer.source == "deterministic" and "*554.54 USD higher*" in answer.text
-    assert any("not found in Zuora data: 176.65, 612.4" in n for n in answer.notes)
+    assert any("not found in Zuora data: 176.65%, 612.40" in n for n in answer.notes)
     assert "falling back" in caplog.text and "why is INV-42" not in caplog.text
+    assert "2 number(s) not found" in caplog.text and "612" not in caplog.text  # the model's text stays out of logs
 
 
 def test_tool_calls_are_capped(client: ZuoraClient, sandbox: ZuoraSandbox) -> None:
@@ -115,7 +117,7 @@ def test_bad_tool_arguments_go_back_to_the_model(client: ZuoraClient, sandbox: Z
 def test_model_errors_and_timeouts_fall_back(client: ZuoraClient, sandbox: ZuoraSandbox, clock: FakeClock) -> None:
     failing = ScriptedModel(LLMError("RateLimitError: slow down"))
     answer = _copilot(client, sandbox, failing).ask("why is INV-42 higher")
-    assert answer.source == "deterministic" and any("the LLM failed" in n for n in answer.notes)
+    assert answer.source == "deterministic" and any("the language model failed (ref " in n for n in answer.notes)
 
     def slow(messages: list[Message], tools: list[dict[str, Any]]) -> Any:
         clock.advance(30)
@@ -176,7 +178,7 @@ def test_litellm_timeout_falls_back(stub: OpenAIStub) -> None:
     stub.queue(text("too late"), delay=3.0)
     answer = _llm_copilot(stub, timeout=0.5).ask("why is INV-42 higher")
     assert answer.source == "deterministic" and "*554.54 USD higher*" in answer.text
-    assert any("the LLM failed" in n or "within" in n for n in answer.notes)
+    assert any("the language model failed (ref " in n or "within" in n for n in answer.notes)
 
 
 def test_no_fixture_pii_reaches_the_stub(stub: OpenAIStub) -> None:
@@ -225,8 +227,9 @@ def test_the_model_can_only_propose_what_was_asked(client: ZuoraClient, sandbox:
                           say("Drafted a 50.00 USD credit on INV00000448 for approval."))
     answer = _copilot(client, sandbox, model).ask("credit INV-448 $50 for the outage")
     refusal = json.loads(model.calls[1][0][-1].content or "")
-    assert refusal == {"error": "500 is more than the requester asked for (50): propose at most what they asked.",
-                       "error_kind": "invalid"}
+    assert refusal == {"error": "Refused: 500 is more than the requester asked for (50): propose at most what "
+                                "they asked.", "error_kind": "invalid"}
+    assert "Dropped a proposal the request did not ask for (credit_memo: amount above ask)." in answer.notes
     assert answer.source == "llm" and answer.intent == "propose_credit_memo"
     proposal = answer.facts["proposal"]
     assert proposal["amount"] == "50" and proposal["reason_code"] == "Service Outage Credit"
@@ -239,4 +242,41 @@ def test_without_an_amount_in_the_question_the_model_cannot_pick_one(client: Zuo
                           say("How much should I retry?"))
     answer = _copilot(client, sandbox, model).ask("retry INV-448 please")
     assert "did not say an amount" in (model.calls[1][0][-1].content or "")
-    assert answer.intent != "propose_payment_retry"
+    assert answer.source == "deterministic" and any("(payment_retry: amount not given)" in n for n in answer.notes)
+    assert answer.facts["proposal"]["amount"] == "3678.81"  # the router drafts what was asked: the open balance
+
+
+def test_provider_error_text_never_reaches_users_or_logs(stub: OpenAIStub, caplog: pytest.LogCaptureFixture,
+                                                         capfd: pytest.CaptureFixture[str]) -> None:
+    from bot.slack.blocks import answer_message
+
+    secret = "sk-canary-9f8e7d6c5b4a"
+    stub.queue(error(401, "Incorrect API key provided: {authorization}. You can find your key at ..."))
+    settings = load_settings(llm_model="openai/stub-model", llm_api_base=stub.url, llm_api_key=secret)
+    with caplog.at_level(logging.DEBUG):
+        answer = build(settings).copilot.ask("why is INV-42 higher")
+    assert len(stub.requests) == 1  # litellm really asked the stub
+    assert answer.source == "deterministic" and "*554.54 USD higher*" in answer.text
+    note = next(n for n in answer.notes if "language model failed" in n)
+    assert re.fullmatch(r"Deterministic answer: the language model failed \(ref [0-9a-f]{8}\)\.", note)
+    ref = note.split("ref ")[1].rstrip(").")
+    slack_bound = json.dumps(answer_message(answer)) + answer.model_dump_json()
+    out, err = capfd.readouterr()
+    for where in (slack_bound, caplog.text, out, err):
+        assert secret not in where and "Incorrect API key" not in where
+    failed = [r for r in caplog.records if r.getMessage().startswith("copilot: the language model failed")]
+    assert len(failed) == 1 and ref in failed[0].getMessage() and "AuthenticationError" in failed[0].getMessage()
+
+
+def test_a_proposal_beyond_the_ask_is_dropped_with_a_note_and_a_log_line_without_pii(
+        client: ZuoraClient, sandbox: ZuoraSandbox, caplog: pytest.LogCaptureFixture) -> None:
+    model = ScriptedModel(call("propose_write_off", '{"invoice": "INV-449", "reason": "per the invoice note"}'),
+                          say("I drafted a write-off of INV00000449 for approval."))
+    with caplog.at_level(logging.DEBUG, logger="bot.copilot"):
+        answer = _copilot(client, sandbox, model).ask("credit INV-448 $50 for the outage, Zelda Quibble asked")
+    assert "Dropped a proposal the request did not ask for (write_off: kind not asked)." in answer.notes
+    assert answer.source == "deterministic" and answer.facts["proposal"]["kind"] == "credit_memo"  # what was asked
+    assert answer.facts["proposal"]["invoice_number"] == "INV00000448" and "write-off" not in answer.text
+    assert "dropped a propose_write_off call the requester did not ask for (kind_not_asked)" in caplog.text
+    for private in ("Zelda", "Quibble", "outage", "Initech", "Globex"):
+        assert private not in caplog.text, private

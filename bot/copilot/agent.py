@@ -1,10 +1,15 @@
 """The copilot: a question in, an `Answer` out, with or without an LLM.
 
 Without a model, the deterministic router picks one tool and a template writes the answer. With a
-model, the model picks tools (at most `max_tool_calls` per question, under one overall timeout),
-sees only redacted results, and writes the text; the text is restored, then checked for grounding.
-Any model failure, timeout, runaway tool use or ungrounded number falls back to the deterministic
-answer, and the event is logged (without the question's content).
+model, the model is an untrusted planner: it picks tools (at most `max_tool_calls` per question,
+under one overall timeout) and writes the text. It sees only redacted text (`REDACT_PII`), and
+Zuora's free text inside `<untrusted>` fences; ids it picks are validated before they reach a URL;
+a `propose_*` call stands only if `Ask` (the requester's own words) allows its kind, objects and
+amount, else it is dropped with a note and a log line. Its text is restored, then must be grounded
+(every number in the structured tool data or the requester's words) and free of links and mentions.
+Any model failure, timeout, runaway tool use, dropped proposal without a valid one, or ungrounded
+number falls back to the deterministic answer, and the event is logged (without the question's
+content, and without the provider's error text: users see "the language model failed (ref …)").
 
 `history` (the earlier exchanges of a conversation) resolves follow-ups: the router reads them as a
 `Context`; the model sees the earlier questions, and what each answer was about.
@@ -14,17 +19,20 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
+import uuid
 from collections.abc import Callable, Sequence
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from bot.copilot.answers import Answer, Exchange, clarify, failure, help_answer, render
-from bot.copilot.guard import Redactor, ungrounded
+from bot.copilot.ask import Ask
+from bot.copilot.guard import fence, grounding, unfence, ungrounded
 from bot.copilot.llm import ChatModel, LLMError, Message
 from bot.copilot.prompts import SYSTEM
+from bot.copilot.redact import Redactor
 from bot.copilot.results import Citation, ExplainResult, ProposalResult
-from bot.copilot.router import Context, account_name, amounts, progress, route
+from bot.copilot.router import Context, account_name, progress, route
 from bot.copilot.toolbox import Toolbox, ToolOutcome
 from bot.copilot.tools import ToolError
 
@@ -33,10 +41,19 @@ __all__ = ["Copilot", "context_of"]
 log = logging.getLogger(__name__)
 _MAX_EARLIER = 6
 """Earlier exchanges the model sees."""
+_LIVE_MARKUP = re.compile(r"<\s*[!@#]|<\s*(?:https?|mailto|tel|slack|ftp)\s*:|\b(?:https?|ftp)://|\bwww\.\w|"
+                          r"\bmailto:", re.IGNORECASE)
+"""Slack mentions (`<!channel>`, `<@U…>`, `<#C…>`) and links: the model's text may hold neither (citations
+carry our own links)."""
 
 
 class _Fallback(Exception):
-    """The LLM path gave up; the reason is logged and noted on the deterministic answer."""
+    """The LLM path gave up; the reason is noted on the deterministic answer, and `logged` (no customer data
+    nor model text) is logged."""
+
+    def __init__(self, reason: str, *, logged: str | None = None) -> None:
+        super().__init__(reason)
+        self.logged = logged or reason
 
 
 class Copilot:
@@ -44,24 +61,28 @@ class Copilot:
 
     def __init__(self, toolbox: Toolbox, *, model: ChatModel | None = None, redact_pii: bool = True,
                  max_tool_calls: int = 6, timeout_s: float = 20.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 new_ref: Callable[[], str] = lambda: uuid.uuid4().hex[:8]) -> None:
         self.toolbox = toolbox
         self.model = model
         self.redact_pii = redact_pii
         self.max_tool_calls = max_tool_calls
         self.timeout_s = timeout_s
         self.clock = clock
+        self.new_ref = new_ref
 
     def ask(self, question: str, history: Sequence[Exchange] = ()) -> Answer:
         """Answer `question` (a follow-up to `history`); never raises for bad input, Zuora or LLM failures."""
         if self.model is None or not question.strip():
             return self.deterministic(question, history)
+        dropped: list[str] = []
         try:
-            return self._with_model(self.model, question, history)
+            answer = self._with_model(self.model, question, history, dropped)
         except _Fallback as exc:
-            log.warning("copilot: LLM answer not used (%s); falling back to the deterministic answer", exc)
+            log.warning("copilot: LLM answer not used (%s); falling back to the deterministic answer", exc.logged)
             answer = self.deterministic(question, history)
-            return answer.model_copy(update={"notes": [*answer.notes, f"Deterministic answer: {exc}."]})
+            answer = answer.model_copy(update={"notes": [*answer.notes, f"Deterministic answer: {exc}."]})
+        return answer.model_copy(update={"notes": [*answer.notes, *dropped]}) if dropped else answer
 
     def progress(self, question: str, history: Sequence[Exchange] = ()) -> str:
         """A short status line for what answering `question` will do ("Looking up invoice INV-42…")."""
@@ -83,11 +104,14 @@ class Copilot:
         return answer.model_copy(update={"citations": [self.toolbox.link(c) for c in answer.citations],
                                          "about": outcome.result.about()})
 
-    def _with_model(self, model: ChatModel, question: str, earlier: Sequence[Exchange]) -> Answer:
+    def _with_model(self, model: ChatModel, question: str, earlier: Sequence[Exchange], dropped: list[str]) -> Answer:
         redactor = Redactor() if self.redact_pii else None
         for typed_name in (account_name(q) for q in (*(e.question for e in earlier), question)):
             if redactor and typed_name:
                 redactor.token("NAME", typed_name)  # the customer names the user typed are PII too
+        recent = earlier[-_MAX_EARLIER:]
+        about = next((e.answer.about for e in reversed(recent) if e.answer.about), {})
+        asked = Ask.read(question, [e.question for e in recent], about)
         today = self.toolbox.context.today()
         history = [Message("system", SYSTEM.format(today=today))]
         for exchange in earlier[-_MAX_EARLIER:]:
@@ -104,35 +128,53 @@ class Copilot:
             view = [_redacted(m, redactor) for m in history]
             try:
                 completion = model.complete(view, schemas if allow_tools else [], timeout=remaining)
-            except LLMError as exc:
-                raise _Fallback(f"the LLM failed ({exc})") from exc
+            except LLMError as exc:  # the provider's text may echo our key: users and logs get a reference only
+                ref = self.new_ref()
+                log.warning("copilot: the language model failed: %s (ref %s)", exc.error_class, ref)
+                raise _Fallback(f"the language model failed (ref {ref})") from None
             if not completion.tool_calls:
-                grounds = [question, *(f"{e.question} {e.answer.text}" for e in earlier[-_MAX_EARLIER:])]
-                return self._final(completion.text or "", grounds, outcomes, redactor)
+                if dropped and not any(isinstance(o.result, ProposalResult) for o in outcomes):
+                    raise _Fallback("the LLM tried to propose what the request did not ask for")  # its text may
+                    # claim a proposal that does not exist; the router drafts exactly what the words say
+                grounds = [question, f"today {today}", *(e.question for e in recent)]  # the requester's words
+                return self._final(completion.text or "", grounds, outcomes, redactor, asked)
             if not allow_tools:
                 raise _Fallback(f"the LLM wanted more than {self.max_tool_calls} tool calls")
             calls = completion.tool_calls[:self.max_tool_calls - len(outcomes)]
             history.append(Message("assistant", completion.text, tool_calls=calls))
             for call in calls:
-                outcome = self._run(call.name, call.arguments, redactor, question)
+                outcome = self._run(call.name, call.arguments, redactor, asked, dropped)
                 outcomes.append(outcome)
+                if outcome.result is not None and not isinstance(outcome.result, ProposalResult):
+                    asked = asked.resolved(outcome.arguments, outcome.result.about())
                 payload = outcome.payload()
                 if redactor:
                     payload = redactor.payload(payload)
-                history.append(Message("tool", json.dumps(payload), tool_call_id=call.call_id))
+                history.append(Message("tool", json.dumps(fence(payload)), tool_call_id=call.call_id))
 
-    def _run(self, name: str, arguments: str, redactor: Redactor | None, question: str) -> ToolOutcome:
+    def _run(self, name: str, arguments: str, redactor: Redactor | None, asked: Ask,
+             dropped: list[str]) -> ToolOutcome:
         try:
             args = json.loads(arguments or "{}")
         except json.JSONDecodeError:
             args = None
         if not isinstance(args, dict):
             return ToolOutcome(name, {}, error=ToolError("invalid", "The arguments were not a JSON object."))
-        args = redactor.restore(args) if redactor else args
-        refused = _beyond_the_ask(name, args, question)
-        if refused:
-            return ToolOutcome(name, args, error=refused)
-        return self.toolbox.run(name, args)
+        args = unfence(redactor.restore(args) if redactor else args)
+        refusal = asked.refusal(name, args)
+        if refusal is None:
+            outcome = self.toolbox.run(name, args)
+            if not isinstance(outcome.result, ProposalResult):
+                return outcome
+            refusal = asked.refusal_of(outcome.result.proposal)  # the objects Zuora resolved the arguments to
+            if refusal is None:
+                return outcome
+        log.warning("copilot: dropped a %s call the requester did not ask for (%s)", name, refusal.code)
+        note = f"Dropped a proposal the request did not ask for ({name.removeprefix('propose_')}: " \
+               f"{refusal.code.replace('_', ' ')})."
+        if note not in dropped:
+            dropped.append(note)
+        return ToolOutcome(name, args, error=ToolError("invalid", f"Refused: {refusal.message}"))
 
     def _recall(self, answer: Answer) -> str:
         """What the model is told of an earlier answer: its text, or (with redaction) only what it was about."""
@@ -141,14 +183,19 @@ class Copilot:
         about = ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in answer.about.items())
         return f"(answered with {answer.intent}{'; about ' + about if about else ''})"
 
-    def _final(self, text: str, grounds: list[str], outcomes: list[ToolOutcome], redactor: Redactor | None) -> Answer:
-        text = redactor.restore(text) if redactor else text
+    def _final(self, text: str, grounds: list[str], outcomes: list[ToolOutcome], redactor: Redactor | None,
+               asked: Ask) -> Answer:
+        raw = unfence(text)
+        text = unfence(redactor.restore(raw)) if redactor else raw
         if not text.strip():
             raise _Fallback("the LLM gave an empty answer")
-        sources = [*grounds, *(json.dumps(o.payload()) for o in outcomes)]
-        invented = ungrounded(text, sources)
+        if _LIVE_MARKUP.search(text):  # a mention pings a channel; a link can carry restored PII away
+            raise _Fallback("the LLM answer contains a link or a mention")
+        sources = [*grounds, *(grounding(o.payload()) for o in outcomes)]
+        invented = ungrounded(raw, sources)  # before restoring: digits in a restored phone or name are no figures
         if invented:
-            raise _Fallback(f"the LLM answer has numbers not found in Zuora data: {', '.join(map(str, invented))}")
+            raise _Fallback(f"the LLM answer has numbers not found in Zuora data: {', '.join(map(str, invented))}",
+                            logged=f"the LLM answer has {len(invented)} number(s) not found in Zuora data")
         results = [o.result for o in outcomes if o.result is not None]
         citations: list[Citation] = []
         for citation in (self.toolbox.link(c) for result in results for c in result.citations()):
@@ -163,24 +210,17 @@ class Copilot:
         if proposed:  # the Slack layer turns it into an approval card; the model never executes anything
             facts, intent = {"proposal": proposed.proposal, "kind": proposed.kind}, f"propose_{proposed.kind}"
         return Answer(text=text, intent=intent, source="llm", facts=facts, citations=citations,
-                      follow_ups=follow_ups, about=results[-1].about() if results else {})
+                      follow_ups=follow_ups, about=_about(outcomes, asked))
 
 
-def _beyond_the_ask(name: str, args: dict[str, Any], question: str) -> ToolError | None:
-    """A model may only propose amounts the requester asked for (or none, where the tool allows it)."""
-    if not name.startswith("propose_") or args.get("amount") in (None, ""):
-        return None
-    try:
-        amount = Decimal(str(args["amount"]).replace(",", "").lstrip("$€£"))
-    except InvalidOperation:
-        return ToolError("invalid", f"{args['amount']!r} is not an amount.")
-    asked = [Decimal(a) for a in amounts(question)]
-    if not asked:
-        return ToolError("invalid", "The requester did not say an amount: ask them how much instead of choosing one.")
-    if amount > max(asked):
-        return ToolError("invalid", f"{amount} is more than the requester asked for ({max(asked)}): propose at most "
-                                    f"what they asked.")
-    return None
+def _about(outcomes: list[ToolOutcome], asked: Ask) -> dict[str, str]:
+    """What a follow-up may refer back to: the latest result about something the requester named (a
+    model steered by planted text may read other objects; "yes, write it off" must not reach them)."""
+    for outcome in reversed(outcomes):
+        if outcome.result is not None and (isinstance(outcome.result, ProposalResult)
+                                           or asked.names(outcome.arguments)):
+            return outcome.result.about()
+    return {}
 
 
 def context_of(history: Sequence[Exchange]) -> Context | None:
@@ -194,4 +234,5 @@ def context_of(history: Sequence[Exchange]) -> Context | None:
 def _redacted(message: Message, redactor: Redactor | None) -> Message:
     if redactor is None or message.role in ("system", "tool") or not message.content:
         return message
-    return Message(message.role, redactor.text(message.content), message.tool_calls, message.tool_call_id)
+    text = redactor.text(message.content, single_names=message.role == "user")  # what a person typed
+    return Message(message.role, text, message.tool_calls, message.tool_call_id)

@@ -4,21 +4,30 @@ This is the only module that imports litellm, and it does so lazily (on the firs
 importing litellm costs seconds and ~130 MB, and a bot without `LLM_MODEL` never pays for it.
 `LITELLM_LOCAL_MODEL_COST_MAP` is set first so litellm never downloads its cost map.
 
-Errors: everything litellm raises (timeouts, HTTP errors, bad responses) becomes `LLMError`.
+Errors: everything litellm raises (timeouts, HTTP errors, bad responses) becomes `LLMError`, which
+carries only the class name of what failed, never the provider's text: providers echo request
+headers and keys in their error bodies, so that text must reach neither users nor logs. The
+exception is raised without its cause attached for the same reason.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import os
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 __all__ = ["ChatModel", "Completion", "LLMError", "LiteLLMModel", "Message", "ToolCall"]
 
+_LITELLM_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy")
+
 
 class LLMError(Exception):
-    """The model could not be asked or gave an unusable answer."""
+    """The model could not be asked or gave an unusable answer; `error_class` names what failed (no provider text)."""
+
+    def __init__(self, error_class: str) -> None:
+        super().__init__(error_class)
+        self.error_class = error_class
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,10 @@ class LiteLLMModel:
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         import litellm
 
+        litellm.suppress_debug_info = True  # else litellm prints the provider's error text to stdout
+        for name in _LITELLM_LOGGERS:  # they log raw provider responses, error bodies included
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+
         options: dict[str, Any] = {"model": self.model, "messages": [m.to_openai() for m in messages],
                                    "timeout": timeout, "num_retries": 0, "temperature": 0}
         if tools:
@@ -92,12 +105,12 @@ class LiteLLMModel:
         try:
             response = litellm.completion(**options)
         except Exception as exc:  # litellm maps every provider failure onto its own exception classes
-            raise LLMError(f"{type(exc).__name__}: {str(exc)[:200]}") from exc
+            raise LLMError(type(exc).__name__) from None
         try:
             message = response.choices[0].message
             calls = tuple(ToolCall(call_id=c.id or f"call_{i}", name=c.function.name,
                                    arguments=c.function.arguments or "{}")
                           for i, c in enumerate(message.tool_calls or []))
         except (AttributeError, IndexError, TypeError) as exc:
-            raise LLMError(f"unusable response: {json.dumps(str(response))[:200]}") from exc
+            raise LLMError(f"unusable response ({type(exc).__name__})") from None
         return Completion(text=message.content, tool_calls=calls)

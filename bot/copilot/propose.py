@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from bot.actions.drafts import Drafts
 from bot.actions.proposals import Proposal, ProposalError
 from bot.copilot.results import ProposalResult
-from bot.copilot.tools import ToolContext, ToolError, tool
+from bot.copilot.tools import AccountKey, InvoiceKey, ToolContext, ToolError, tool
 
 __all__ = ["propose_collections_escalation", "propose_credit_memo", "propose_dunning_email", "propose_payment_plan",
            "propose_payment_retry", "propose_write_off"]
@@ -25,12 +25,12 @@ class _ProposeArgs(BaseModel):
 
 
 class CreditArgs(_ProposeArgs):
-    invoice: str = Field(min_length=1, max_length=64, description="Invoice number as typed")
+    invoice: InvoiceKey = Field(description="Invoice number as typed")
     amount: Decimal = Field(gt=0, description="Amount to credit, in the invoice currency, as the requester said it")
 
 
 class InvoiceActionArgs(_ProposeArgs):
-    invoice: str = Field(min_length=1, max_length=64, description="Invoice number as typed")
+    invoice: InvoiceKey = Field(description="Invoice number as typed")
 
 
 class RetryArgs(InvoiceActionArgs):
@@ -42,7 +42,7 @@ class PlanArgs(InvoiceActionArgs):
 
 
 class EscalationArgs(_ProposeArgs):
-    account: str = Field(min_length=1, max_length=64, description="Account number, e.g. A00000007")
+    account: AccountKey = Field(description="Account number, e.g. A00000007")
 
 
 def _proposed(make: Callable[[], Proposal]) -> ProposalResult:

@@ -16,7 +16,8 @@ from typing import Any, Literal
 
 from bot.money import AmountError, parse_amount
 
-__all__ = ["EXAMPLES", "PROPOSAL_EXAMPLES", "Context", "Route", "account_name", "amounts", "progress", "route"]
+__all__ = ["EXAMPLES", "NEGATION", "PROPOSAL_EXAMPLES", "Context", "Route", "account_name", "amounts", "progress",
+           "route"]
 
 EXAMPLES = (
     "why is INV-42 higher",
@@ -58,6 +59,9 @@ _PROPOSALS = (  # (kind, words), the first that matches wins
     ("dunning_email", re.compile(r"\b(dunning|remind(?:er)?|resend)\b", re.I)),
     ("collections_escalation", re.compile(r"\b(escalat\w*|collections)\b", re.I)),
 )
+NEGATION = re.compile(r"\b(?:don'?t|do not|never|not|no|without|instead of|rather than|stop|cancel)\s+"
+                      r"(?:\w+\s+){0,2}$", re.IGNORECASE)
+"""Words just before an action that take it back ("don't write it off, just remind them")."""
 _AMOUNT = re.compile(r"(?<![\w.#-])[$€£]?\s?(\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?)(?![\w.,-]*\d)"
                      r"(?:\s?(?:usd|eur|gbp|dollars?|euros?))?", re.I)
 _QUOTED = re.compile(r"[\"“”']([^\"“”']{1,300})[\"“”']")
@@ -178,7 +182,8 @@ def amounts(text: str) -> list[str]:
 
 def _propose(cleaned: str) -> Route:
     """A request to move money, read into one `propose_*` tool call (it only drafts a proposal)."""
-    kind = next((k for k, words in _PROPOSALS if words.search(cleaned)), None)
+    kind = next((k for k, words in _PROPOSALS if any(not NEGATION.search(cleaned[:m.start()])
+                                                      for m in words.finditer(cleaned))), None)
     if kind is None:
         return _clarify("I can propose credit memos, write-offs, payment retries, payment plans, reminder "
                         "emails and collections escalations; anything else is done in Zuora.")

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from bot.copilot import propose  # noqa: F401 (registers the propose_* tools)
 from bot.copilot.results import Citation, Result
 from bot.copilot.tools import TOOLS, Tool, ToolContext, ToolError
-from bot.zuora import InvoiceNotFound, ZuoraAPIError, ZuoraError
+from bot.zuora import InvoiceNotFound, ZuoraAPIError, ZuoraError, ZuoraInvalidKey
 from bot.zuora.errors import ZuoraNotFound
 
 __all__ = ["ToolOutcome", "Toolbox"]
@@ -40,7 +40,11 @@ class ToolOutcome:
         if self.result is not None:
             return self.result.model_dump(mode="json", exclude_none=True)
         assert self.error is not None
-        return {"error": self.error.message, "error_kind": self.error.kind}
+        payload: dict[str, Any] = {"error": self.error.message, "error_kind": self.error.kind}
+        if self.error.candidates:  # names only as data (fenced, redacted), never inside our own message
+            payload.update(error="Several accounts match: see candidates. Ask the user which one.",
+                           candidates=self.error.candidates)
+        return payload
 
 
 class Toolbox:
@@ -69,6 +73,8 @@ class Toolbox:
             return ToolOutcome(name, args, result=tool.fn(self.context, parsed))
         except ToolError as exc:
             return ToolOutcome(name, args, error=exc)
+        except ZuoraInvalidKey as exc:  # a model-chosen id that is no Zuora key: nothing was sent
+            return ToolOutcome(name, args, error=ToolError("invalid", str(exc)))
         except InvoiceNotFound as exc:
             tried = ", ".join(exc.tried) or "nothing that looks like an invoice number"
             return ToolOutcome(name, args, error=ToolError(

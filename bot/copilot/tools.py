@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from itertools import islice
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from bot.copilot.explain import explain
 from bot.copilot.results import (
@@ -48,20 +48,49 @@ from bot.copilot.results import (
 )
 from bot.zuora import Account, Invoice, Payment, PaymentMethod, ZuoraClient
 from bot.zuora.errors import ZuoraNotFound
+from bot.zuora.invoices import invoice_number_forms
+from bot.zuora.keys import is_key
 
-__all__ = ["TOOLS", "Tool", "ToolContext", "ToolError", "tool"]
+__all__ = ["TOOLS", "AccountKey", "InvoiceKey", "SubscriptionKey", "Tool", "ToolContext", "ToolError", "tool"]
 
 ErrorKind = Literal["not_found", "ambiguous", "invalid", "unavailable"]
 _ACCOUNT_NUMBER = re.compile(r"^[A-Z]{1,3}-?\d{3,}$|^[0-9a-f]{32}$", re.IGNORECASE)
 
 
+def _invoice_key(value: str) -> str:
+    if not invoice_number_forms(value):
+        raise ValueError("not an invoice number (INV00000042, INV-42, #42) or a 32-hex invoice id")
+    return value
+
+
+def _account_number(value: str) -> str:
+    if not is_key("account", value.strip()):
+        raise ValueError("not an account number (A00000007) or a 32-hex account id")
+    return value
+
+
+def _subscription_key(value: str) -> str:
+    if not is_key("subscription", value.strip()):
+        raise ValueError("not a subscription number (A-S00000002) or a 32-hex subscription id")
+    return value
+
+
+InvoiceKey = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_invoice_key)]
+"""An invoice as typed, checked against Zuora's key formats before it reaches a URL."""
+AccountKey = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_account_number)]
+"""An account number or id (not a name)."""
+SubscriptionKey = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_subscription_key)]
+
+
 class ToolError(Exception):
     """A tool could not answer; `message` says why in words a person or a model can act on."""
 
-    def __init__(self, kind: ErrorKind, message: str) -> None:
+    def __init__(self, kind: ErrorKind, message: str, *, candidates: list[dict[str, str]] | None = None) -> None:
         super().__init__(message)
         self.kind: ErrorKind = kind
         self.message = message
+        self.candidates = candidates or []
+        """For `ambiguous`: the matches (`name`, `account_number`), as data a redactor can see."""
 
 
 @dataclass(frozen=True)
@@ -103,8 +132,7 @@ def tool(args: type[BaseModel]) -> Callable[[Callable[[ToolContext, Any], Result
 
 
 class InvoiceArgs(BaseModel):
-    invoice: str = Field(min_length=1, max_length=64,
-                         description="Invoice number as typed: INV00000042, INV-42, inv42, #42 or 42")
+    invoice: InvoiceKey = Field(description="Invoice number as typed: INV00000042, INV-42, inv42, #42 or 42")
     before: bool = Field(default=False, description="Use the same account's invoice before this one instead "
                                                     "(\"and the one before?\")")
 
@@ -126,7 +154,7 @@ class OverdueArgs(BaseModel):
 
 
 class SubscriptionArgs(BaseModel):
-    subscription: str = Field(min_length=1, max_length=64, description="Subscription number, e.g. A-S00000002")
+    subscription: SubscriptionKey = Field(description="Subscription number, e.g. A-S00000002")
 
 
 class UsageArgs(AccountArgs):
@@ -282,7 +310,8 @@ def _account(ctx: ToolContext, typed: str) -> Account:
     if not matches:
         raise ToolError("not_found", f"No account name starts with {key!r}. Try the account number (A00000007).")
     names = ", ".join(f"{m.name} ({m.account_number})" for m in matches[:5])
-    raise ToolError("ambiguous", f"Several accounts match {key!r}: {names}. Which one?")
+    raise ToolError("ambiguous", f"Several accounts match {key!r}: {names}. Which one?",
+                    candidates=[{"name": m.name, "account_number": m.account_number} for m in matches[:5]])
 
 
 def _days_overdue(due: date | None, balance: Decimal, today: date) -> int:

@@ -11,6 +11,7 @@ from bot.zuora.errors import (
     ZuoraConflict,
     ZuoraError,
     ZuoraIdempotencyError,
+    ZuoraInvalidKey,
     ZuoraNotFound,
     ZuoraRateLimited,
     ZuoraServerError,
@@ -26,6 +27,6 @@ __all__ = [
     "Account", "AccountSummary", "BillRun", "Contact", "CreditMemo", "Invoice", "InvoiceItem", "InvoiceMatch",
     "InvoiceNotFound", "Order", "Payment", "PaymentMethod", "PaymentSchedule", "RatePlanCharge", "Reason",
     "RetryPolicy", "Subscription", "UsageRecord", "ZuoraAPIError", "ZuoraAuthError", "ZuoraClient",
-    "ZuoraConflict", "ZuoraError", "ZuoraIdempotencyError", "ZuoraNotFound", "ZuoraRateLimited",
+    "ZuoraConflict", "ZuoraError", "ZuoraIdempotencyError", "ZuoraInvalidKey", "ZuoraNotFound", "ZuoraRateLimited",
     "ZuoraServerError", "ZuoraTransportError", "invoice_number_forms",
 ]

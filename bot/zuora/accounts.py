@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from bot.zuora.base import Resource, ZuoraModel, query_params
+from bot.zuora.keys import segment
 
 __all__ = ["Account", "AccountRow", "AccountSummary", "Accounts", "Contact", "SummaryInvoice", "SummaryPayment"]
 
@@ -160,11 +161,11 @@ class Accounts(Resource):
 
     def get(self, account_key: str) -> Account:
         """An account by id or number."""
-        return Account.model_validate(self._client.get(f"/v1/accounts/{account_key}"))
+        return Account.model_validate(self._client.get(f"/v1/accounts/{segment(account_key)}"))
 
     def summary(self, account_key: str) -> AccountSummary:
         """The account summary: balance, last six invoices and payments, default payment method."""
-        return AccountSummary.model_validate(self._client.get(f"/v1/accounts/{account_key}/summary"))
+        return AccountSummary.model_validate(self._client.get(f"/v1/accounts/{segment(account_key)}/summary"))
 
     def search(self, name: str, *, limit: int = 10) -> list[AccountRow]:
         """Accounts whose name starts with `name` (case-insensitive), at most `limit` of them."""
@@ -176,4 +177,4 @@ class Accounts(Resource):
 
         PUT carries no Idempotency-Key; setting the same values again is harmless.
         """
-        self._client.put(f"/v1/accounts/{account_key}", fields)
+        self._client.put(f"/v1/accounts/{segment(account_key)}", fields)

@@ -9,6 +9,7 @@ from pydantic import AliasChoices, Field
 
 from bot.zuora.base import Resource, ZuoraModel, query_params
 from bot.zuora.errors import ZuoraNotFound
+from bot.zuora.keys import segment
 
 __all__ = ["BillRun", "BillRuns"]
 
@@ -35,7 +36,7 @@ class BillRuns(Resource):
 
     def get(self, bill_run_id: str) -> BillRun:
         """A bill run by **id** (v1 takes no number here; see `by_number`)."""
-        return BillRun.model_validate(self._client.get(f"/v1/bill-runs/{bill_run_id}"))
+        return BillRun.model_validate(self._client.get(f"/v1/bill-runs/{segment(bill_run_id)}"))
 
     def by_number(self, bill_run_number: str) -> BillRun:
         """A bill run with its counts, by number (`BR-…`), through Object Query."""

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import httpx
 
@@ -36,6 +36,7 @@ from bot.zuora.errors import (
     ZuoraAuthError,
     ZuoraConflict,
     ZuoraIdempotencyError,
+    ZuoraInvalidKey,
     ZuoraNotFound,
     ZuoraRateLimited,
     ZuoraServerError,
@@ -246,6 +247,8 @@ class ZuoraClient:
         authenticated: bool = True,
     ) -> Any:
         method = method.upper()
+        if any(unquote(part).strip() in (".", "..") for part in urlsplit(path).path.split("/")):
+            raise ZuoraInvalidKey(f"refusing a dot segment in the path {path[:80]!r}")  # would walk to another URL
         headers = {"Zuora-Track-Id": self._new_id()}
         content: bytes | None = None
         if json_body is not None:

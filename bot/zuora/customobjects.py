@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from bot.zuora.base import Resource
+from bot.zuora.keys import segment
 
 __all__ = ["CustomObjects"]
 
@@ -21,13 +22,13 @@ class CustomObjects(Resource):
 
     def definition(self, object_name: str) -> dict[str, Any]:
         """One object definition (raises `ZuoraNotFound` when the object is not defined)."""
-        body: dict[str, Any] = self._client.get(f"/objects/definitions/default/{object_name}")
+        body: dict[str, Any] = self._client.get(f"/objects/definitions/default/{segment(object_name)}")
         return body
 
     def create_records(self, object_name: str, records: list[dict[str, Any]], *,
                        idempotency_key: str | None = None) -> list[dict[str, Any]]:
         """Create up to 1,000 records at once; returns them with Zuora's `Id` and dates."""
-        body = self._client.post(f"/objects/records/default/{object_name}",
+        body = self._client.post(f"/objects/records/default/{segment(object_name)}",
                                  {"records": records, "allowPartialSuccess": False},
                                  idempotency_key=idempotency_key)
         return list(body.get("records") or [])
@@ -39,7 +40,7 @@ class CustomObjects(Resource):
         if q:
             params["q"] = q
         while True:
-            body = self._client.get(f"/objects/records/default/{object_name}", params)
+            body = self._client.get(f"/objects/records/default/{segment(object_name)}", params)
             rows = list(body.get("records") or [])
             yield from rows
             if len(rows) < page_size:

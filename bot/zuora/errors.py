@@ -4,6 +4,7 @@
 ZuoraError                      anything that went wrong talking to Zuora
 ├── ZuoraTransportError         no usable HTTP answer: connection failed, timed out, deadline passed
 ├── ZuoraIdempotencyError       our own guard: a key reused for another body, path or method
+├── ZuoraInvalidKey             our own guard: an id or number that is not a Zuora key (never sent)
 └── ZuoraAPIError               Zuora answered with an error: an HTTP error status, or HTTP 200
     │                           with "success": false (older Zuora-Version values)
     ├── ZuoraAuthError          401/403, or category 10/11, after the one token refresh
@@ -30,6 +31,7 @@ __all__ = [
     "ZuoraConflict",
     "ZuoraError",
     "ZuoraIdempotencyError",
+    "ZuoraInvalidKey",
     "ZuoraNotFound",
     "ZuoraRateLimited",
     "ZuoraServerError",
@@ -60,6 +62,10 @@ class ZuoraTransportError(ZuoraError):
 
 class ZuoraIdempotencyError(ZuoraError):
     """An Idempotency-Key was reused for a different request; Zuora would replay the old answer."""
+
+
+class ZuoraInvalidKey(ZuoraError, ValueError):
+    """An id or number that is not a Zuora key, or cannot be a URL path segment; nothing was sent."""
 
 
 class ZuoraAPIError(ZuoraError):

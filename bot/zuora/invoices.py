@@ -18,6 +18,7 @@ from pydantic import AliasChoices, Field, field_validator
 
 from bot.zuora.base import Resource, ZuoraModel, query_params
 from bot.zuora.errors import InvoiceNotFound, ZuoraNotFound
+from bot.zuora.keys import segment
 
 __all__ = ["Invoice", "InvoiceItem", "InvoiceMatch", "Invoices", "UsageRateDetail", "invoice_number_forms"]
 
@@ -155,7 +156,7 @@ class Invoices(Resource):
 
     def get(self, invoice_key: str) -> Invoice:
         """One invoice by id or number (v1; items not included)."""
-        return Invoice.model_validate(self._client.get(f"/v1/invoices/{invoice_key}"))
+        return Invoice.model_validate(self._client.get(f"/v1/invoices/{segment(invoice_key)}"))
 
     def find(self, typed: str) -> InvoiceMatch:
         """Resolve what a person typed (`INV00000042`, `INV-42`, `inv42`, `#42`, `42`) to an invoice."""
@@ -170,7 +171,7 @@ class Invoices(Resource):
 
     def items(self, invoice_key: str) -> list[InvoiceItem]:
         """Every item of an invoice (v1, paged at Zuora's maximum of 40)."""
-        rows = self._client.iter_v1(f"/v1/invoices/{invoice_key}/items", "invoiceItems")
+        rows = self._client.iter_v1(f"/v1/invoices/{segment(invoice_key)}/items", "invoiceItems")
         return [InvoiceItem.model_validate(row) for row in rows]
 
     def query(self, *, filters: list[str], sort: str | None = None, expand: tuple[str, ...] = (),
@@ -209,7 +210,7 @@ class Invoices(Resource):
 
     def usage_rate_detail(self, invoice_item_id: str) -> UsageRateDetail:
         """How a usage item was rated."""
-        body = self._client.get(f"/v1/invoices/invoice-item/{invoice_item_id}/usage-rate-detail")
+        body = self._client.get(f"/v1/invoices/invoice-item/{segment(invoice_item_id)}/usage-rate-detail")
         return UsageRateDetail.model_validate(body["data"])
 
     def write_off(self, invoice_key: str, *, reason_code: str = "Write-off", comment: str | None = None,
@@ -223,7 +224,7 @@ class Invoices(Resource):
             body["comment"] = comment
         if memo_date:
             body["memoDate"] = memo_date.isoformat()
-        result = self._client.put(f"/v1/invoices/{invoice_key}/write-off", body)
+        result = self._client.put(f"/v1/invoices/{segment(invoice_key)}/write-off", body)
         return str(result["creditMemo"]["id"])
 
     def email(self, invoice_key: str, *, email_addresses: list[str] | None = None,
@@ -232,4 +233,4 @@ class Invoices(Resource):
         body: dict[str, Any] = {"useEmailTemplateSetting": False, "includeAdditionalEmailAddresses": False}
         if email_addresses:
             body["emailAddresses"] = ",".join(email_addresses)
-        self._client.post(f"/v1/invoices/{invoice_key}/emails", body, idempotency_key=idempotency_key)
+        self._client.post(f"/v1/invoices/{segment(invoice_key)}/emails", body, idempotency_key=idempotency_key)

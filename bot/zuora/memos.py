@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import Field
 
 from bot.zuora.base import Resource, ZuoraModel
+from bot.zuora.keys import segment
 
 __all__ = ["CreditMemo", "CreditMemos"]
 
@@ -55,20 +56,20 @@ class CreditMemos(Resource):
         if comment:
             body["comment"] = comment
         return CreditMemo.model_validate(self._client.post(
-            f"/v1/credit-memos/invoice/{invoice_key}", body, idempotency_key=idempotency_key))
+            f"/v1/credit-memos/invoice/{segment(invoice_key)}", body, idempotency_key=idempotency_key))
 
     def post(self, memo_key: str) -> CreditMemo:
         """Post a draft memo (PUT: no Idempotency-Key)."""
-        return CreditMemo.model_validate(self._client.put(f"/v1/credit-memos/{memo_key}/post", {}))
+        return CreditMemo.model_validate(self._client.put(f"/v1/credit-memos/{segment(memo_key)}/post", {}))
 
     def apply(self, memo_key: str, *, invoice_id: str, amount: Decimal) -> CreditMemo:
         """Apply a posted memo to an invoice by id (PUT: re-read `unapplied_amount` before a retry)."""
         body = {"invoices": [{"invoiceId": invoice_id, "amount": amount}]}
-        return CreditMemo.model_validate(self._client.put(f"/v1/credit-memos/{memo_key}/apply", body))
+        return CreditMemo.model_validate(self._client.put(f"/v1/credit-memos/{segment(memo_key)}/apply", body))
 
     def get(self, memo_key: str) -> CreditMemo:
         """A credit memo by id or number."""
-        return CreditMemo.model_validate(self._client.get(f"/v1/credit-memos/{memo_key}"))
+        return CreditMemo.model_validate(self._client.get(f"/v1/credit-memos/{segment(memo_key)}"))
 
     def list(self, *, account_id: str | None = None, referred_invoice_id: str | None = None,
              page_size: int = 40) -> Iterator[CreditMemo]:

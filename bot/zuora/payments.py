@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import AliasChoices, Field
 
 from bot.zuora.base import Resource, ZuoraModel, query_params
+from bot.zuora.keys import segment
 
 __all__ = ["Payment", "PaymentMethod", "PaymentMethods", "PaymentPart", "PaymentSchedule",
            "PaymentScheduleItem", "PaymentSchedules", "Payments"]
@@ -106,7 +107,7 @@ class Payments(Resource):
 
     def get(self, payment_key: str) -> Payment:
         """A payment by id or number (`P-…`)."""
-        return Payment.model_validate(self._client.get(f"/v1/payments/{payment_key}"))
+        return Payment.model_validate(self._client.get(f"/v1/payments/{segment(payment_key)}"))
 
     def list(self, account_id: str, *, status: str | None = None, sort: str = "+effectiveDate",
              page_size: int = 40) -> Iterator[Payment]:
@@ -120,7 +121,7 @@ class Payments(Resource):
     def parts(self, payment_key: str) -> list[PaymentPart]:
         """The invoices a payment was applied to."""
         return [PaymentPart.model_validate(r) for r in self._client.iter_v1(
-            f"/v1/payments/{payment_key}/parts", "parts")]
+            f"/v1/payments/{segment(payment_key)}/parts", "parts")]
 
     def query(self, *, filters: list[str], sort: str | None = "effectivedate.DESC",
               page_size: int = 50) -> Iterator[Payment]:
@@ -143,17 +144,17 @@ class PaymentMethods(Resource):
 
     def get(self, payment_method_id: str) -> PaymentMethod:
         """One payment method by id."""
-        return PaymentMethod.model_validate(self._client.get(f"/v1/payment-methods/{payment_method_id}"))
+        return PaymentMethod.model_validate(self._client.get(f"/v1/payment-methods/{segment(payment_method_id)}"))
 
     def of_account(self, account_key: str) -> list[PaymentMethod]:
         """Every payment method of an account (Zuora groups them under per-type keys)."""
-        body = self._client.get(f"/v1/accounts/{account_key}/payment-methods")
+        body = self._client.get(f"/v1/accounts/{segment(account_key)}/payment-methods")
         return [PaymentMethod.model_validate(pm) for key in PM_TYPE_KEYS for pm in body.get(key) or []]
 
     def default(self, account_key: str) -> PaymentMethod:
         """The account's default payment method."""
         return PaymentMethod.model_validate(
-            self._client.get(f"/v1/accounts/{account_key}/payment-methods/default"))
+            self._client.get(f"/v1/accounts/{segment(account_key)}/payment-methods/default"))
 
 
 class PaymentSchedules(Resource):
@@ -166,7 +167,7 @@ class PaymentSchedules(Resource):
 
     def get(self, schedule_key: str) -> PaymentSchedule:
         """A payment schedule by id or number."""
-        return PaymentSchedule.model_validate(self._client.get(f"/v1/payment-schedules/{schedule_key}"))
+        return PaymentSchedule.model_validate(self._client.get(f"/v1/payment-schedules/{segment(schedule_key)}"))
 
     def of_account(self, account_id: str) -> list[PaymentSchedule]:
         """An account's payment schedules (Zuora answers a bare JSON array)."""
@@ -176,5 +177,5 @@ class PaymentSchedules(Resource):
     def cancel(self, schedule_key: str, *, cancel_date: date) -> PaymentSchedule:
         """Cancel the schedule's pending items from `cancel_date` on (PUT: no Idempotency-Key)."""
         body = {"cancelDate": cancel_date.isoformat()}
-        return PaymentSchedule.model_validate(self._client.put(f"/v1/payment-schedules/{schedule_key}/cancel",
+        return PaymentSchedule.model_validate(self._client.put(f"/v1/payment-schedules/{segment(schedule_key)}/cancel",
                                                                body))

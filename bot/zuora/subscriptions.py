@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from bot.zuora.base import Resource, ZuoraModel, query_params
+from bot.zuora.keys import segment
 
 __all__ = ["ChargeSegment", "Order", "RatePlan", "RatePlanCharge", "Subscription", "Subscriptions", "Usage",
            "UsageRecord"]
@@ -121,16 +122,16 @@ class Subscriptions(Resource):
             params["charge-detail"] = charge_detail
         if as_of_date:
             params["as-of-date"] = as_of_date.isoformat()
-        return Subscription.model_validate(self._client.get(f"/v1/subscriptions/{subscription_key}", params))
+        return Subscription.model_validate(self._client.get(f"/v1/subscriptions/{segment(subscription_key)}", params))
 
     def version(self, subscription_key: str, version: int) -> Subscription:
         """One specific version of a subscription."""
         return Subscription.model_validate(
-            self._client.get(f"/v1/subscriptions/{subscription_key}/versions/{version}"))
+            self._client.get(f"/v1/subscriptions/{segment(subscription_key)}/versions/{segment(version)}"))
 
     def orders(self, subscription_number: str) -> list[Order]:
         """The orders that changed a subscription, oldest first."""
-        rows = self._client.iter_v1(f"/v1/orders/subscription/{subscription_number}", "orders", page_size=40)
+        rows = self._client.iter_v1(f"/v1/orders/subscription/{segment(subscription_number)}", "orders", page_size=40)
         return [Order.model_validate(r) for r in rows]
 
 
@@ -139,7 +140,7 @@ class Usage(Resource):
 
     def of_account(self, account_key: str, *, page_size: int = 40) -> Iterator[UsageRecord]:
         """Stream an account's usage records, newest first."""
-        for row in self._client.iter_v1(f"/v1/usage/accounts/{account_key}", "usage", page_size=page_size):
+        for row in self._client.iter_v1(f"/v1/usage/accounts/{segment(account_key)}", "usage", page_size=page_size):
             yield UsageRecord.model_validate(row)
 
     def query(self, *, filters: list[str], page_size: int = 50) -> Iterator[dict[str, Any]]:

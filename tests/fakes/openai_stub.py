@@ -12,7 +12,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["OpenAIStub", "text", "tool_calls"]
+__all__ = ["OpenAIStub", "error", "text", "tool_calls"]
 
 
 def tool_calls(*calls: tuple[str, dict[str, Any] | str]) -> dict[str, Any]:
@@ -26,6 +26,12 @@ def tool_calls(*calls: tuple[str, dict[str, Any] | str]) -> dict[str, Any]:
 def text(content: str) -> dict[str, Any]:
     """An assistant turn with a final text."""
     return {"role": "assistant", "content": content}
+
+
+def error(status: int, message: str) -> dict[str, Any]:
+    """An error answer; `{authorization}` in `message` is replaced by the request's Authorization header
+    (as providers that echo the key they were given do)."""
+    return {"__error__": status, "message": message}
 
 
 class OpenAIStub:
@@ -45,6 +51,11 @@ class OpenAIStub:
                     return
                 message, delay = stub.replies.pop(0)
                 time.sleep(delay)
+                if "__error__" in message:
+                    echoed = message["message"].replace("{authorization}", self.headers.get("Authorization", ""))
+                    self._send(message["__error__"], {"error": {"message": echoed, "type": "invalid_request_error",
+                                                                "code": "invalid_api_key"}})
+                    return
                 finish = "tool_calls" if message.get("tool_calls") else "stop"
                 self._send(200, {"id": f"chatcmpl-{len(stub.requests)}", "object": "chat.completion",
                                  "created": 1_790_000_000, "model": body.get("model", "stub"),
