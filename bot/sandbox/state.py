@@ -43,6 +43,10 @@ class Tenant:
     bill_runs: dict[str, Record] = field(default_factory=dict)
     usage: dict[str, Record] = field(default_factory=dict)
     orders: dict[str, Record] = field(default_factory=dict)
+    products: dict[str, Record] = field(default_factory=dict)
+    """The product catalog (see `orders.py`): products with their rate plans and charges."""
+    billed_through: dict[str, date] = field(default_factory=dict)
+    """Subscription id → the last day its recurring charges are billed to (orders and generate move it)."""
     emails: list[Record] = field(default_factory=list)
     object_definitions: dict[str, Record] = field(default_factory=dict)
     object_records: dict[str, dict[str, Record]] = field(default_factory=lambda: defaultdict(dict))

@@ -66,7 +66,8 @@ def _render(call: Call, sub: dict[str, Any], *, detail: str, as_of: date | None,
             charges.append(body)
         plans.append({"id": rp["id"], "productId": "relay", "productName": "Relay Platform", "productSku": "SKU-RELAY",
                       "productRatePlanId": rp["id"], "ratePlanName": rp["name"],
-                      "lastChangeType": "Update" if version > 1 and rp is sub["ratePlans"][0] else "Add",
+                      "lastChangeType": "Remove" if rp.get("removed") else
+                      "Update" if version > 1 and rp is sub["ratePlans"][0] else "Add",
                       "ratePlanCharges": charges})
     account = call.tenant.accounts[sub["accountId"]]
     top = render.v1({k: v for k, v in sub.items() if k not in ("ratePlans",)})
