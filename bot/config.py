@@ -94,6 +94,16 @@ class Settings(BaseSettings):
     """Mirror every audit row to Zuora's `AI_Audit_Log` custom object."""
     port: int = Field(default=3000, ge=1, le=65535)
 
+    # -- subscription changes, retention offers (issue 16) --
+    preview_ttl_minutes: int = Field(default=15, ge=0, le=1440)
+    """A subscription change previewed longer ago than this is previewed again before it runs (0: always)."""
+    retention_discount_plan: str = Field(default="Retention discount", min_length=1, max_length=100)
+    """The catalog rate plan (a percentage discount) a retention offer adds."""
+    retention_max_percent: Decimal = Field(default=Decimal(30), gt=0, le=100)
+    """The largest retention discount that may be proposed, in percent."""
+    retention_max_periods: int = Field(default=12, ge=1, le=36)
+    """The most billing periods a retention discount may last."""
+
     @field_validator("approvers", mode="before")
     @classmethod
     def _split_approvers(cls, value: object) -> object:

@@ -39,6 +39,9 @@ _KINDS = (
     ("payment_plan", r"payment plan|plan(?=\s+(?:for\s+)?(?:inv|#|invoice))|instal+ments?|spread (?:it|the)"),
     ("dunning_email", r"dunning|remind(?:er)?s?|resend|re-?send|chase|nudge"),
     ("collections_escalation", r"escalat\w*|collections?"),
+    ("subscription_change", r"upgrade[ds]?|downgrade[ds]?|switch|move|migrate|change (?:the |their |its )?plan|"
+                            r"add(?:ed|ing)?|remov(?:e|ed|ing)|drop|seats?|licen[cs]es?|add-?ons?"),
+    ("retention_offer", r"(?:retention )?offer|(?:retention )?discount|\d+ ?%|percent off"),
 )
 _KIND_WORDS = [(kind, re.compile(rf"\b(?:{words})\b", re.IGNORECASE)) for kind, words in _KINDS]
 _INVOICE = re.compile(r"(?<![\w-])(?:inv(?:oice)?[\s#:_-]*\d{1,12}|#\s?\d{1,12}|[0-9a-f]{32})(?![\w-])", re.IGNORECASE)
@@ -46,9 +49,13 @@ _ACCOUNT = re.compile(r"(?<![\w-])(A\d{3,12}|[0-9a-f]{32})(?![\w-])", re.IGNOREC
 _STOP = {"the", "this", "that", "account", "customer", "invoice", "credit", "please", "them", "they", "their",
          "write", "off", "retry", "plan", "remind", "escalate", "collections", "payment", "payments", "balance"}
 _ACCOUNT_KINDS = {"collections_escalation"}
+_SUBSCRIPTION_KINDS = {"subscription_change", "retention_offer"}
+"""Kinds that act on a subscription: the requester must have named it (A-S…)."""
+_SUBSCRIPTION = re.compile(r"(?<![\w-])(A-S\d{3,12})(?![\w-])", re.IGNORECASE)
 _KIND_LABEL = {"credit_memo": "a credit memo", "write_off": "a write-off", "payment_retry": "a payment retry",
                "payment_plan": "a payment plan", "dunning_email": "a reminder email",
-               "collections_escalation": "a collections escalation"}
+               "collections_escalation": "a collections escalation",
+               "subscription_change": "a subscription change", "retention_offer": "a retention offer"}
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,10 @@ def _invoice_forms(typed: str) -> set[str]:
 
 def _invoices_named(text: str) -> set[str]:
     return {form for m in _INVOICE.finditer(text) for form in _invoice_forms(m.group(0))}
+
+
+def _subscriptions_named(text: str) -> set[str]:
+    return {m.group(1).upper() for m in _SUBSCRIPTION.finditer(text)}
 
 
 def _accounts_named(text: str) -> set[str]:
@@ -104,6 +115,8 @@ class Ask:
     words: str
     """The requester's own words (casefolded), for account names a model looks up."""
     amounts: tuple[Decimal, ...] = ()
+    subscriptions: frozenset[str] = field(default=frozenset())
+    """Subscription numbers named, upper case."""
     resolved_invoices: frozenset[str] = field(default=frozenset())
     resolved_accounts: frozenset[str] = field(default=frozenset())
 
@@ -113,7 +126,7 @@ class Ask:
         kinds, typed = kinds_named(question), _amounts(question)
         invoices, accounts = _invoices_named(question), _accounts_named(question)
         names = [n for n in (account_name(question),) if n]
-        names_nothing = not invoices and not accounts and not names
+        names_nothing = not invoices and not accounts and not names and not _subscriptions_named(question)
         if not kinds and names_nothing:  # "yes, do that" / "goodwill" / "make it 40": the thread's earlier asks
             kinds = set().union(*(kinds_named(q) for q in earlier)) if earlier else set()
             typed = typed or [a for q in earlier for a in _amounts(q)]
@@ -127,9 +140,15 @@ class Ask:
                     invoices |= _invoice_forms(context[key])
             if context.get("account"):
                 accounts.add(context["account"].upper())
+        subscriptions = _subscriptions_named(question)
+        if names_nothing and not subscriptions:
+            for q in earlier:
+                subscriptions |= _subscriptions_named(q)
+            if (about or {}).get("subscription"):
+                subscriptions.add((about or {})["subscription"].upper())
         words = " ".join([question, *(earlier if names_nothing else ())]).casefold()
         return cls(kinds=frozenset(kinds), invoices=frozenset(invoices), accounts=frozenset(accounts),
-                   words=words, amounts=tuple(typed))
+                   words=words, amounts=tuple(typed), subscriptions=frozenset(subscriptions))
 
     def names(self, args: Mapping[str, Any]) -> bool:
         """True when a tool call's `invoice`/`account` argument is one the requester named."""
@@ -176,6 +195,11 @@ class Ask:
             asked = " or ".join(sorted(_KIND_LABEL.get(k, k) for k in self.kinds)) or "no change"
             return Refusal("kind_not_asked", f"The requester did not ask for {_KIND_LABEL.get(kind, kind)} "
                                              f"(they asked for {asked}). Propose only what they asked for.")
+        if kind in _SUBSCRIPTION_KINDS:
+            if str(args.get("subscription") or "").strip().upper() not in self.subscriptions:
+                return Refusal("subscription_not_named", "The requester did not name that subscription. Propose only "
+                                                         "for the subscription they named (A-S…).")
+            return self._amount_refusal(args.get("percent")) if kind == "retention_offer" else None
         if kind in _ACCOUNT_KINDS:
             account = str(args.get("account") or "")
             if not (account.strip().upper() in self._accounts or self._typed_name(account)):
@@ -208,6 +232,10 @@ class Ask:
         kind = str(proposal.get("kind"))
         if kind not in self.kinds:
             return Refusal("kind_not_asked", f"The requester did not ask for {_KIND_LABEL.get(kind, kind)}.")
+        if kind in _SUBSCRIPTION_KINDS:
+            if str(proposal.get("subscription_number") or "").upper() not in self.subscriptions:
+                return Refusal("subscription_not_named", "The requester did not name that subscription.")
+            return self._amount_refusal(proposal.get("percent")) if kind == "retention_offer" else None
         if kind in _ACCOUNT_KINDS:
             keys = {str(proposal.get(k) or "").upper() for k in ("account_number", "account_id")} - {""}
             if not keys & self._accounts and not self._typed_name(str(proposal.get("account_name") or "")):

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from bot.actions.drafts import Drafts
+from bot.actions.kinds import subscription_change
 from bot.actions.proposals import Proposal, ProposalError
 from bot.copilot.results import ProposalResult
-from bot.copilot.tools import AccountKey, InvoiceKey, ToolContext, ToolError, tool
+from bot.copilot.tools import AccountKey, InvoiceKey, SubscriptionKey, ToolContext, ToolError, tool
 
 __all__ = ["propose_collections_escalation", "propose_credit_memo", "propose_dunning_email", "propose_payment_plan",
-           "propose_payment_retry", "propose_write_off"]
+           "propose_payment_retry", "propose_subscription_change", "propose_write_off"]
 
 
 class _ProposeArgs(BaseModel):
@@ -90,3 +92,30 @@ def propose_dunning_email(ctx: ToolContext, args: InvoiceActionArgs) -> Proposal
 def propose_collections_escalation(ctx: ToolContext, args: EscalationArgs) -> ProposalResult:
     """Propose escalating an account with overdue invoices to collections. Only drafts a proposal."""
     return _proposed(lambda: Drafts(ctx.client, ctx.today()).collections_escalation(args.account, args.reason))
+
+
+# -- subscription changes (issue 16) ---------------------------------------------------------------
+
+
+class SubscriptionChangeArgs(_ProposeArgs):
+    subscription: SubscriptionKey = Field(description="Subscription number as typed, e.g. A-S00000002")
+    change: Literal["change_plan", "add_product", "update_quantity", "remove_product"] = Field(
+        description="change_plan: upgrade/downgrade to another plan; add_product / remove_product: an add-on; "
+                    "update_quantity: seats or another per-unit charge")
+    plan: str = Field(min_length=1, max_length=100, description="The plan or product as the requester named it "
+                                                                "(e.g. Business, SMS add-on), or the unit (seats)")
+    quantity: Decimal | None = Field(default=None, description="update_quantity only: the number they said")
+    delta: bool = Field(default=False, description="update_quantity only: true when they said add/remove N (a "
+                                                   "change), false when they said set to N")
+    when: Literal["auto", "today", "next_period", "renewal"] = Field(
+        default="auto", description="When the requester said it should take effect; auto lets Zuora's previews decide")
+
+
+@tool(SubscriptionChangeArgs)
+def propose_subscription_change(ctx: ToolContext, args: SubscriptionChangeArgs) -> ProposalResult:
+    """Propose changing a subscription (plan, add-on, quantity) as one Zuora order. Zuora previews it effective
+    today and at the next period; only drafts a proposal that an approver must approve in Slack."""
+    return _proposed(lambda: subscription_change.draft(
+        Drafts(ctx.client, ctx.today()), args.subscription, args.change, plan=args.plan, quantity=args.quantity,
+        delta=args.delta, when=args.when, reason=args.reason, ttl_minutes=ctx.changes.preview_ttl_minutes,
+        now=ctx.now()))

@@ -18,14 +18,15 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from itertools import islice
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
+from bot.actions.kinds.subscription_change import ChangeSettings
 from bot.copilot.explain import explain
 from bot.copilot.results import (
     AccountRef,
@@ -99,6 +100,10 @@ class ToolContext:
 
     client: ZuoraClient
     today: Callable[[], date] = date.today
+    changes: ChangeSettings = ChangeSettings()
+    """Settings of the subscription-change and retention-offer proposals."""
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    """The clock a preview is stamped with (approvals re-preview after `PREVIEW_TTL_MINUTES`)."""
 
 
 @dataclass(frozen=True)

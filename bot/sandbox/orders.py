@@ -380,6 +380,7 @@ def run_order(tenant: Tenant, body: dict[str, Any], *, preview: bool) -> dict[st
     order = tenant.add("orders", {
         "id": tenant.new_id("order"), "orderNumber": tenant.next_number("order", "O-{:08d}"), "orderDate": order_date,
         "status": "Completed", "category": body.get("category", "NewSales"),
+        **({"description": str(body["description"])[:500]} if body.get("description") else {}),
         "subscriptionNumber": results[0][0]["subscriptionNumber"], "createdDate": tenant.now(),
         "updatedDate": tenant.now(),
         "subscriptions": [{"subscriptionNumber": sub["subscriptionNumber"], "baseVersion": sub["version"] - 1,

@@ -99,7 +99,8 @@ def approval_card(record: Record, *, who_may_approve: str, now: datetime, read_o
     fields = [_field("Account", escape(f"{p.account_name} ({p.account_number})", 400)),
               _field("Invoice", escape(p.invoice_number or "—", 200)),
               _field("Amount", money(p.amount, p.currency)),
-              _field("Open balance" if p.snapshot.object_kind == "invoice" else "Account balance", balance),
+              _field(p.balance_label or ("Open balance" if p.snapshot.object_kind == "invoice" else
+                                               "Account balance"), balance),
               _field("Requested by", who(record.requester)),
               _field("Who may approve", who_may_approve),
               _field("Reason", escape(p.reason, 1000)),

@@ -148,6 +148,10 @@ class ZuoraClient:
         self.subscriptions = Subscriptions(self)
         self.usage = Usage(self)
         self.custom_objects = CustomObjects(self)
+        from bot.zuora.orders import Catalog, Orders
+
+        self.catalog = Catalog(self)
+        self.orders = Orders(self)
 
     # -- lifecycle -------------------------------------------------------------------------------
 

@@ -84,6 +84,7 @@ class Order(ZuoraModel):
     order_number: str = Field(alias="orderNumber")
     order_date: date = Field(alias="orderDate")
     status: str
+    description: str | None = None
     subscriptions: list[dict[str, Any]] = []
 
     @property

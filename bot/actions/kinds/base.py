@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -42,7 +42,7 @@ class Snapshot(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    object_kind: Literal["invoice", "account"]
+    object_kind: Literal["invoice", "account", "subscription"]
     object_id: str
     balance: Decimal
     status: str
@@ -163,6 +163,8 @@ class ProposalBase(BaseModel):
     title: ClassVar[str] = "proposal"
     """How a card names the kind ("credit memo")."""
     editable: ClassVar[bool] = False
+    balance_label: ClassVar[str] = ""
+    """How the card labels `snapshot.balance` (empty: "Open balance" or "Account balance")."""
     """Whether an approver may edit the amount."""
     two_approvers_above_limit: ClassVar[bool] = False
     """Whether `WRITE_OFF_TWO_APPROVERS_ABOVE` applies (two different approvers above that amount)."""
@@ -209,8 +211,8 @@ class ProposalBase(BaseModel):
             raise ProposalError("The amount of this kind of proposal cannot be edited.")
         return parse_proposal({**self.model_dump(), "amount": amount})
 
-    def reread(self, client: ZuoraClient) -> Snapshot:
-        """The object now, for the stale check before executing."""
+    def reread(self, client: ZuoraClient, now: datetime | None = None) -> Snapshot:
+        """The object now, for the stale check before executing (`now`: the approvals' clock)."""
         if self.snapshot.object_kind == "invoice":
             return invoice_snapshot(client.invoices.get(self.snapshot.object_id))
         return account_snapshot(client.accounts.get(self.snapshot.object_id))
