@@ -84,7 +84,9 @@ def test_upgrade_mid_period_card_approve_order_and_invoices_match_the_previews(s
     assert "Done: subscription change" in done and "Order O-" in done and f"version {version + 1}" in done
     [post] = orders(stack)
     assert post.headers.get("idempotency-key") == pid(value)
-    assert [t["name"] for t in json.loads(post.body)["subscriptions"][0]["orderActions"][0]["triggerDates"]] == [
+    actions = json.loads(post.body)["subscriptions"][0]["orderActions"]
+    assert actions[1]["addProduct"]["chargeOverrides"][0]["pricing"]["recurringPerUnit"]["quantity"] == 15  # a number
+    assert [t["name"] for t in actions[0]["triggerDates"]] == [
         "ContractEffective", "ServiceActivation", "CustomerAcceptance"]
     assert sub(stack, "A-S00000002")["version"] == version + 1
     billed = stack.sandbox.tenant.find("invoices", post_invoice(stack, value))
@@ -181,3 +183,40 @@ def test_a_cancelled_subscription_cannot_be_changed(stack: Stack, slack: FakeSla
         [r for r in slack.requests if r.method.startswith("/hooks/r")][0]
     assert "is Cancelled" in answer.body.get("text", "") + str(answer.body.get("blocks", ""))
     assert stack.services.approvals.pending() == []
+
+
+def test_retention_offer_previewed_approved_and_billed_as_previewed(stack: Stack, slack: FakeSlack) -> None:
+    value, card = propose(stack, slack, "offer A-S00000010 20% for 3 months")
+    text = text_of(card)
+    for part in ("retention offer for Wayne Enterprises", "20% off recurring charges for 3 billing periods",
+                 "Retention discount", "off per period", "Next period (2026-12-01)"):
+        assert part in text, part
+    p = proposal(stack, value)
+    assert p.kind == "retention_offer" and p.chosen == "next period" and p.option.mrr_delta < 0
+    done = approve_and_wait(stack, slack, value)
+    assert "Done: retention offer" in done
+    [post] = orders(stack)
+    assert post.headers.get("idempotency-key") == pid(value)
+    override = json.loads(post.body)["subscriptions"][0]["orderActions"][0]["addProduct"]["chargeOverrides"][0]
+    assert override["pricing"]["discount"]["discountPercentage"] == 20
+    assert override["endDate"] == {"endDateCondition": "Fixed_Period", "upToPeriods": 3,
+                                   "upToPeriodsType": "Billing_Periods"}
+    months = [generate(stack, "A00000010", day) for day in ("2026-12-01", "2027-01-01", "2027-02-01", "2027-03-01")]
+    assert months[0][0]["amount"] == p.option.next_invoice
+    discounted = [any(stack.sandbox.tenant.items[i]["processingType"] == "Discount"
+                      for i in stack.sandbox.tenant.items_of[m[0]["id"]]) for m in months]
+    assert discounted == [True, True, True, False]  # three billing periods, then the full price again
+
+
+@pytest.mark.parametrize(("command", "reply"), [
+    ("offer A-S00000010 40% for 3 months", "above the largest retention discount allowed (30%"),
+    ("offer A-S00000010 20% for 40 months", "1 to 12 billing periods"),
+    ("offer A-S00000010 for 3 months", "How much of a discount"),
+])
+def test_bad_offers_get_a_clear_reply_and_nothing_is_proposed(stack: Stack, slack: FakeSlack, command: str,
+                                                              reply: str) -> None:
+    stack.command(command)
+    answer = slack.wait_for(lambda rs: any(r.method.startswith("/hooks/r") for r in rs)) and \
+        [r for r in slack.requests if r.method.startswith("/hooks/r")][0]
+    assert reply in answer.body.get("text", "") + str(answer.body.get("blocks", "")), answer.body
+    assert stack.services.approvals.pending() == [] and orders(stack) == []

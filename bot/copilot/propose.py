@@ -13,13 +13,13 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from bot.actions.drafts import Drafts
-from bot.actions.kinds import subscription_change
+from bot.actions.kinds import retention_offer, subscription_change
 from bot.actions.proposals import Proposal, ProposalError
 from bot.copilot.results import ProposalResult
 from bot.copilot.tools import AccountKey, InvoiceKey, SubscriptionKey, ToolContext, ToolError, tool
 
 __all__ = ["propose_collections_escalation", "propose_credit_memo", "propose_dunning_email", "propose_payment_plan",
-           "propose_payment_retry", "propose_subscription_change", "propose_write_off"]
+           "propose_payment_retry", "propose_retention_offer", "propose_subscription_change", "propose_write_off"]
 
 
 class _ProposeArgs(BaseModel):
@@ -119,3 +119,18 @@ def propose_subscription_change(ctx: ToolContext, args: SubscriptionChangeArgs) 
         Drafts(ctx.client, ctx.today()), args.subscription, args.change, plan=args.plan, quantity=args.quantity,
         delta=args.delta, when=args.when, reason=args.reason, ttl_minutes=ctx.changes.preview_ttl_minutes,
         now=ctx.now()))
+
+
+class RetentionOfferArgs(_ProposeArgs):
+    subscription: SubscriptionKey = Field(description="Subscription number as typed, e.g. A-S00000010")
+    percent: Decimal = Field(gt=0, le=100, description="The discount in percent, as the requester said it")
+    periods: int = Field(default=3, ge=1, le=120, description="How many billing periods it lasts")
+
+
+@tool(RetentionOfferArgs)
+def propose_retention_offer(ctx: ToolContext, args: RetentionOfferArgs) -> ProposalResult:
+    """Propose a retention offer: a percentage discount on a subscription for N billing periods, added as a Zuora
+    order with the tenant's discount plan. Previewed by Zuora; only drafts a proposal for approval."""
+    return _proposed(lambda: retention_offer.draft(
+        Drafts(ctx.client, ctx.today()), args.subscription, args.percent, args.periods, reason=args.reason,
+        settings=ctx.changes, now=ctx.now()))

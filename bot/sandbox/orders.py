@@ -40,6 +40,8 @@ ACTION_TYPES = ("CreateSubscription", "AddProduct", "UpdateProduct", "RemoveProd
 _SUPPORTED = {"AddProduct": "addProduct", "UpdateProduct": "updateProduct", "RemoveProduct": "removeProduct",
               "ChangePlan": "changePlan"}
 _TRIGGERS = ("ContractEffective", "ServiceActivation", "CustomerAcceptance")
+_APPLY_TO = {"ONETIME", "RECURRING", "USAGE", "ONETIMERECURRING", "ONETIMEUSAGE", "RECURRINGUSAGE",
+             "ONETIMERECURRINGUSAGE"}
 _PREVIEW_TYPES = {"BillingDocs", "ChargeMetrics", "OrderDeltaMetrics", "OrderMetrics", "RampMetrics",
                   "RampDeltaMetrics", "Funds"}
 
@@ -211,6 +213,12 @@ def _overrides(plan: dict[str, Any], block: dict[str, Any], effective: date) -> 
         for source in (per_unit, flat):
             if "listPrice" in source:
                 entry["price"] = _number(source["listPrice"], "listPrice")
+        if discount.get("discountLevel", "subscription") not in ("rateplan", "subscription", "account"):
+            raise SandboxError(21, f"Invalid discountLevel '{discount.get('discountLevel')}'")
+        if discount.get("discountLevel") == "account":
+            raise SandboxError(21, "Orders does not support account-level discounts")
+        if discount.get("applyDiscountTo", "RECURRING") not in _APPLY_TO:
+            raise SandboxError(21, f"Invalid applyDiscountTo '{discount.get('applyDiscountTo')}'")
         if "discountPercentage" in discount:
             percent = _number(discount["discountPercentage"], "discountPercentage")
             if not 0 < percent <= 100:

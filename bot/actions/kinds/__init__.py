@@ -26,22 +26,23 @@ from bot.actions.kinds.credit_memo import CreditItem, CreditMemo
 from bot.actions.kinds.dunning_email import DunningEmail
 from bot.actions.kinds.payment_plan import Installment, PaymentPlan, split
 from bot.actions.kinds.payment_retry import PaymentRetry
+from bot.actions.kinds.retention_offer import RetentionOffer
 from bot.actions.kinds.subscription_change import SubscriptionChange
 from bot.actions.kinds.write_off import WriteOff
 
 __all__ = ["EDITABLE", "KINDS", "KIND_MODELS", "CollectionsEscalation", "CreditItem", "CreditMemo", "DraftContext",
            "DunningEmail", "Installment", "Outcome", "PaymentPlan", "PaymentRetry", "Proposal", "ProposalBase",
-           "ProposalError", "Snapshot", "SubscriptionChange", "WriteOff", "ZuoraRequest", "account_snapshot",
-           "invoice_snapshot", "parse_proposal", "split"]
+           "ProposalError", "RetentionOffer", "Snapshot", "SubscriptionChange", "WriteOff", "ZuoraRequest",
+           "account_snapshot", "invoice_snapshot", "parse_proposal", "split"]
 
 KIND_MODELS: tuple[type[ProposalBase], ...] = (CreditMemo, WriteOff, PaymentRetry, PaymentPlan, DunningEmail,
-                                               CollectionsEscalation, SubscriptionChange)
+                                               CollectionsEscalation, SubscriptionChange, RetentionOffer)
 KINDS = tuple(m.model_fields["kind"].default for m in KIND_MODELS)
 EDITABLE = tuple(m.model_fields["kind"].default for m in KIND_MODELS if m.editable)
 """Kinds whose amount an approver may edit (a write-off is always the whole balance)."""
 
 Proposal = Annotated[CreditMemo | WriteOff | PaymentRetry | PaymentPlan | DunningEmail | CollectionsEscalation
-                     | SubscriptionChange, Field(discriminator="kind")]
+                     | SubscriptionChange | RetentionOffer, Field(discriminator="kind")]
 _ADAPTER: TypeAdapter[Proposal] = TypeAdapter(Proposal)
 assert set(KINDS) == {m.model_fields["kind"].default for m in Proposal.__origin__.__args__}  # type: ignore[attr-defined]
 

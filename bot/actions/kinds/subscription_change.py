@@ -360,7 +360,7 @@ def draft(ctx: DraftContext, typed: str, change: Change, *, plan: str, quantity:
         if (current.rate_plan_name or "").casefold() == target.name.casefold():
             raise ProposalError(f"{sub.subscription_number} is already on {target.name}.")
         from_plan = current.rate_plan_name
-        per_unit = {c.name: c.quantity for c in current.charges if c.model == "PerUnit" and c.quantity}
+        per_unit = {c.name: int(c.quantity) for c in current.charges if c.model == "PerUnit" and c.quantity}
         overrides = [{"productRatePlanChargeId": c.charge_id, "pricing": {"recurringPerUnit": {
             "quantity": per_unit.get(c.name) or next(iter(per_unit.values()))}}}
             for c in target.charges if c.charge_model == "PerUnit" and per_unit]
