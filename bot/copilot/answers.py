@@ -20,6 +20,8 @@ from bot.copilot.results import (
     PaymentsResult,
     ProposalResult,
     Result,
+    RiskListResult,
+    RiskResult,
     SubscriptionResult,
     UsageResult,
 )
@@ -99,6 +101,8 @@ def render(result: Result, *, expect: Literal["higher", "lower"] | None = None) 
         return _usage(result)
     if isinstance(result, ProposalResult):
         return _proposal(result)
+    if isinstance(result, RiskResult | RiskListResult):
+        return _risk(result)
     raise TypeError(f"no template for {type(result).__name__}")
 
 
@@ -247,3 +251,21 @@ def _proposal(r: ProposalResult) -> Answer:
     lines = [f":memo: *Proposed for approval:* {r.sentence}", f"Reason: {r.proposal['reason']}",
              "Nothing changes in Zuora until an authorized approver clicks Approve on the card."]
     return _answer(f"propose_{r.kind}", r, lines, [], facts={"proposal": r.proposal, "kind": r.kind})
+
+
+# -- churn risk (issue 16) ----------------------------------------------------------------------------
+
+
+def _risk(r: RiskResult | RiskListResult) -> Answer:
+    if isinstance(r, RiskListResult):
+        lines = [f"*Accounts at risk* (churn-risk score from billing data; {r.scored} active accounts scored"
+                 f"{', more not scored' if r.capped else ''}):"]
+        lines += [f"• *{row.account.name}* ({row.account.account_number}): {row.score} ({row.level}), {row.top}"
+                  for row in r.rows] or ["No account shows a churn-risk signal."]
+        return _answer("accounts_at_risk", r, lines, [f"risk {row.account.account_number}" for row in r.rows[:3]])
+    lines = [f"*{r.account.name}* ({r.account.account_number}) churn risk: *{r.score}* of 100 ({r.level}), "
+             f"from billing data only:"]
+    lines += [f"• +{reason.points} {reason.text} [{reason.cite.label}]" for reason in r.reasons] or \
+        ["• no signal: no failed payments in 90 days, card valid, no downgrades, usage not falling, nothing overdue"]
+    return _answer("churn_risk", r, lines, [f"account {r.account.account_number}",
+                                            f"payments for {r.account.account_number}"])

@@ -315,4 +315,48 @@ class ProposalResult(Result):
         about = {"account": self.proposal["account_number"]}
         if self.proposal.get("invoice_number"):
             about["invoice"] = self.proposal["invoice_number"]
+        if self.proposal.get("subscription_number"):
+            about["subscription"] = self.proposal["subscription_number"]
         return about
+
+
+# -- churn risk (issue 16) ----------------------------------------------------------------------------
+
+
+class RiskReasonInfo(BaseModel):
+    """One reason of a churn-risk score, with the points it adds and the Zuora object it comes from."""
+
+    signal: str
+    points: int
+    text: str
+    cite: Citation
+
+
+class RiskResult(Result):
+    """`churn_risk`: an account's churn-risk score from billing data, each reason cited."""
+
+    account: AccountRef
+    score: int
+    level: str
+    reasons: list[RiskReasonInfo]
+
+    def citations(self) -> list[Citation]:
+        return [self.account.cite(), *(r.cite for r in self.reasons if r.cite.kind != "account")]
+
+
+class RiskRow(BaseModel):
+    account: AccountRef
+    score: int
+    level: str
+    top: str
+
+
+class RiskListResult(Result):
+    """`accounts_at_risk`: the highest churn-risk accounts among those scored."""
+
+    rows: list[RiskRow]
+    scored: int
+    capped: bool
+
+    def citations(self) -> list[Citation]:
+        return [r.account.cite() for r in self.rows]

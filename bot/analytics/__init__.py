@@ -1,0 +1,1 @@
+"""Portfolio and account analytics: pure modules over data the copilot's tools read from Zuora."""
