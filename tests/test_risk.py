@@ -101,6 +101,7 @@ def test_risk_of_an_account_with_cited_reasons(copilot: Copilot) -> None:
     assert answer.intent == "churn_risk"
     assert "churn risk: *60* of 100 (high)" in answer.text
     assert "expired 09/2026" in answer.text and "no payment succeeded after it" in answer.text
+    assert answer.follow_ups[0] == "offer A-S00000005 10% for 3 months"  # a retention offer, one click away
     kinds = {c.kind for c in answer.citations}
     assert {"account", "payment", "payment_method", "invoice"} <= kinds
     quiet = copilot.ask("risk A00000010")
@@ -114,3 +115,12 @@ def test_at_risk_lists_the_highest_scores_first(copilot: Copilot) -> None:
     assert rows[0]["account"]["account_number"] == "A00000005"
     assert [r["score"] for r in rows] == sorted((r["score"] for r in rows), reverse=True)
     assert answer.facts["scored"] == 70
+
+
+def test_account_answers_carry_the_risk_and_survive_when_it_cannot_be_read(copilot: Copilot,
+                                                                           sandbox: ZuoraSandbox) -> None:
+    answer = copilot.ask("what does A00000005 owe")
+    assert "Churn risk: 60 of 100 (high): payment P-" in answer.text and "risk A00000005" in answer.follow_ups
+    sandbox.inject("/v1/usage/accounts/*", statuses=[404] * 5)
+    answer = copilot.ask("what does A00000005 owe")
+    assert answer.intent == "get_account_summary" and "Churn risk" not in answer.text

@@ -130,3 +130,23 @@ def test_plan_in_another_currency_and_cancelled_subscription(world: tuple[ZuoraS
     sandbox.tenant.find("subscriptions", "A-S00000002")["status"] = "Cancelled"  # type: ignore[index]
     status, seen = preview(raw, body)
     assert status == 400 and "Cancelled" in seen["reasons"][0]["message"]
+
+
+def test_reads_after_an_order_still_match_the_sdk(world: tuple[ZuoraSandbox, Raw]) -> None:
+    _, raw = world
+    body = {**upgrade(raw, TODAY), "description": "plan change [proposal abc]"}
+    status, _ = raw("POST", "/v1/orders", {**body, "processingOptions": {"runBilling": True,
+                                                                         "billingOptions": {"targetDate": TODAY}}})
+    assert status == 200
+    for path, params, model in [("/v1/subscriptions/A-S00000002", {"charge-detail": "all-segments"},
+                                 "GetSubscriptionResponse"),
+                                ("/v1/orders/subscription/A-S00000002", {}, "GetOrdersResponse"),
+                                ("/v1/accounts/A00000002/summary", {}, "AccountSummaryResponse")]:
+        status, seen = raw("GET", path, **params)
+        assert status == 200, seen
+        _ok(getattr(M, model), seen)
+    orders = raw("GET", "/v1/orders/subscription/A-S00000002")[1]["orders"]
+    assert orders[-1]["description"] == "plan change [proposal abc]"
+    plans = raw("GET", "/v1/subscriptions/A-S00000002")[1]["ratePlans"]
+    assert [(p["ratePlanName"], p["lastChangeType"]) for p in plans if p["ratePlanName"] != "Launch discount"] == [
+        ("Growth", "Remove"), ("Business", "Add")]

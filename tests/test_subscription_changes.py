@@ -73,6 +73,7 @@ def test_upgrade_mid_period_card_approve_order_and_invoices_match_the_previews(s
     text = text_of(card)
     for part in ("subscription change for Northwind Traders", "from Growth to Business", "Zuora's preview, both dates",
                  "Today (2026-11-20)", "Next period (2026-12-01)", "59.54 USD", "649.50 USD", "+150.00 USD",
+                 "contract value this term +55.00 USD",
                  "Recommendation", "Due now (Zuora preview)"):
         assert part in text, part
     p = proposal(stack, value)
@@ -220,3 +221,25 @@ def test_bad_offers_get_a_clear_reply_and_nothing_is_proposed(stack: Stack, slac
         [r for r in slack.requests if r.method.startswith("/hooks/r")][0]
     assert reply in answer.body.get("text", "") + str(answer.body.get("blocks", "")), answer.body
     assert stack.services.approvals.pending() == [] and orders(stack) == []
+
+
+def test_an_expired_preview_redone_with_the_same_numbers_runs(tmp_path: Path, slack: FakeSlack) -> None:
+    stack = make(tmp_path, slack, preview_ttl_minutes=0)
+    try:
+        value, _ = propose(stack, slack, "add 5 seats to A-S00000002")
+        done = approve_and_wait(stack, slack, value)
+        assert "Done: subscription change" in done
+        assert len(stack.sandbox.requests_to(PREVIEWS, "POST")) == 3 and len(orders(stack)) == 1
+    finally:
+        stack.close()
+
+
+def test_after_a_crash_the_order_is_found_by_the_proposal_id(stack: Stack, slack: FakeSlack) -> None:
+    value, _ = propose(stack, slack, "upgrade A-S00000002 to Business")
+    p = proposal(stack, value)
+    client = stack.services.zuora
+    assert p.find(client, pid(value)) is None  # nothing placed yet: safe to send
+    request = p.request(stack.sandbox.tenant.today, ref=pid(value))
+    client.post(request.path, request.body, idempotency_key=pid(value))  # it landed, the answer was lost
+    found = p.find(client, pid(value))
+    assert found is not None and found.status == "succeeded" and (found.document or "").startswith("O-")

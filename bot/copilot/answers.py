@@ -200,8 +200,12 @@ def _account(r: AccountResult) -> Answer:
         lines.append(f"No default payment method; auto-pay {'on' if r.auto_pay else 'off'}.")
     if r.bill_to and (r.bill_to.name or r.bill_to.email):
         lines.append(f"Bill-to: {', '.join(x for x in (r.bill_to.name, r.bill_to.email) if x)}.")
+    if r.risk_score is not None:
+        why = "; ".join(r.risk_reasons[:3]) or "no signal"
+        lines.append(f"Churn risk: {r.risk_score} of 100 ({r.risk_level}): {why}.")
     n = r.account.account_number
-    return _answer("get_account_summary", r, lines, [f"payments {n}", f"overdue invoices for {n}", f"usage {n}"])
+    return _answer("get_account_summary", r, lines, [f"payments {n}", f"overdue invoices for {n}", f"usage {n}"]
+                   + ([f"risk {n}"] if r.risk_score else []))
 
 
 def _payments(r: PaymentsResult) -> Answer:
@@ -267,5 +271,6 @@ def _risk(r: RiskResult | RiskListResult) -> Answer:
              f"from billing data only:"]
     lines += [f"• +{reason.points} {reason.text} [{reason.cite.label}]" for reason in r.reasons] or \
         ["• no signal: no failed payments in 90 days, card valid, no downgrades, usage not falling, nothing overdue"]
-    return _answer("churn_risk", r, lines, [f"account {r.account.account_number}",
+    offer = [f"offer {r.subscriptions[0]} 10% for 3 months"] if r.subscriptions and r.level != "low" else []
+    return _answer("churn_risk", r, lines, [*offer, f"account {r.account.account_number}",
                                             f"payments for {r.account.account_number}"])

@@ -187,6 +187,10 @@ class AccountResult(Result):
     payment_method: PaymentMethodInfo | None
     auto_pay: bool
     bill_to: ContactInfo | None
+    risk_score: int | None = None
+    """The churn-risk score (see `churn_risk`), None when it could not be read."""
+    risk_level: str | None = None
+    risk_reasons: list[str] = []
 
     def citations(self) -> list[Citation]:
         return [self.account.cite(),
@@ -339,6 +343,8 @@ class RiskResult(Result):
     score: int
     level: str
     reasons: list[RiskReasonInfo]
+    subscriptions: list[str] = []
+    """The account's active subscriptions (a retention offer is proposed on one of them)."""
 
     def citations(self) -> list[Citation]:
         return [self.account.cite(), *(r.cite for r in self.reasons if r.cite.kind != "account")]

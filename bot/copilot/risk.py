@@ -19,7 +19,7 @@ from bot.zuora import Account, ZuoraClient
 from bot.zuora.base import query_params
 from bot.zuora.errors import ZuoraNotFound
 
-__all__ = ["accounts_at_risk", "churn_risk", "facts_of", "SCAN_LIMIT"]
+__all__ = ["SCAN_LIMIT", "accounts_at_risk", "assess", "churn_risk", "facts_of"]
 
 SCAN_LIMIT = 200
 """`accounts_at_risk` scores at most this many active accounts (and says so when there are more)."""
@@ -33,8 +33,8 @@ class AtRiskArgs(BaseModel):
     limit: int = Field(default=10, ge=1, le=25, description="How many accounts to list")
 
 
-def facts_of(client: ZuoraClient, account: Account, today: date) -> RiskInputs:
-    """Everything the score needs, read from Zuora."""
+def facts_of(client: ZuoraClient, account: Account, today: date) -> tuple[RiskInputs, list[str]]:
+    """Everything the score needs, read from Zuora, and the account's active subscription numbers."""
     payments = []
     for p in client.payments.list(account.account_id, sort="+effectiveDate"):
         if p.effective_date < today - timedelta(days=120):
@@ -48,10 +48,12 @@ def facts_of(client: ZuoraClient, account: Account, today: date) -> RiskInputs:
                             pm.expiration_year)
     except ZuoraNotFound:
         card = None
-    changes = []
+    changes, active = [], []
     summary = client.get(f"/v1/accounts/{account.account_number}/summary")
     for row in summary.get("subscriptions") or []:
         sub = client.subscriptions.get(str(row.get("subscriptionNumber")), charge_detail="all-segments")
+        if sub.status == "Active":
+            active.append(sub.subscription_number)
         for rp in sub.rate_plans:
             if rp.last_change_type == "Remove":
                 ends = [c.effective_end_date for c in rp.charges if c.effective_end_date]
@@ -75,16 +77,18 @@ def facts_of(client: ZuoraClient, account: Account, today: date) -> RiskInputs:
     overdue = [OverdueFact(i.invoice_number, i.invoice_id, i.due_date) for i in client.invoices.query(
         filters=[f"accountid.EQ:{account.account_id}", "balance.GT:0", "status.EQ:Posted"])
         if i.due_date and i.due_date < today]
-    return RiskInputs(today=today, payments=payments, card=card, changes=changes, usage=usage, overdue=overdue)
+    return RiskInputs(today=today, payments=payments, card=card, changes=changes, usage=usage,
+                      overdue=overdue), active
 
 
 def _ref(account: Account) -> AccountRef:
     return AccountRef(account_id=account.account_id, account_number=account.account_number, name=account.name)
 
 
-def _assess(ctx: ToolContext, account: Account) -> RiskResult:
-    risk = score(facts_of(ctx.client, account, ctx.today()), account.account_number, account.account_id)
-    return RiskResult(account=_ref(account), score=risk.score, level=risk.level, reasons=[
+def assess(ctx: ToolContext, account: Account) -> RiskResult:
+    facts, subscriptions = facts_of(ctx.client, account, ctx.today())
+    risk = score(facts, account.account_number, account.account_id)
+    return RiskResult(account=_ref(account), score=risk.score, level=risk.level, subscriptions=subscriptions, reasons=[
         RiskReasonInfo(signal=r.signal, points=r.points, text=r.text,
                        cite=Citation(kind=r.cite, label=r.label, object_id=r.object_id)) for r in risk.reasons])
 
@@ -93,7 +97,7 @@ def _assess(ctx: ToolContext, account: Account) -> RiskResult:
 def churn_risk(ctx: ToolContext, args: RiskArgs) -> RiskResult:
     """Score an account's churn risk from billing data only (failed payments, cards expiring, downgrades and
     removed products, falling usage, overdue invoices), with each reason and the points it adds."""
-    return _assess(ctx, _account(ctx, args.account))
+    return assess(ctx, _account(ctx, args.account))
 
 
 @tool(AtRiskArgs)
@@ -106,7 +110,7 @@ def accounts_at_risk(ctx: ToolContext, args: AtRiskArgs) -> RiskListResult:
     scored = []
     for row in rows[:SCAN_LIMIT]:
         account = ctx.client.accounts.get(str(row["accountNumber"]))
-        result = _assess(ctx, account)
+        result = assess(ctx, account)
         if result.score > 0:
             scored.append(result)
     scored.sort(key=lambda r: (-r.score, r.account.account_number))

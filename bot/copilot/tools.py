@@ -48,7 +48,7 @@ from bot.copilot.results import (
     UsageResult,
 )
 from bot.zuora import Account, Invoice, Payment, PaymentMethod, ZuoraClient
-from bot.zuora.errors import ZuoraNotFound
+from bot.zuora.errors import ZuoraError, ZuoraNotFound
 from bot.zuora.invoices import invoice_number_forms
 from bot.zuora.keys import is_key
 
@@ -210,7 +210,18 @@ def get_account_summary(ctx: ToolContext, args: AccountArgs) -> AccountResult:
         overdue_total=sum((i.balance for i in overdue), Decimal(0)), overdue_invoices=overdue,
         last_payments=[_payment(p) for p in payments],
         payment_method=_method(method, today) if method else None, auto_pay=account.auto_pay,
-        bill_to=_contact(account))
+        bill_to=_contact(account), **_risk_of(ctx, account))
+
+
+def _risk_of(ctx: ToolContext, account: Account) -> dict[str, Any]:
+    """The churn-risk score for an account answer (issue 16); nothing when Zuora cannot be read for it."""
+    from bot.copilot.risk import assess  # risk builds on this module's tools
+
+    try:
+        risk = assess(ctx, account)
+    except ZuoraError:
+        return {}
+    return {"risk_score": risk.score, "risk_level": risk.level, "risk_reasons": [r.text for r in risk.reasons]}
 
 
 @tool(PaymentsArgs)

@@ -26,9 +26,18 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from bot.sandbox.billing import Charge, Line, Segment, month_end, monthly_value, order_lines, shift_months
+from bot.sandbox.billing import (
+    Charge,
+    Line,
+    Segment,
+    month_end,
+    monthly_value,
+    order_lines,
+    shift_months,
+    span_amount,
+)
 from bot.sandbox.errors import SandboxError
-from bot.sandbox.state import Tenant
+from bot.sandbox.state import Tenant, money
 
 __all__ = ["ACTION_TYPES", "add_catalog", "billed_through", "find_plan", "generate", "parse_date", "post_invoice",
            "product_of", "run_order"]
@@ -366,8 +375,10 @@ def run_order(tenant: Tenant, body: dict[str, Any], *, preview: bool) -> dict[st
             charges = []
             for charge in after:
                 cmrr = _cmrr(charge, before, after, changed_from)
-                if charge.charge_type == "Recurring" and (cmrr["regularDelta"] or cmrr["discountDelta"]):
-                    charges.append({"chargeNumber": charge.number, "isPending": False, "cmrr": cmrr,
+                tcv = _tcv(charge, before, changed_from, sub["termEndDate"])
+                if charge.charge_type == "Recurring" and (cmrr["regularDelta"] or cmrr["discountDelta"]
+                                                          or tcv["regularDelta"]):
+                    charges.append({"chargeNumber": charge.number, "isPending": False, "cmrr": cmrr, "tcv": tcv,
                                     "productRatePlanChargeId": charge.product_rate_plan_charge_id})
             metrics.append({"subscriptionNumber": sub["subscriptionNumber"], "charges": charges})
             continue
@@ -406,6 +417,16 @@ def run_order(tenant: Tenant, body: dict[str, Any], *, preview: bool) -> dict[st
     if posted:
         response["invoiceNumbers"] = [i["invoiceNumber"] for i in posted]
     return response
+
+
+def _tcv(charge: Charge, before: list[Charge], day: date, term_end: date) -> dict[str, float | None]:
+    """The charge's value from `day` to the end of the current term after the order, and its change (`tcv`)."""
+    if charge.model not in ("PerUnit", "FlatFee") or day > term_end:
+        return {"regular": 0.0, "regularDelta": 0.0, "discount": None, "discountDelta": None}
+    now = money(span_amount(charge, day, term_end)[0])
+    old = next((c for c in before if c.number == charge.number), None)
+    then = money(span_amount(old, day, term_end)[0]) if old else D(0)
+    return {"regular": float(now), "regularDelta": float(now - then), "discount": None, "discountDelta": None}
 
 
 def _cmrr(charge: Charge, before: list[Charge], after: list[Charge], day: date) -> dict[str, float | None]:

@@ -104,6 +104,8 @@ class Preview(ZuoraModel):
     invoices: list[PreviewInvoice] = []
     credit_memos: list[PreviewInvoice] = Field(default=[], alias="creditMemos")
     mrr_delta: Decimal = Decimal(0)
+    tcv_delta: Decimal | None = None
+    """The change in contract value (Zuora's `tcv` metric), None when Zuora sent none."""
 
     def due_on(self, day: date) -> Decimal:
         """Invoices minus credit memos dated `day` (what is charged then)."""
@@ -121,12 +123,17 @@ class Orders(Resource):
         """`POST /v1/orders/preview` (creates nothing; a fresh Idempotency-Key each time)."""
         answer = self._client.post("/v1/orders/preview", body)
         result = dict(answer.get("previewResult") or {})
-        delta = Decimal(0)
+        delta, tcv = Decimal(0), None
         for sub in result.get("chargeMetrics") or []:
             for charge in sub.get("charges") or []:
                 cmrr = charge.get("cmrr") or {}
                 for key in ("regularDelta", "discountDelta"):
                     if cmrr.get(key) is not None:
                         delta += Decimal(str(cmrr[key]))
+                for key in ("regularDelta", "discountDelta"):
+                    value = (charge.get("tcv") or {}).get(key)
+                    if value is not None:
+                        tcv = (tcv or Decimal(0)) + Decimal(str(value))
         result["mrr_delta"] = delta
+        result["tcv_delta"] = tcv.quantize(Decimal("0.01")) if tcv is not None else None
         return Preview.model_validate(result)

@@ -93,6 +93,8 @@ class Option(BaseModel):
     next_date: date
     next_invoice: Decimal
     mrr_delta: Decimal
+    tcv_delta: Decimal | None = None
+    """Zuora's change in the current term's contract value (None when Zuora sends no `tcv` metric)."""
 
 
 def next_bill_date(today: date, bill_cycle_day: int | None) -> date:
@@ -242,7 +244,9 @@ class SubscriptionChange(ProposalBase):
             lines = "".join(f"\n    {line}" for line in o.due_lines)
             rows.append(f"*{o.label.capitalize()} ({o.effective.isoformat()})*{mark}: due now "
                         f"{money(o.due_now, self.currency)}{lines}\n  next invoice {o.next_date.isoformat()}: "
-                        f"{money(o.next_invoice, self.currency)} · MRR {_signed(o.mrr_delta, self.currency)}")
+                        f"{money(o.next_invoice, self.currency)} · MRR {_signed(o.mrr_delta, self.currency)}"
+                        + (f" · contract value this term {_signed(o.tcv_delta, self.currency)}"
+                           if o.tcv_delta is not None else ""))
         sections = [("Zuora's preview, both dates", "\n".join(rows)), ("Recommendation", self.recommendation)]
         if self.notes:
             sections.append(("Note", "\n".join(self.notes)))
@@ -306,7 +310,8 @@ def preview_options(ctx: DraftContext, body_of: Any, *, today: date, later: date
                               else Decimal(0), due_lines=lines,
                               due_pretax=due_invoice.amount_without_tax if due_invoice else Decimal(0),
                               next_date=max(next_date, day),
-                              next_invoice=_next_amount(preview, max(next_date, day)), mrr_delta=preview.mrr_delta))
+                              next_invoice=_next_amount(preview, max(next_date, day)), mrr_delta=preview.mrr_delta,
+                              tcv_delta=preview.tcv_delta))
     return options
 
 
