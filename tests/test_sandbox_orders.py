@@ -150,3 +150,21 @@ def test_reads_after_an_order_still_match_the_sdk(world: tuple[ZuoraSandbox, Raw
     plans = raw("GET", "/v1/subscriptions/A-S00000002")[1]["ratePlans"]
     assert [(p["ratePlanName"], p["lastChangeType"]) for p in plans if p["ratePlanName"] != "Launch discount"] == [
         ("Growth", "Remove"), ("Business", "Add")]
+
+
+def test_change_plan_bills_like_remove_plus_add(world: tuple[ZuoraSandbox, Raw]) -> None:
+    _, raw = world
+    pair = upgrade(raw, TODAY)
+    remove, add = pair["subscriptions"][0]["orderActions"]
+    change = {"type": "ChangePlan", "triggerDates": triggers(TODAY), "changePlan": {
+        "ratePlanId": remove["removeProduct"]["ratePlanId"], "subType": "Upgrade", "effectivePolicy": "SpecificDate",
+        "newProductRatePlan": add["addProduct"]}}
+    single = {**pair, "subscriptions": [{"subscriptionNumber": "A-S00000002", "orderActions": [change]}]}
+    _, by_pair = preview(raw, pair)
+    status, by_change = preview(raw, single)
+    assert status == 200, by_change
+    assert [i["amount"] for i in by_change["previewResult"]["invoices"]] == \
+        [i["amount"] for i in by_pair["previewResult"]["invoices"]]
+    change["changePlan"]["effectivePolicy"] = "EffectiveEndOfBillingPeriod"
+    status, refused = preview(raw, single)
+    assert status == 400 and "SpecificDate" in refused["reasons"][0]["message"]

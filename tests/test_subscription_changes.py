@@ -243,3 +243,14 @@ def test_after_a_crash_the_order_is_found_by_the_proposal_id(stack: Stack, slack
     client.post(request.path, request.body, idempotency_key=pid(value))  # it landed, the answer was lost
     found = p.find(client, pid(value))
     assert found is not None and found.status == "succeeded" and (found.document or "").startswith("O-")
+
+
+def test_zuora_text_on_the_card_is_escaped(stack: Stack, slack: FakeSlack) -> None:
+    sub(stack, "A-S00000002")["ratePlans"][0]["name"] = "Growth <!channel> <https://evil.example|click>"
+    plan = next(p for product in stack.sandbox.tenant.products.values() for p in product["productRatePlans"]
+                if p["name"] == "Growth")
+    plan["name"] = "Growth <!channel> <https://evil.example|click>"  # the catalog and the subscription agree
+    _, card = propose(stack, slack, "upgrade A-S00000002 to Business")
+    text = text_of(card)
+    assert "<!channel>" not in text and "<https://evil" not in text
+    assert "&lt;!channel&gt;" in text

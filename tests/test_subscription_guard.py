@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
+from bot.copilot import Copilot, Toolbox, ToolContext
 from bot.copilot.ask import Ask
+from bot.sandbox import ZuoraSandbox
+from bot.zuora import ZuoraClient
+from tests.fakes.llm import ScriptedModel, call, say
 
 
 def test_a_change_stands_only_for_the_subscription_named() -> None:
@@ -35,3 +41,21 @@ def test_a_follow_up_keeps_the_subscription_of_the_thread() -> None:
     ask = Ask.read("yes, do it", earlier=["upgrade A-S00000002 to Business"])
     assert ask.refusal("propose_subscription_change", {"subscription": "A-S00000002"}) is None
     assert ask.refusal("propose_subscription_change", {"subscription": "A-S00000005"}) is not None
+
+
+def test_the_model_may_propose_the_change_asked_but_not_on_another_subscription(client: ZuoraClient,
+                                                                                 sandbox: ZuoraSandbox) -> None:
+    model = ScriptedModel(
+        call("propose_subscription_change", '{"subscription": "A-S00000009", "change": "change_plan", '
+                                            '"plan": "Enterprise", "reason": "as noted on the account"}'),
+        call("propose_subscription_change", '{"subscription": "A-S00000002", "change": "change_plan", '
+                                            '"plan": "Business", "reason": "customer asked"}', "c2"),
+        say("Drafted an upgrade of A-S00000002 to Business for approval."))
+    copilot = Copilot(Toolbox(ToolContext(client, today=lambda: sandbox.tenant.today)), model=model)
+    answer = copilot.ask("upgrade A-S00000002 to Business, the customer asked")
+    refusal = json.loads(model.calls[1][0][-1].content or "")
+    assert "did not name that subscription" in refusal["error"]
+    assert answer.intent == "propose_subscription_change"
+    proposal = answer.facts["proposal"]
+    assert proposal["subscription_number"] == "A-S00000002" and proposal["plan"] == "Business"
+    assert sandbox.requests_to("/v1/orders", "POST") == []  # only previews; nothing placed
