@@ -109,3 +109,37 @@ def test_proposal_requests_are_read(question: str, tool: str, args: dict[str, An
 def test_incomplete_proposals_ask_for_what_is_missing(question: str, says: str) -> None:
     decision = route(question)
     assert decision.kind == "clarify" and says in decision.message
+
+
+SUBSCRIPTION_ROUTES = [
+    ("upgrade A-S00000002 to Business", "propose_subscription_change",
+     {"change": "change_plan", "plan": "Business", "when": "auto"}),
+    ("downgrade a-s00000002 to Starter next month", "propose_subscription_change",
+     {"change": "change_plan", "plan": "Starter", "when": "next_period"}),
+    ("add 5 seats to A-S00000002", "propose_subscription_change",
+     {"change": "update_quantity", "plan": "seats", "quantity": "5", "delta": True}),
+    ("remove 3 seats from A-S00000002 today", "propose_subscription_change",
+     {"change": "update_quantity", "quantity": "-3", "when": "today"}),
+    ("set 20 seats on A-S00000002", "propose_subscription_change", {"quantity": "20", "delta": False}),
+    ("add the SMS add-on to A-S00000002", "propose_subscription_change", {"change": "add_product",
+                                                                          "plan": "SMS add-on"}),
+    ("remove the SMS add-on from A-S00000017 at renewal", "propose_subscription_change",
+     {"change": "remove_product", "plan": "SMS add-on", "when": "renewal", "subscription": "A-S00000017"}),
+    ("offer A-S00000010 20% for 3 months", "propose_retention_offer", {"percent": "20", "periods": 3}),
+    ("risk A00000010", "churn_risk", {"account": "A00000010"}),
+    ("who is at risk", "accounts_at_risk", {}),
+    ("don't upgrade A-S00000002 to Business", "get_subscription", {}),
+    ("why did A-S00000002 change", "get_subscription", {}),
+    ("credit INV-42 50 because they removed seats on A-S00000002", "propose_credit_memo", {}),
+]
+
+
+@pytest.mark.parametrize(("text", "tool", "args"), SUBSCRIPTION_ROUTES, ids=[r[0] for r in SUBSCRIPTION_ROUTES])
+def test_subscription_changes_offers_and_risk_route(text: str, tool: str, args: dict[str, object]) -> None:
+    decision = route(text)
+    assert decision.tool == tool, decision
+    assert {k: decision.args.get(k) for k in args} == args
+
+
+def test_an_upgrade_without_a_plan_asks_which() -> None:
+    assert route("upgrade A-S00000002").kind == "clarify"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -104,8 +105,8 @@ def churn_risk(ctx: ToolContext, args: RiskArgs) -> RiskResult:
 def accounts_at_risk(ctx: ToolContext, args: AtRiskArgs) -> RiskListResult:
     """List the active accounts with the highest churn-risk scores (billing data only), highest first."""
     zuora = ctx.client
-    rows: list[dict[str, Any]] = list(zuora.iter_query("/object-query/accounts", query_params(
-        filters=["status.EQ:Active"]), page_size=99))
+    rows: list[dict[str, Any]] = list(islice(zuora.iter_query("/object-query/accounts", query_params(
+        filters=["status.EQ:Active"]), page_size=99), SCAN_LIMIT + 1))
     capped = len(rows) > SCAN_LIMIT
     scored = []
     for row in rows[:SCAN_LIMIT]:

@@ -327,6 +327,7 @@ _WHEN = ((re.compile(r"\b(?:at|on|by)\s+(?:the\s+)?renewal\b", re.I), "renewal")
 _OFFER = re.compile(r"^\s*(?:propose\s+)?(?:a\s+)?(?:retention\s+)?(?:offer|discount)\b", re.I)
 _PERCENT = re.compile(r"(?<![\w.])(-?\d{1,3}(?:\.\d{1,2})?)\s*(?:%|percent\b)", re.I)
 _PERIODS = re.compile(r"\bfor\s+(\d{1,3})\s+(?:billing\s+)?(?:months?|periods?|invoices?)\b", re.I)
+_QUESTION = re.compile(r"^\s*(?:why|what|when|how|who|which|did|does|do|is|was|has|have|can|could|should)\b", re.I)
 _RISK = re.compile(r"^\s*(?:churn\s+)?risk\b|\bat[ -]risk\b|\bchurn\b", re.I)
 SUBSCRIPTION_EXAMPLES = ("upgrade A-S00000002 to Business", "add 5 seats to A-S00000002",
                          "remove the SMS add-on from A-S00000017 at renewal", "offer A-S00000010 20% for 3 months",
@@ -343,8 +344,8 @@ def subscription_route(cleaned: str) -> Route | None:
             return Route("tool", "accounts_at_risk", {})
         return None
     sub = _SUBSCRIPTION.search(cleaned)
-    if not sub:
-        return None
+    if not sub or _INVOICE.search(cleaned) or _QUESTION.match(cleaned):
+        return None  # an invoice action that mentions a subscription, or a question about one
     number = sub.group(1).upper()
     if _OFFER.search(cleaned):
         percent = _PERCENT.search(cleaned)
