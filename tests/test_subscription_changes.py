@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -254,3 +255,11 @@ def test_zuora_text_on_the_card_is_escaped(stack: Stack, slack: FakeSlack) -> No
     text = text_of(card)
     assert "<!channel>" not in text and "<https://evil" not in text
     assert "&lt;!channel&gt;" in text
+
+
+def test_a_card_from_an_earlier_day_is_stale_rather_than_backdated(stack: Stack, slack: FakeSlack) -> None:
+    value, _ = propose(stack, slack, "upgrade A-S00000002 to Business")
+    stack.sandbox.tenant.today = date(2026, 11, 21)  # approved the next day
+    done = approve_and_wait(stack, slack, value)
+    assert "Not executed" in done and "previewed for 2026-11-20, today is 2026-11-21" in done
+    assert orders(stack) == []

@@ -328,7 +328,7 @@ class Approvals:
                                         "(changed outside the app); nothing was sent.")
             return Result("done", self._finish(record, outcome, actor), outcome.message)
         try:
-            now_seen = record.proposal.reread(self.client, now=self.now())
+            now_seen = record.proposal.reread(self.client, now=self.now(), today=self.today())
         except ZuoraError as exc:
             if resumed:
                 return self._hold(record, f"Zuora could not be read ({type(exc).__name__}); checked again at the "

@@ -211,8 +211,8 @@ class ProposalBase(BaseModel):
             raise ProposalError("The amount of this kind of proposal cannot be edited.")
         return parse_proposal({**self.model_dump(), "amount": amount})
 
-    def reread(self, client: ZuoraClient, now: datetime | None = None) -> Snapshot:
-        """The object now, for the stale check before executing (`now`: the approvals' clock)."""
+    def reread(self, client: ZuoraClient, now: datetime | None = None, today: date | None = None) -> Snapshot:
+        """The object now, for the stale check before executing (`now`, `today`: the approvals' clock and date)."""
         if self.snapshot.object_kind == "invoice":
             return invoice_snapshot(client.invoices.get(self.snapshot.object_id))
         return account_snapshot(client.accounts.get(self.snapshot.object_id))

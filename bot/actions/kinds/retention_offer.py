@@ -42,6 +42,9 @@ class RetentionOffer(SubscriptionChange):
     kind: Literal["retention_offer"] = "retention_offer"  # type: ignore[assignment]
     percent: Decimal
     periods: int
+    max_percent: Decimal = Decimal(100)
+    """`RETENTION_MAX_PERCENT` when it was drafted (a re-draft keeps to it)."""
+    max_periods: int = 36
 
     def what(self) -> str:
         return f"{self.percent:f}% off recurring charges for {self.periods} billing periods ({self.plan})"
@@ -64,7 +67,8 @@ class RetentionOffer(SubscriptionChange):
     def again(self, drafts: DraftContext) -> RetentionOffer:  # type: ignore[override]
         return draft(drafts, self.subscription_number, self.percent, self.periods, reason=self.reason,
                      settings=ChangeSettings(preview_ttl_minutes=self.preview_ttl_minutes, retention_plan=self.plan,
-                                             retention_max_percent=Decimal(100), retention_max_periods=36))
+                                             retention_max_percent=self.max_percent,
+                                             retention_max_periods=self.max_periods))
 
 
 def draft(ctx: DraftContext, typed: str, percent: Decimal, periods: int, *, reason: str = "",
@@ -125,7 +129,8 @@ def draft(ctx: DraftContext, typed: str, percent: Decimal, periods: int, *, reas
     snapshot = SubscriptionSnapshot(object_kind="subscription", object_id=sub.subscription_number,
                                     balance=option.due_now, status=sub.status, version=sub.version or 0,
                                     due_now=option.due_now, next_invoice=option.next_invoice,
-                                    mrr_delta=option.mrr_delta, previewed_at=now or datetime.now(UTC))
+                                    mrr_delta=option.mrr_delta, previewed_at=now or datetime.now(UTC),
+                                    order_date=today)
     return RetentionOffer(
         account_id=account.account_id, account_number=account.account_number, account_name=account.name,
         currency=currency, amount=amount, limit=amount, reason=reason.strip() or "retention offer",
@@ -135,4 +140,5 @@ def draft(ctx: DraftContext, typed: str, percent: Decimal, periods: int, *, reas
         subscription_number=sub.subscription_number, change="add_product", plan=plan.name, when="next_period",
         order_date=today, chosen="next period", options=options, recommendation=why, actions_today=actions(today),
         actions_later=actions(next_date), snapshot=snapshot, preview_ttl_minutes=settings.preview_ttl_minutes,
-        percent=percent, periods=periods)
+        percent=percent, periods=periods, max_percent=settings.retention_max_percent,
+        max_periods=settings.retention_max_periods)

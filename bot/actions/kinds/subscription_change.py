@@ -63,6 +63,8 @@ class SubscriptionSnapshot(Snapshot):
     next_invoice: Decimal
     mrr_delta: Decimal
     previewed_at: datetime
+    order_date: date | None = None
+    """The day the order is dated (a card from yesterday would backdate the change: stale)."""
 
     def differences(self, now: Snapshot) -> list[str]:
         if not isinstance(now, SubscriptionSnapshot):
@@ -72,6 +74,8 @@ class SubscriptionSnapshot(Snapshot):
             out.append(f"subscription version {self.version} → {now.version}")
         if now.status != self.status:
             out.append(f"status {self.status} → {now.status}")
+        if self.order_date and now.order_date and now.order_date != self.order_date:
+            out.append(f"it was previewed for {self.order_date}, today is {now.order_date}")
         for label, before, after in (("due now", self.due_now, now.due_now),
                                      ("next invoice", self.next_invoice, now.next_invoice),
                                      ("MRR change", self.mrr_delta, now.mrr_delta)):
@@ -221,7 +225,7 @@ class SubscriptionChange(ProposalBase):
                                document=order.order_number, zuora_ids={"order_number": order.order_number})
         return None
 
-    def reread(self, client: ZuoraClient, now: datetime | None = None) -> Snapshot:
+    def reread(self, client: ZuoraClient, now: datetime | None = None, today: date | None = None) -> Snapshot:
         sub = client.subscriptions.get(self.subscription_number)
         seen = self.snapshot
         numbers = {"due_now": seen.due_now, "next_invoice": seen.next_invoice, "mrr_delta": seen.mrr_delta,
@@ -235,7 +239,7 @@ class SubscriptionChange(ProposalBase):
                        "previewed_at": current}
         return SubscriptionSnapshot(object_kind="subscription", object_id=self.subscription_number,
                                     balance=numbers["due_now"], status=sub.status, version=sub.version or 0,
-                                    **numbers)
+                                    order_date=today or self.order_date, **numbers)
 
     def card_sections(self) -> list[tuple[str, str]]:
         rows = []
@@ -446,7 +450,8 @@ def draft(ctx: DraftContext, typed: str, change: Change, *, plan: str, quantity:
     snapshot = SubscriptionSnapshot(object_kind="subscription", object_id=sub.subscription_number,
                                     balance=option.due_now, status=sub.status, version=sub.version or 0,
                                     due_now=option.due_now, next_invoice=option.next_invoice,
-                                    mrr_delta=option.mrr_delta, previewed_at=now or datetime.now(UTC))
+                                    mrr_delta=option.mrr_delta, previewed_at=now or datetime.now(UTC),
+                                    order_date=today)
     days = (next_date - today).days
     month_days = Decimal(calendar.monthrange(today.year, today.month)[1])
     expected = (options[0].mrr_delta * days / month_days).quantize(Decimal("0.01")) if days else None
