@@ -14,7 +14,7 @@ Credit memos stay the tool for one-off goodwill on an invoice.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, ClassVar, Literal
 
 from bot.actions.kinds.base import DraftContext, ProposalError
@@ -28,7 +28,7 @@ from bot.actions.kinds.subscription_change import (
     read_subscription,
     triggers,
 )
-from bot.money import money
+from bot.money import CENT, money
 from bot.zuora.errors import ZuoraError
 
 __all__ = ["RetentionOffer", "draft"]
@@ -125,7 +125,7 @@ def draft(ctx: DraftContext, typed: str, percent: Decimal, periods: int, *, reas
     why = (f"Next period ({next_date.isoformat()}): a percentage discount does not prorate, so starting today "
            f"would only use up one of the {periods} periods on the part already billed; from {next_date.isoformat()} "
            f"it covers {periods} full periods.")
-    amount = abs(option.mrr_delta)
+    amount = abs(option.mrr_delta).quantize(CENT, rounding=ROUND_HALF_UP)
     snapshot = SubscriptionSnapshot(object_kind="subscription", object_id=sub.subscription_number,
                                     balance=option.due_now, status=sub.status, version=sub.version or 0,
                                     due_now=option.due_now, next_invoice=option.next_invoice,

@@ -18,13 +18,13 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from bot.actions.kinds.base import DraftContext, Outcome, ProposalBase, ProposalError, Snapshot, ZuoraRequest, tagged
-from bot.money import money
+from bot.money import CENT, money
 from bot.zuora import Subscription, ZuoraClient
 from bot.zuora.errors import ZuoraError, ZuoraInvalidKey, ZuoraNotFound
 from bot.zuora.orders import CatalogPlan, Preview
@@ -444,7 +444,7 @@ def draft(ctx: DraftContext, typed: str, change: Change, *, plan: str, quantity:
     label, why = recommend(options, currency)
     chosen = label if when == "auto" else ("today" if when == "today" else later_label)
     option = next(o for o in options if o.label == chosen)
-    amount = max(abs(option.due_now), abs(option.mrr_delta))
+    amount = max(abs(option.due_now), abs(option.mrr_delta)).quantize(CENT, rounding=ROUND_HALF_UP)
     if amount == 0:
         raise ProposalError("Zuora's preview shows no change in charges or MRR; nothing to propose.")
     snapshot = SubscriptionSnapshot(object_kind="subscription", object_id=sub.subscription_number,
