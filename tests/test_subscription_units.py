@@ -49,3 +49,12 @@ def test_recommendation_today_for_an_upgrade_next_period_for_a_downgrade() -> No
     label, why = recommend([option("today", today, "-82.50", "-225"), option("next period", later, "0", "-225")],
                            "USD")
     assert label == "next period" and "no proration credit (today would credit 82.50 USD" in why
+
+
+def test_the_card_says_so_when_zuora_prorates_differently() -> None:
+    from bot.actions.kinds.subscription_change import explainer_note
+
+    same = option("today", date(2026, 11, 20), "59.54", "150")
+    assert explainer_note(same, Decimal("55.00"), Decimal("55.00"), "USD") == []
+    [note] = explainer_note(same, Decimal("50.00"), Decimal("55.00"), "USD")
+    assert "Zuora prorates 50.00 USD before tax where actual days would give 55.00 USD" in note

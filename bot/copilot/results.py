@@ -313,6 +313,9 @@ class ProposalResult(Result):
         out = [Citation(kind="account", label=p["account_number"], object_id=p["account_id"])]
         if p.get("invoice_id"):
             out.insert(0, Citation(kind="invoice", label=p["invoice_number"], object_id=p["invoice_id"]))
+        if p.get("subscription_number"):  # Zuora takes the number where it takes the id
+            out.insert(0, Citation(kind="subscription", label=p["subscription_number"],
+                                   object_id=p["subscription_number"]))
         return out
 
     def about(self) -> dict[str, str]:
