@@ -75,7 +75,7 @@ def test_upgrade_mid_period_card_approve_order_and_invoices_match_the_previews(s
     for part in ("subscription change for Northwind Traders", "from Growth to Business", "Zuora's preview, both dates",
                  "Today (2026-11-20)", "Next period (2026-12-01)", "59.54 USD", "649.50 USD", "+150.00 USD",
                  "contract value this term +55.00 USD",
-                 "Recommendation", "Due now (Zuora preview)"):
+                 "Recommendation", "Due now (Zuora preview)", "A-S00000002 (version 2)"):
         assert part in text, part
     p = proposal(stack, value)
     assert p.chosen == "today" and p.option.due_now == Decimal("59.54")

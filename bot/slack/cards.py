@@ -97,7 +97,7 @@ def approval_card(record: Record, *, who_may_approve: str, now: datetime, read_o
     after = p.balance_after()
     balance = money(p.snapshot.balance, p.currency) + (f" → {money(after, p.currency)}" if after is not None else "")
     fields = [_field("Account", escape(f"{p.account_name} ({p.account_number})", 400)),
-              _field("Invoice", escape(p.invoice_number or "—", 200)),
+              _field(p.object_label, escape(p.object_text or "—", 200)),
               _field("Amount", money(p.amount, p.currency)),
               _field(p.balance_label or ("Open balance" if p.snapshot.object_kind == "invoice" else
                                                "Account balance"), balance),

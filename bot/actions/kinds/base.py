@@ -194,6 +194,14 @@ class ProposalBase(BaseModel):
     def _limit_words(self) -> str:
         return f"the open balance of {self.invoice_number}"
 
+    object_label: ClassVar[str] = "Invoice"
+    """How a card labels the object the proposal acts on (`object_text`)."""
+
+    @property
+    def object_text(self) -> str | None:
+        """The object a card shows next to `object_label` (the invoice number by default)."""
+        return self.invoice_number
+
     @property
     def target(self) -> str:
         """The object it acts on: the invoice number, else the account number."""

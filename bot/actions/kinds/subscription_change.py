@@ -161,6 +161,12 @@ class SubscriptionChange(ProposalBase):
     preview_ttl_minutes: int = 15
     notes: list[str] = []
 
+    object_label: ClassVar[str] = "Subscription"
+
+    @property
+    def object_text(self) -> str | None:
+        return f"{self.subscription_number} (version {self.snapshot.version})"
+
     @property
     def target(self) -> str:
         return self.subscription_number
