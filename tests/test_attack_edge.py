@@ -33,6 +33,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot.actions.drafts import Drafts
+from bot.actions.kinds import retention_offer, subscription_change
 from bot.actions.store import Record
 from bot.billruns.summary import BillRunSummary, Increase
 from bot.copilot.answers import Answer
@@ -516,13 +517,16 @@ def planted_records(client: ZuoraClient, sandbox: Any, payload: str) -> list[Rec
     d = Drafts(client, sandbox.tenant.today)
     proposals = [d.credit_memo("INV-448", Decimal("50"), "goodwill"), d.write_off("INV-449", "uncollectable"),
                  d.payment_retry("INV-448", None, "card updated"), d.payment_plan("INV-387", 3, "asked for time"),
-                 d.dunning_email("INV-385", "reminder"), d.collections_escalation("A00000007", "four months late")]
+                 d.dunning_email("INV-385", "reminder"), d.collections_escalation("A00000007", "four months late"),
+                 subscription_change.draft(d, "A-S00000002", "change_plan", plan="Business"),
+                 retention_offer.draft(d, "A-S00000010", Decimal("20"), 3)]
     out = []
     for i, p in enumerate(proposals):
         update = {k: payload for k in ("account_name", "account_number", "invoice_number", "reason", "note",
-                                       "payment_method") if k in type(p).model_fields and getattr(p, k)}
+                                       "payment_method", "plan", "from_plan", "recommendation")
+                  if k in type(p).model_fields and getattr(p, k)}
         planted = p.model_copy(update={**update, "evidence": [payload, f"Dunning rule: {payload}"]})
-        status = ("pending", "succeeded", "failed", "rejected", "stale", "unknown")[i]
+        status = ("pending", "succeeded", "failed", "rejected", "stale", "unknown", "pending", "succeeded")[i]
         outcome = None if status == "pending" else {"message": payload, "by": "U0APPROVER", "at": NOW.isoformat()}
         out.append(Record(id=f"{i:032d}", status=status, proposal=planted,  # type: ignore[arg-type]
                           request=p.request(NOW.date()), requester=payload if i == 5 else REP, team=TEAM,
