@@ -386,3 +386,7 @@ def subscription_route(cleaned: str) -> Route | None:
         return _clarify("Which product? For example: `remove the SMS add-on from A-S00000017 at renewal`.")
     return Route("tool", "propose_subscription_change", {
         **args, "change": "add_product" if verb == "add" else "remove_product", "plan": product})
+
+
+PROPOSAL_EXAMPLES = (*PROPOSAL_EXAMPLES, SUBSCRIPTION_EXAMPLES[0], SUBSCRIPTION_EXAMPLES[3])
+"""The help's proposal examples, with a subscription change and a retention offer (issue 16)."""
