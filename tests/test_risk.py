@@ -124,3 +124,11 @@ def test_account_answers_carry_the_risk_and_survive_when_it_cannot_be_read(copil
     sandbox.inject("/v1/usage/accounts/*", statuses=[404] * 5)
     answer = copilot.ask("what does A00000005 owe")
     assert answer.intent == "get_account_summary" and "Churn risk" not in answer.text
+
+
+def test_at_risk_survives_an_account_that_cannot_be_read(copilot: Copilot, sandbox: ZuoraSandbox) -> None:
+    sandbox.inject("/v1/accounts/A00000005/summary", statuses=[404] * 3)
+    answer = copilot.ask("at risk")
+    assert answer.facts["unread"] == 1 and answer.facts["scored"] == 69
+    assert "1 could not be read" in answer.text
+    assert all(r["account"]["account_number"] != "A00000005" for r in answer.facts["rows"])

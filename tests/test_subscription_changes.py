@@ -54,7 +54,8 @@ def sub(stack: Stack, number: str) -> dict[str, Any]:
 def approve_and_wait(stack: Stack, slack: FakeSlack, value: str) -> str:
     click(stack, "approval.approve", value, APPROVER)
     slack.wait_for(lambda rs: any(r.method == "chat.update" and ("Done:" in text_of(r) or "Not executed" in
-                                                                   text_of(r) or "Failed" in text_of(r)) for r in rs))
+                                                                   text_of(r) or "Failed" in text_of(r)) for r in rs),
+                  timeout=30)
     return text_of(cards(slack)[-1])
 
 
@@ -171,7 +172,7 @@ def test_a_fresh_preview_is_not_redone(stack: Stack, slack: FakeSlack) -> None:
 def test_bad_requests_get_a_clear_reply_and_nothing_is_proposed(stack: Stack, slack: FakeSlack, command: str,
                                                                 reply: str) -> None:
     stack.command(command)
-    answer = slack.wait_for(lambda rs: any(r.method.startswith("/hooks/r") for r in rs)) and \
+    answer = slack.wait_for(lambda rs: any(r.method.startswith("/hooks/r") for r in rs), timeout=30) and \
         [r for r in slack.requests if r.method.startswith("/hooks/r")][0]
     assert reply in answer.body.get("text", "") + str(answer.body.get("blocks", "")), answer.body
     assert stack.services.approvals.pending() == []
@@ -181,7 +182,7 @@ def test_bad_requests_get_a_clear_reply_and_nothing_is_proposed(stack: Stack, sl
 def test_a_cancelled_subscription_cannot_be_changed(stack: Stack, slack: FakeSlack) -> None:
     sub(stack, "A-S00000002")["status"] = "Cancelled"
     stack.command("upgrade A-S00000002 to Business")
-    answer = slack.wait_for(lambda rs: any(r.method.startswith("/hooks/r") for r in rs)) and \
+    answer = slack.wait_for(lambda rs: any(r.method.startswith("/hooks/r") for r in rs), timeout=30) and \
         [r for r in slack.requests if r.method.startswith("/hooks/r")][0]
     assert "is Cancelled" in answer.body.get("text", "") + str(answer.body.get("blocks", ""))
     assert stack.services.approvals.pending() == []
@@ -218,7 +219,7 @@ def test_retention_offer_previewed_approved_and_billed_as_previewed(stack: Stack
 def test_bad_offers_get_a_clear_reply_and_nothing_is_proposed(stack: Stack, slack: FakeSlack, command: str,
                                                               reply: str) -> None:
     stack.command(command)
-    answer = slack.wait_for(lambda rs: any(r.method.startswith("/hooks/r") for r in rs)) and \
+    answer = slack.wait_for(lambda rs: any(r.method.startswith("/hooks/r") for r in rs), timeout=30) and \
         [r for r in slack.requests if r.method.startswith("/hooks/r")][0]
     assert reply in answer.body.get("text", "") + str(answer.body.get("blocks", "")), answer.body
     assert stack.services.approvals.pending() == [] and orders(stack) == []

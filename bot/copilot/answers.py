@@ -263,7 +263,8 @@ def _proposal(r: ProposalResult) -> Answer:
 def _risk(r: RiskResult | RiskListResult) -> Answer:
     if isinstance(r, RiskListResult):
         lines = [f"*Accounts at risk* (churn-risk score from billing data; {r.scored} active accounts scored"
-                 f"{', more not scored' if r.capped else ''}):"]
+                 f"{', more not scored' if r.capped else ''}"
+                 f"{f', {r.unread} could not be read' if r.unread else ''}):"]
         lines += [f"• *{row.account.name}* ({row.account.account_number}): {row.score} ({row.level}), {row.top}"
                   for row in r.rows] or ["No account shows a churn-risk signal."]
         return _answer("accounts_at_risk", r, lines, [f"risk {row.account.account_number}" for row in r.rows[:3]])

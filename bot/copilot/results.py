@@ -366,6 +366,8 @@ class RiskListResult(Result):
     rows: list[RiskRow]
     scored: int
     capped: bool
+    unread: int = 0
+    """Accounts whose billing data could not be read (not scored)."""
 
     def citations(self) -> list[Citation]:
         return [r.account.cite() for r in self.rows]

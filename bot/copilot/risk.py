@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import partial
 from itertools import islice
 from typing import Any
 
@@ -18,7 +19,7 @@ from bot.copilot.results import AccountRef, Citation, RiskListResult, RiskReason
 from bot.copilot.tools import AccountKey, ToolContext, _account, tool
 from bot.zuora import Account, ZuoraClient
 from bot.zuora.base import query_params
-from bot.zuora.errors import ZuoraNotFound
+from bot.zuora.errors import ZuoraError, ZuoraNotFound
 
 __all__ = ["SCAN_LIMIT", "accounts_at_risk", "assess", "churn_risk", "facts_of"]
 
@@ -108,12 +109,16 @@ def accounts_at_risk(ctx: ToolContext, args: AtRiskArgs) -> RiskListResult:
     rows: list[dict[str, Any]] = list(islice(zuora.iter_query("/object-query/accounts", query_params(
         filters=["status.EQ:Active"]), page_size=99), SCAN_LIMIT + 1))
     capped = len(rows) > SCAN_LIMIT
-    scored = []
-    for row in rows[:SCAN_LIMIT]:
-        account = ctx.client.accounts.get(str(row["accountNumber"]))
-        result = assess(ctx, account)
-        if result.score > 0:
-            scored.append(result)
-    scored.sort(key=lambda r: (-r.score, r.account.account_number))
+
+    def one(number: str) -> RiskResult | None:
+        try:
+            return assess(ctx, ctx.client.accounts.get(number))
+        except ZuoraError:
+            return None  # counted as unread; one account does not sink the list
+
+    results = zuora.concurrently(*(partial(one, str(row["accountNumber"])) for row in rows[:SCAN_LIMIT]))
+    scored = sorted((r for r in results if r is not None and r.score > 0),
+                    key=lambda r: (-r.score, r.account.account_number))
     return RiskListResult(rows=[RiskRow(account=r.account, score=r.score, level=r.level, top=r.reasons[0].text)
-                                for r in scored[:args.limit]], scored=min(len(rows), SCAN_LIMIT), capped=capped)
+                                for r in scored[:args.limit]], scored=sum(r is not None for r in results),
+                          capped=capped, unread=sum(r is None for r in results))
