@@ -75,10 +75,13 @@ class Approvals:
 
     # -- opening -----------------------------------------------------------------------------------
 
-    def open(self, proposal: Proposal, *, requester: str, team: str, channel: str) -> Record:
-        """Store a pending proposal (audited as `proposed`)."""
-        now = self.now()
-        record = Record(id=self.new_id(), status="pending", proposal=proposal, request=proposal.request(self.today()),
+    def open(self, proposal: Proposal, *, requester: str, team: str, channel: str,
+             proposal_id: str | None = None) -> Record:
+        """Store a pending proposal (audited as `proposed`); with `proposal_id`, once (the outbox retries)."""
+        if proposal_id and (existing := self.store.get(proposal_id)) is not None:
+            return existing
+        now, pid = self.now(), proposal_id or self.new_id()
+        record = Record(id=pid, status="pending", proposal=proposal, request=proposal.request(self.today()),
                         requester=requester, team=team, channel=channel, message_ts=None, approvals=(), outcome=None,
                         created_at=now, expires_at=now + self.ttl, updated_at=now)
         with transaction(self.db):

@@ -153,3 +153,26 @@ def m007_billrun_subscriptions(db: sqlite_utils.Database) -> None:
                "subscribed_at text not null)")
     db.execute("create table billrun_deliveries (bill_run_id text not null, user_id text not null, "
                "sent_at text not null, primary key (bill_run_id, user_id))")
+
+
+@migration
+def m008_outbox(db: sqlite_utils.Database) -> None:
+    """What must still happen after an answer (run a callout's work, post a card, send a DM), with leases.
+
+    Works as is on PostgreSQL: claims select due rows `FOR UPDATE SKIP LOCKED` and set the lease.
+    """
+    db.execute("""create table outbox (
+        id integer primary key,
+        key text not null unique,
+        topic text not null,
+        lane text not null default '',
+        payload text not null,
+        status text not null,
+        attempts integer not null default 0,
+        next_attempt_at text not null,
+        lease_owner text,
+        lease_until text,
+        last_error text not null default '',
+        created_at text not null,
+        updated_at text not null)""")
+    db.execute("create index outbox_due on outbox (status, topic, lane, next_attempt_at)")

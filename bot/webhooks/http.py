@@ -1,10 +1,10 @@
-"""`POST /zuora/callouts`: authenticate, read, deduplicate, answer 200 at once, do the work after the response.
+"""`POST /zuora/callouts`: authenticate, read, deduplicate, record, answer 200; the work runs from the outbox.
 
     401  wrong or missing credentials/signature (with `WWW-Authenticate: Basic` when Basic auth is
          configured, for Zuora's non-preemptive flow); nothing is stored
     400  a body that cannot be used, with the reason; nothing is stored
     413  a body over 256 KB
-    200  `{"success": true}`: taken (or a duplicate, `"duplicate": true`); Zuora counts only a 200
+    200  `{"success": true}`: taken and recorded (or a duplicate, `"duplicate": true`); Zuora counts only a 200
 """
 
 from __future__ import annotations
@@ -12,11 +12,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor
 from typing import Any
 
 from bot.webhooks.callouts import Callout, CalloutError, authenticate, parse
-from bot.webhooks.inbox import Inbox
 
 __all__ = ["callout_app"]
 
@@ -32,19 +30,12 @@ def _reply(start_response: Callable[..., Any], status: str, payload: dict[str, A
     return [body]
 
 
-def callout_app(*, inbox: Inbox, dispatch: Callable[[Callout], str], executor: Executor, username: str | None,
-                password: str | None, secret: str | None) -> Callable[..., Iterable[bytes]]:
-    """The WSGI app; `dispatch(callout)` does the work on `executor` and returns a one-line summary."""
+def callout_app(*, take: Callable[[Callout], bool], username: str | None, password: str | None,
+                secret: str | None) -> Callable[..., Iterable[bytes]]:
+    """The WSGI app; `take(callout)` records the event and its work durably (False for a duplicate).
 
-    def work(callout: Callout) -> None:
-        try:
-            detail = dispatch(callout)
-        except Exception as exc:  # the callout stays retryable: Zuora's retry or the poller takes it again
-            log.exception("callout %s failed", callout.business_key)
-            inbox.finish(callout.business_key, ok=False, detail=f"{type(exc).__name__}: {exc}")
-            return
-        log.info("callout %s: %s", callout.business_key, detail)
-        inbox.finish(callout.business_key, ok=True, detail=detail)
+    The work itself runs after the response, from the outbox (see `bot.webhooks.events`).
+    """
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") != "POST":
@@ -67,10 +58,8 @@ def callout_app(*, inbox: Inbox, dispatch: Callable[[Callout], str], executor: E
         except CalloutError as exc:
             log.warning("callout refused: %s", exc)
             return _reply(start_response, "400 Bad Request", {"success": False, "error": str(exc)})
-        if not inbox.take(callout.business_key, event=callout.event, object_id=callout.object_id, source="callout",
-                          notification_id=callout.notification_id):
+        if not take(callout):
             return _reply(start_response, "200 OK", {"success": True, "duplicate": True})
-        executor.submit(work, callout)
         return _reply(start_response, "200 OK", {"success": True})
 
     return app
