@@ -75,6 +75,7 @@ class Services:
         if self.worker is not None:
             return
         self.outbox.release_dead()
+        self.outbox.wake_waiting()
         self.worker = Worker(self.outbox, {CALLOUT_TOPIC: self.events.handle}, threads=8, name="callout")
         self.spawn("outbox-callouts", self.worker.run, self.stop)
         if self.notifier is not None:

@@ -213,6 +213,12 @@ class Outbox:
             log.info("outbox: %d row(s) left by a stopped process taken back", freed)
         return freed
 
+    def wake_waiting(self) -> int:
+        """At start-up: rows waiting for a feature are looked at again now (the settings may have changed)."""
+        with locked(self.db):
+            return self.db.execute("update outbox set next_attempt_at = ? where status = 'pending' and "
+                                   "last_error like 'waiting:%'", [_stamp(self.now())]).rowcount
+
     # -- looking -----------------------------------------------------------------------------------
 
     def lanes(self, topic: str) -> list[str]:
