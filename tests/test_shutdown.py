@@ -1,7 +1,9 @@
-"""`python -m bot serve` as a real process: SIGTERM during a burst of callouts, SIGKILL before a card is posted.
+"""`python -m bot serve` as a real process: SIGTERM during a burst of callouts and during an approval
+that Zuora is slow to answer, SIGKILL before a card is posted.
 
 Nothing is lost either way: every callout Zuora got a 200 for is handled once, every proposal's
-card is posted once (after a restart when the process died first).
+card is posted once (after a restart when the process died first), an approval in flight finishes
+and is recorded before the process exits 0.
 """
 
 from __future__ import annotations
@@ -180,3 +182,52 @@ def test_a_decline_killed_before_its_card_is_posted_gets_its_card_after_restart_
     [proposal] = rows(again.db, "select id, message_ts from proposals")
     assert proposal[1] is not None and proposal_ids(posts[1:]) == [proposal[0]]
     assert rows(again.db, "select status from outbox") == [("done",), ("done",)]
+
+
+def test_sigterm_while_an_approval_runs_in_zuora_lets_it_finish(tmp_path: Path, slack: FakeSlack) -> None:
+    from urllib.parse import quote
+
+    from slack_sdk.signature import SignatureVerifier
+
+    from bot.sandbox import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+    from bot.sandbox.server import SandboxServer
+
+    sandbox = ZuoraSandbox()
+    account = sandbox.tenant.find("accounts", "A00000004")  # hard decline: a reminder email (one POST)
+    assert account is not None
+    payment = [p for p in sandbox.tenant.payments.values() if p["accountId"] == account["id"]
+               and p["status"] == "Error"][-1]
+    with SandboxServer(sandbox) as zuora:
+        serve = Serve(tmp_path, slack, ZUORA_BASE_URL=zuora.url, ZUORA_CLIENT_ID=DEMO_CLIENT_ID,
+                      ZUORA_CLIENT_SECRET=DEMO_CLIENT_SECRET)
+        assert serve.callout({"event": "PaymentDeclined", "PaymentId": payment["id"]}, "click-1").status_code == 200
+        [card] = slack.wait_for(lambda rs: any(r.method == "chat.postMessage" for r in rs), timeout=30) and \
+            slack.calls("chat.postMessage")
+        approve = next(e for b in card.body["blocks"] if b["type"] == "actions" for e in b["elements"]
+                       if "approve" in e["action_id"])
+        sandbox.inject("/v1/invoices/*/emails", method="POST", latency=2.0)  # Zuora is slow to answer
+        payload = {"type": "block_actions", "team": {"id": "T0000001"}, "api_app_id": "A0APP", "token": "legacy",
+                   "user": {"id": "U0APPROVER", "team_id": "T0000001"}, "trigger_id": "1.trigger",
+                   "container": {"type": "message", "channel_id": COLLECT, "message_ts": "1790000001.000100"},
+                   "channel": {"id": COLLECT}, "response_url": slack.hook("click"),
+                   "message": {"ts": "1790000001.000100"},
+                   "actions": [{"type": "button", "action_id": approve["action_id"], "block_id": "b1",
+                                "value": approve["value"], "action_ts": str(time.time())}]}
+        body = "payload=" + quote(json.dumps(payload))
+        ts = str(int(time.time()))
+        signature = SignatureVerifier("shutdown-secret").generate_signature(timestamp=ts, body=body)
+        clicked = threading.Thread(target=lambda: serve.http.post("/slack/events", content=body, headers={
+            "Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": signature}))
+        clicked.start()
+        deadline = time.monotonic() + 30
+        while not sandbox.requests_to("/v1/invoices/*/emails", "POST"):
+            assert time.monotonic() < deadline, "the approval never reached Zuora"
+            time.sleep(0.01)
+        assert serve.stop() == 0, serve.output()  # SIGTERM while Zuora holds the POST
+        clicked.join(10)
+    assert len(sandbox.requests_to("/v1/invoices/*/emails", "POST")) == 1
+    assert len(sandbox.tenant.emails) == 1  # the email went out, once
+    [(status,)] = rows(serve.db, "select status from proposals")
+    assert status == "succeeded"  # recorded before the process exited
+    assert slack.calls("chat.update")[-1].body["text"].startswith("Done")  # and the card says so
