@@ -66,6 +66,7 @@ def _on_stop_signals(stop: Callable[[str], None]) -> None:
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})  # a parent may have blocked them
 
 
 def _serve(args: argparse.Namespace) -> int:

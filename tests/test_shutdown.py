@@ -231,3 +231,25 @@ def test_sigterm_while_an_approval_runs_in_zuora_lets_it_finish(tmp_path: Path, 
     [(status,)] = rows(serve.db, "select status from proposals")
     assert status == "succeeded"  # recorded before the process exited
     assert slack.calls("chat.update")[-1].body["text"].startswith("Done")  # and the card says so
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_socket_mode_stops_cleanly_on_a_signal(tmp_path: Path, slack: FakeSlack, sig: int) -> None:
+    from tests.fakes.socket_mode import FakeSocketMode
+
+    socket_mode = FakeSocketMode()
+    slack.socket_url = socket_mode.url
+    env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_APP_TOKEN": "xapp-test",
+           "SLACK_API_URL": slack.api_url, "DATABASE_PATH": str(tmp_path / "bot.db"), "BILLRUN_POLL_SECONDS": "0"}
+    process = subprocess.Popen([sys.executable, "-m", "bot", "socket"], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert socket_mode.connected.wait(60), "the app did not connect"
+        process.send_signal(sig)
+        output = process.communicate(timeout=60)[0]
+    finally:
+        if process.poll() is None:
+            process.kill()
+        socket_mode.close()
+    assert process.returncode == 0, output
+    assert f"{signal.Signals(sig).name}: closing the Socket Mode connection" in output and "stopped cleanly" in output
