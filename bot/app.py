@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -75,7 +76,7 @@ class Services:
         if self.worker is not None:
             return
         self.outbox.release_dead()
-        self.outbox.wake_waiting()
+        self.outbox.wake_waiting("card")  # the previous process's card backstops: due now
         self.worker = Worker(self.outbox, {CALLOUT_TOPIC: self.events.handle}, threads=8, name="callout")
         self.spawn("outbox-callouts", self.worker.run, self.stop)
         if self.notifier is not None:
@@ -161,6 +162,23 @@ def build(settings: Settings, *, sandbox: ZuoraSandbox | None = None, database: 
                     subscribers=subscribers, outbox=outbox, events=events, approvals=approvals, sandbox=box)
 
 
+def _card_backstop(outbox: Outbox) -> Callable[[Any, str, str], None]:
+    """Each transition (inside its transaction) records the card update it needs, due in 30 s: the desk
+    does it at once and marks it done; after a crash in between, the notifier does it."""
+    from bot.slack.approvals import CARD_TOPIC
+
+    def record(proposal: Any, action: str, status: str) -> None:
+        if action == "proposed":
+            return  # the card is posted by whoever proposed it
+        announce = status in ("succeeded", "failed")
+        kind = "announce" if announce else "update"
+        outbox.add(CARD_TOPIC, f"{CARD_TOPIC}:{proposal.id}:{kind}:{uuid.uuid4().hex}",
+                   {"id": proposal.id, "status": status, "announce": announce}, lane=proposal.channel,
+                   delay=timedelta(seconds=30))
+
+    return record
+
+
 def require(settings: Settings, *names: str) -> None:
     """Fail with one line naming the first of `names` (settings fields) that is not set."""
     for name in names:
@@ -188,7 +206,10 @@ def slack_app(services: Services, *, socket_mode: bool = False, listener_executo
                                            ("slack_app_token",) if socket_mode else ("slack_signing_secret",)))
     assert settings.slack_bot_token is not None
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
-    desk = Desk(services.approvals, Groups(services.approvals.policy.groups)) if services.approvals else None
+    desk = Desk(services.approvals, Groups(services.approvals.policy.groups), services.outbox) \
+        if services.approvals else None
+    if services.approvals is not None:
+        services.approvals.on_change = _card_backstop(services.outbox)
     services.desk = desk
 
     def home_sections(client: Any, user: str) -> list[Any]:

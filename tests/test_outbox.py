@@ -4,6 +4,7 @@ per-channel limiter that folds bursts into digests, declines read in three waves
 from __future__ import annotations
 
 import copy
+import json
 import subprocess
 import sys
 import threading
@@ -303,3 +304,40 @@ def test_declines_wait_while_their_feature_is_off_and_are_proposed_once_it_is_on
     finally:
         stack.close()
     assert len(represented(slack.requests)) == 2
+
+
+def test_a_card_left_behind_by_a_crash_after_a_click_is_updated_at_the_next_start(tmp_path: Path,
+                                                                               slack: FakeSlack) -> None:
+    prepare = lambda sandbox: many_declines(sandbox, 2)  # noqa: E731
+    stack = Stack(tmp_path, slack, prepare=prepare, **SETTINGS)
+    try:
+        bodies = many_declines(ZuoraSandbox(), 2)  # the same ids as the stack's tenant
+        for n, body in enumerate(bodies):
+            callout(stack, body, notification_id=f"c-{n}")
+        slack.wait_for(lambda rs: len(represented(rs)) >= 2, timeout=30)
+        approvals = stack.services.approvals
+        assert approvals is not None
+        deadline = time.monotonic() + 10
+        while any(r.message_ts is None for r in approvals.pending()):  # the cards' ts are recorded
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        first, second = sorted(r.id for r in approvals.pending())
+        # A click through the desk updates the card at once and leaves no backstop work behind…
+        stack.services.desk.refresh(stack.app.client, approvals.reject(
+            first, clicker="U0APPROVER", team=None, groups=frozenset(), reason="paid by wire").record)
+        # …a process that dies right after committing a decision leaves its card update in the outbox.
+        approvals.reject(second, clicker="U0APPROVER", team=None, groups=frozenset(), reason="duplicate")
+        updates = len(slack.calls("chat.update"))
+    finally:
+        stack.close()
+    outbox = Outbox(open_db(tmp_path / "bot.db"))
+    assert outbox.count("card", "pending") == 1
+
+    stack = Stack(tmp_path, slack, prepare=prepare, **SETTINGS)  # the next start
+    try:
+        slack.wait_for(lambda rs: len([r for r in rs if r.method == "chat.update"]) > updates, timeout=30)
+        assert stack.services.outbox.count("card", "pending") == 0
+    finally:
+        stack.close()
+    later = slack.calls("chat.update")[updates:]
+    assert len(later) == 1 and "duplicate" in json.dumps(later[0].body)  # the second card, once

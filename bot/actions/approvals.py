@@ -69,6 +69,9 @@ class Approvals:
         self.now = now
         self.new_id = new_id
         self.today = today
+        self.on_change: Callable[[Record, str, str], None] | None = None
+        """Called inside the transaction of each transition, with the action and the new status (the
+        outbox records there what the card still needs, see `bot.slack.notifier`)."""
 
     def drafts(self) -> Drafts:
         return Drafts(self.client, self.today())
@@ -295,6 +298,8 @@ class Approvals:
         self.audit.append(at=self.now().astimezone(UTC), actor=actor, team=team or record.team,
                           channel=record.channel, proposal_id=record.id, action=action, outcome=outcome,
                           request_hash=record.request.digest(), zuora_ids=zuora_ids, detail=detail)
+        if self.on_change is not None and not action.endswith(("_denied", "_refused")):
+            self.on_change(record, action, outcome)
 
 
 def _already(record: Record) -> str:

@@ -96,12 +96,14 @@ class Outbox:
     # -- recording (inside the caller's transaction, or alone) ---------------------------------------
 
     def add(self, topic: str, key: str, payload: Mapping[str, Any], *, lane: str = "",
-            revive: tuple[str, ...] = ("failed",)) -> bool:
+            revive: tuple[str, ...] = ("failed",), delay: timedelta = timedelta(0)) -> bool:
         """Record an effect; False if one with this key is already recorded (unless its status is in `revive`).
 
-        Call it inside `transaction(db)` together with the change that causes it.
+        Call it inside `transaction(db)` together with the change that causes it. `delay`: not due
+        before then (a backstop for work done at once in the normal case, see `done_keys`).
         """
         now = _stamp(self.now())
+        due = _stamp(self.now() + delay)
         with locked(self.db):
             cursor = self.db.execute(
                 "insert into outbox (key, topic, lane, payload, status, attempts, next_attempt_at, created_at, "
@@ -110,7 +112,7 @@ class Outbox:
                 "next_attempt_at = excluded.next_attempt_at, lease_owner = null, lease_until = null, "
                 "last_error = '', updated_at = excluded.updated_at "
                 f"where outbox.status in ({', '.join('?' * len(revive))})",
-                [key, topic, lane, json.dumps(dict(payload), default=str), now, now, now, *revive])
+                [key, topic, lane, json.dumps(dict(payload), default=str), due, now, now, *revive])
         with self._wakers_lock:
             for event in self._wakers:
                 event.set()
@@ -121,6 +123,14 @@ class Outbox:
         with locked(self.db):
             self.db.execute("update outbox set status = 'done', lease_owner = null, lease_until = null, "
                             "last_error = '', updated_at = ? where id = ?", [_stamp(self.now()), item.id])
+
+    def done_keys(self, prefix: str, *, topic: str) -> int:
+        """Mark done the pending, unclaimed rows of `topic` whose key starts with `prefix` (done another way)."""
+        with locked(self.db):
+            return self.db.execute(
+                "update outbox set status = 'done', updated_at = ? where topic = ? and status = 'pending' and "
+                "lease_owner is null and substr(key, 1, ?) = ?",
+                [_stamp(self.now()), topic, len(prefix), prefix]).rowcount
 
     # -- claiming and ending -------------------------------------------------------------------------
 
@@ -213,11 +223,14 @@ class Outbox:
             log.info("outbox: %d row(s) left by a stopped process taken back", freed)
         return freed
 
-    def wake_waiting(self) -> int:
-        """At start-up: rows waiting for a feature are looked at again now (the settings may have changed)."""
+    def wake_waiting(self, *topics: str) -> int:
+        """At start-up: rows waiting for a feature are looked at again now (the settings may have changed),
+        and so are the rows of `topics` (backstops whose first-hand worker was the previous process)."""
+        marks = ", ".join("?" * len(topics)) or "null"
         with locked(self.db):
-            return self.db.execute("update outbox set next_attempt_at = ? where status = 'pending' and "
-                                   "last_error like 'waiting:%'", [_stamp(self.now())]).rowcount
+            return self.db.execute(f"update outbox set next_attempt_at = ? where status = 'pending' and "
+                                   f"(last_error like 'waiting:%' or topic in ({marks}))",
+                                   [_stamp(self.now()), *topics]).rowcount
 
     # -- looking -----------------------------------------------------------------------------------
 

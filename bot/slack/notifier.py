@@ -1,5 +1,7 @@
 """Posts what Zuora's events lead to: drains the outbox's `propose` rows into the collections channel
-and its `dm` rows into DMs (bill-run summaries).
+and its `dm` rows into DMs (bill-run summaries). Also the backstop for approval cards: each
+transition records a `card` row, which the desk marks done once it has updated the card (and
+announced an ending); a row still pending after its delay (the process died in between) is done here.
 
 Per channel, at most one message (post or update) every `interval` seconds (Slack's guideline is
 about one per second per channel). A proposal in a quiet channel gets a card of its own; in a busy
@@ -32,7 +34,7 @@ from bot.actions import Record
 from bot.actions.outbox import Item, Outbox
 from bot.actions.proposals import parse_proposal
 from bot.billruns.subscribers import Subscribers
-from bot.slack.approvals import Desk
+from bot.slack.approvals import CARD_TOPIC, Desk
 from bot.slack.cards import MAX_DIGEST_ROWS, digest_card
 from bot.webhooks.events import DM_TOPIC, PROPOSE_TOPIC
 
@@ -85,12 +87,14 @@ class Notifier:
         with self._lock:
             self._dms()
             wait: float | None = None
-            for channel in self.outbox.lanes(PROPOSE_TOPIC):
+            lanes = [(c, self._channel) for c in self.outbox.lanes(PROPOSE_TOPIC)] + \
+                [(c, self._cards) for c in self.outbox.lanes(CARD_TOPIC)]
+            for channel, send in lanes:
                 ready = self._next.get(channel, float("-inf")) - self.clock()
                 if ready > 0:
                     wait = ready if wait is None else min(wait, ready)
                     continue
-                if self._channel(channel):
+                if send(channel):
                     self._next[channel] = self.clock() + self.interval
                     wait = self.interval if wait is None else min(wait, self.interval)
             return wait
@@ -110,10 +114,10 @@ class Notifier:
         """At shutdown (or after `poll --once`): send until nothing is due or `deadline` (on the clock) passes."""
         while self.clock() < deadline:
             wait = self.pump()
-            if not self.outbox.due([PROPOSE_TOPIC, DM_TOPIC]):
+            if not self.outbox.due([PROPOSE_TOPIC, DM_TOPIC, CARD_TOPIC]):
                 return True
             sleep(max(0.01, min(wait or 0.05, deadline - self.clock())))
-        return not self.outbox.due([PROPOSE_TOPIC, DM_TOPIC])
+        return not self.outbox.due([PROPOSE_TOPIC, DM_TOPIC, CARD_TOPIC])
 
     # -- the collections channel ---------------------------------------------------------------------
 
@@ -211,6 +215,32 @@ class Notifier:
             if self.outbox.later(item, f"slack: {error}", delay=delay) == "failed":
                 self.desk.approvals.withdraw(record.id, actor="bot",
                                              reason=f"the card could not be posted in {channel} ({error})")
+
+    # -- cards after a transition (the backstop) -----------------------------------------------------
+
+    def _cards(self, channel: str) -> bool:
+        """Bring one proposal's card in step (and announce its ending) when the desk could not, e.g. the
+        process died between the transition and the Slack call; True if Slack was called."""
+        items = self.outbox.claim([CARD_TOPIC], lane=channel, limit=50)
+        if not items:
+            return False
+        first = str(items[0].payload["id"])
+        mine = [i for i in items if str(i.payload["id"]) == first]
+        for item in items:
+            if item not in mine:
+                self.outbox.release(item)  # another proposal: the next slot
+        record = self.desk.approvals.get(first) if self.desk is not None else None
+        if record is None or self.desk is None:
+            for item in mine:
+                self.outbox.done(item)
+            return False
+        self.desk.refresh(self.client, record)
+        if any(i.payload.get("announce") for i in mine):
+            self.desk.announce(self.client, record)
+        for item in mine:
+            self.outbox.done(item)
+        log.info("cards: %s brought in step from the outbox (%s)", record.id, record.status)
+        return True
 
     # -- DMs -----------------------------------------------------------------------------------------
 
