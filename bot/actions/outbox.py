@@ -144,6 +144,8 @@ class Outbox:
         if lane is not None:
             sql += " and lane = ?"
             params.append(lane)
+        if self.db.execute(sql + " limit 1", params).fetchone() is None:
+            return []  # nothing due: no write lock taken
         sql += " order by id limit ?"  # PostgreSQL: ... for update skip locked
         params.append(limit)
         with transaction(self.db):

@@ -36,6 +36,7 @@ from bot.actions.proposals import parse_proposal
 from bot.billruns.subscribers import Subscribers
 from bot.slack.approvals import CARD_TOPIC, Desk
 from bot.slack.cards import MAX_DIGEST_ROWS, digest_card
+from bot.storage import transaction
 from bot.webhooks.events import DM_TOPIC, PROPOSE_TOPIC
 
 __all__ = ["Notifier"]
@@ -145,9 +146,14 @@ class Notifier:
         busy = now - self._last.get(channel, float("-inf")) < self.quiet
         fresh: list[tuple[Item, Record]] = []
         for item in items:
-            record = self.desk.approvals.open(parse_proposal(item.payload["proposal"]), requester=str(
-                item.payload.get("requester") or "zuora"), team=self.team(), channel=channel,
-                proposal_id=str(item.payload["id"]))
+            try:
+                record = self.desk.approvals.open(parse_proposal(item.payload["proposal"]), requester=str(
+                    item.payload.get("requester") or "zuora"), team=self.team(), channel=channel,
+                    proposal_id=str(item.payload["id"]))
+            except Exception as exc:  # a row that cannot be opened must not hold up the others
+                log.exception("notifier: proposal %s could not be opened", item.key)
+                self.outbox.later(item, f"{type(exc).__name__}: {exc}")
+                continue
             if record.message_ts or record.status != "pending":  # posted before a crash, or already decided
                 self.outbox.done(item)
                 continue
@@ -170,6 +176,11 @@ class Notifier:
                 log.info("collections: %d proposals posted as a digest in %s", len(fresh), channel)
         except SlackApiError as exc:
             self._refused(channel, fresh, exc)
+        except Exception as exc:  # Slack unreachable: the rows stay and are tried again
+            log.warning("slack: posting to %s failed (%s); %d proposal(s) will be tried again", channel,
+                        type(exc).__name__, len(fresh))
+            for item, _ in fresh:
+                self.outbox.later(item, f"{type(exc).__name__}: {exc}")
         self._last[channel] = self.clock()
         return True
 
@@ -195,8 +206,6 @@ class Notifier:
 
     def _attach(self, fresh: list[tuple[Item, Record]], channel: str, ts: str) -> None:
         assert self.desk is not None
-        from bot.storage import transaction
-
         with transaction(self.outbox.db):
             for item, record in fresh:
                 self.desk.approvals.attach_card(record.id, channel, ts)
@@ -245,18 +254,23 @@ class Notifier:
     # -- DMs -----------------------------------------------------------------------------------------
 
     def _dms(self) -> None:
+        """Send due DMs; a bill-run summary is recorded as delivered with its row, after Slack took it
+        (a crash in between may send it twice, never lose it)."""
         for item in self.outbox.claim([DM_TOPIC], limit=20):
             user = str(item.payload["user"])
-            bill_run = item.payload.get("bill_run_id")
-            if bill_run and self.subscribers is not None and not self.subscribers.claim(str(bill_run), user):
-                self.outbox.done(item)  # already told about this bill run
+            bill_run = str(item.payload.get("bill_run_id") or "")
+            try:
+                sent = self.dm(user, item.payload["message"])
+            except Exception as exc:  # Slack unreachable
+                log.warning("slack: DM to %s failed (%s)", user, type(exc).__name__)
+                sent = False
+            if not sent:
+                self.outbox.later(item, "slack refused the DM")
                 continue
-            if self.dm(user, item.payload["message"]):
+            with transaction(self.outbox.db):
+                if bill_run and self.subscribers is not None:
+                    self.subscribers.claim(bill_run, user)
                 self.outbox.done(item)
-                continue
-            if bill_run and self.subscribers is not None:
-                self.subscribers.release(str(bill_run), user)
-            self.outbox.later(item, "slack refused the DM")
 
     def dm(self, user_id: str, message: dict[str, Any]) -> bool:
         """Send `message` (`text`, `blocks`) to `user_id` by DM; False (logged) if Slack refused."""
