@@ -253,3 +253,40 @@ def test_socket_mode_stops_cleanly_on_a_signal(tmp_path: Path, slack: FakeSlack,
         socket_mode.close()
     assert process.returncode == 0, output
     assert f"{signal.Signals(sig).name}: closing the Socket Mode connection" in output and "stopped cleanly" in output
+
+
+def test_a_decline_killed_while_zuora_is_being_read_is_handled_after_restart_once(
+        tmp_path: Path, slack: FakeSlack) -> None:
+    from bot.sandbox import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+    from bot.sandbox.server import SandboxServer
+
+    sandbox = ZuoraSandbox()
+    account = sandbox.tenant.find("accounts", "A00000004")
+    assert account is not None
+    payment = [p for p in sandbox.tenant.payments.values() if p["accountId"] == account["id"]
+               and p["status"] == "Error"][-1]
+    body = {"event": "PaymentDeclined", "PaymentId": payment["id"]}
+    with SandboxServer(sandbox) as zuora:
+        env = {"ZUORA_BASE_URL": zuora.url, "ZUORA_CLIENT_ID": DEMO_CLIENT_ID,
+               "ZUORA_CLIENT_SECRET": DEMO_CLIENT_SECRET}
+        slow = sandbox.inject(f"/v1/payments/{payment['id']}", method="GET", latency=30.0)
+        serve = Serve(tmp_path, slack, **env)
+        assert serve.callout(body, "read-1").json() == {"success": True}
+        deadline = time.monotonic() + 30
+        while not sandbox.requests_to(f"/v1/payments/{payment['id']}", "GET"):
+            assert time.monotonic() < deadline, "the callout's work never started"
+            time.sleep(0.01)
+        assert serve.stop(signal.SIGKILL) == -signal.SIGKILL  # killed in the middle of the first wave
+        assert rows(serve.db, "select status from callouts") == [("taken",)]
+        assert rows(serve.db, "select status from outbox") == [("pending",)]  # the work is still there
+        assert slack.calls("chat.postMessage") == []
+        sandbox.faults.remove(slow)
+
+        again = Serve(tmp_path, slack, **env)  # a lease held by a dead process is taken back at once
+        slack.wait_for(lambda rs: any(r.method == "chat.postMessage" for r in rs), timeout=30)
+        assert again.callout(body, "read-1").json() == {"success": True, "duplicate": True}
+        assert again.stop() == 0, again.output()
+    [card] = slack.calls("chat.postMessage")
+    [(proposal, ts)] = rows(again.db, "select id, message_ts from proposals")
+    assert ts is not None and proposal_ids([card]) == [proposal]
+    assert rows(again.db, "select status from callouts") == [("done",)]
