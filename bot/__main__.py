@@ -103,12 +103,10 @@ def _housekeeping(services: Any, app: Any, stop: threading.Event) -> None:
     from bot.app import poller
 
     if services.desk is not None:
-        threading.Thread(target=services.desk.housekeeping, args=(app.client, stop), name="approvals-housekeeping",
-                         daemon=True).start()
+        services.spawn("approvals-housekeeping", services.desk.housekeeping, app.client, stop)
     every = services.settings.billrun_poll_seconds
     if every > 0:
-        threading.Thread(target=poller(services).run, args=(stop, float(every)), name="zuora-poller",
-                         daemon=True).start()
+        services.spawn("zuora-poller", poller(services).run, stop, float(every))
 
 
 def _poll(args: argparse.Namespace) -> int:

@@ -83,6 +83,7 @@ class Services:
             self.spawn("outbox-notifier", self.notifier.run, self.stop)
 
     def spawn(self, name: str, target: Callable[..., None], *args: Any) -> None:
+        """A background thread that `close()` waits for (within the grace period); it must end on `stop`."""
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
         self.threads.append(thread)
         thread.start()
@@ -103,7 +104,7 @@ class Services:
         if self.notifier is not None and not self.notifier.flush(self.notifier.clock() + max(
                 0.0, deadline - time.monotonic())):
             log.warning("shutdown: %d message(s) left in the outbox for the next start",
-                        self.outbox.due([PROPOSE_TOPIC, DM_TOPIC]))
+                        self.outbox.due([PROPOSE_TOPIC, DM_TOPIC, "card"]))
         self.outbox.release_mine()
         self.zuora.close()
         self.db.close()
