@@ -132,7 +132,7 @@ class Notifier:
         digest = self._digest.get(channel)
         now = self.clock()
         if digest is not None and (digest.rows >= self.max_rows or now - digest.last > self.quiet):
-            digest = self._digest.pop(channel)
+            self._digest.pop(channel, None)
             digest = None
         items = self.outbox.claim([PROPOSE_TOPIC], lane=channel,
                                   limit=self.max_rows - digest.rows if digest else self.max_rows)
