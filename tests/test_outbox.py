@@ -288,7 +288,8 @@ def test_declines_wait_while_their_feature_is_off_and_are_proposed_once_it_is_on
             status = outbox.status(f"callout:PaymentDeclined:{body['PaymentId']}")
             assert status is not None and status[0] == "pending" and setting.upper() in status[2]
             inbox = stack.services.events.inbox.status(f"PaymentDeclined:{body['PaymentId']}")
-            assert inbox is not None and inbox[0] == "taken"  # not consumed
+            assert inbox is not None and inbox[0] == "taken" and setting.upper() in inbox[1]  # not consumed
+        assert outbox.backlog() == {"callout": 2}
     finally:
         stack.close()
     said = [r.getMessage() for r in caplog.records if f"wait until {setting.upper()}" in r.getMessage()]

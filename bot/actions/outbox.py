@@ -257,6 +257,11 @@ class Outbox:
         row = self.db.execute("select status, attempts, last_error from outbox where key = ?", [key]).fetchone()
         return (row[0], row[1], row[2]) if row else None
 
+    def backlog(self) -> dict[str, int]:
+        """Pending rows per topic (what is still to do)."""
+        return {r[0]: r[1] for r in self.db.execute(
+            "select topic, count(*) from outbox where status = 'pending' group by topic").fetchall()}
+
     def count(self, topic: str, status: str = "pending") -> int:
         return int(self.db.execute("select count(*) from outbox where topic = ? and status = ?",
                                    [topic, status]).fetchone()[0])

@@ -106,6 +106,7 @@ class Events:
                 log.warning("callouts: %s events wait until %s (they are kept, not dropped)", callout.event,
                             result.reason)
             self.outbox.wait(item, result.reason, delay=self.wait_every)
+            self.inbox.note(key, f"waiting until {result.reason}")
             return None
         detail, effects = result
         with transaction(self.db):

@@ -75,6 +75,12 @@ class Inbox:
             self.db.execute("update callouts set status = ?, detail = ?, updated_at = ? where business_key = ?",
                             ["done" if ok else "failed", detail[:500], self.now().isoformat(), business_key])
 
+    def note(self, business_key: str, detail: str) -> None:
+        """Say why an event taken is not done yet (e.g. it waits for a setting); the status stays."""
+        with locked(self.db):
+            self.db.execute("update callouts set detail = ? where business_key = ? and status = 'taken'",
+                            [detail[:500], business_key])
+
     def status(self, business_key: str) -> tuple[str, str] | None:
         row = self.db.execute("select status, detail from callouts where business_key = ?", [business_key]).fetchone()
         return (row[0], row[1]) if row else None
