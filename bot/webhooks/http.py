@@ -4,6 +4,7 @@
          configured, for Zuora's non-preemptive flow); nothing is stored
     400  a body that cannot be used, with the reason; nothing is stored
     413  a body over 256 KB
+    503  the event could not be recorded (e.g. the database is locked): Zuora retries it
     200  `{"success": true}`: taken and recorded (or a duplicate, `"duplicate": true`); Zuora counts only a 200
 """
 
@@ -58,7 +59,13 @@ def callout_app(*, take: Callable[[Callout], bool], username: str | None, passwo
         except CalloutError as exc:
             log.warning("callout refused: %s", exc)
             return _reply(start_response, "400 Bad Request", {"success": False, "error": str(exc)})
-        if not take(callout):
+        try:
+            taken = take(callout)
+        except Exception:  # e.g. the database stayed locked: not recorded, so Zuora must send it again
+            log.exception("callout %s could not be recorded", callout.business_key)
+            return _reply(start_response, "503 Service Unavailable", {"success": False, "error": "try again"},
+                          [("Retry-After", "30")])
+        if not taken:
             return _reply(start_response, "200 OK", {"success": True, "duplicate": True})
         return _reply(start_response, "200 OK", {"success": True})
 
