@@ -345,3 +345,19 @@ def test_a_card_left_behind_by_a_crash_after_a_click_is_updated_at_the_next_star
         stack.close()
     later = slack.calls("chat.update")[updates:]
     assert len(later) == 1 and "duplicate" in json.dumps(later[0].body)  # the second card, once
+
+
+def test_a_callout_that_cannot_be_recorded_gets_503_so_zuora_sends_it_again() -> None:
+    import sqlite3
+
+    from bot.webhooks.http import callout_app
+
+    def take(_: object) -> bool:
+        raise sqlite3.OperationalError("database is locked")
+
+    app = callout_app(take=take, username="zuora", password="pw", secret=None)
+    with httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://bot") as http:
+        response = http.post("/zuora/callouts", json={"event": "PaymentDeclined", "PaymentId": "P-1"},
+                             auth=("zuora", "pw"))
+    assert response.status_code == 503 and response.headers["Retry-After"] == "30"
+    assert response.json() == {"success": False, "error": "try again"}
