@@ -39,6 +39,7 @@ __all__ = ["Item", "Outbox", "Worker", "backoff"]
 log = logging.getLogger(__name__)
 
 _FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width: the text order is the time order
+_UNCOUNT = "case when attempts > 0 then attempts - 1 else 0 end"  # the attempt does not count (portable SQL)
 
 
 def _stamp(moment: datetime) -> str:
@@ -188,21 +189,21 @@ class Outbox:
     def wait(self, item: Item, reason: str, *, delay: timedelta = timedelta(seconds=60)) -> None:
         """A feature this row needs is off: keep it pending, look again after `delay`; the attempt does not count."""
         with locked(self.db):
-            self.db.execute("update outbox set attempts = max(0, attempts - 1), next_attempt_at = ?, "
+            self.db.execute(f"update outbox set attempts = {_UNCOUNT}, next_attempt_at = ?, "
                             "lease_owner = null, lease_until = null, last_error = ?, updated_at = ? where id = ?",
                             [_stamp(self.now() + delay), f"waiting: {reason}"[:500], _stamp(self.now()), item.id])
 
     def release(self, item: Item) -> None:
         """Give a claimed row back untouched (due now, the attempt does not count)."""
         with locked(self.db):
-            self.db.execute("update outbox set attempts = max(0, attempts - 1), lease_owner = null, lease_until = "
+            self.db.execute(f"update outbox set attempts = {_UNCOUNT}, lease_owner = null, lease_until = "
                             "null where id = ? and lease_owner = ?", [item.id, self.owner])
 
     def release_mine(self) -> int:
         """At shutdown: give back every row this process still holds, so the next one takes it at once."""
         with locked(self.db):
             cursor = self.db.execute("update outbox set lease_owner = null, lease_until = null, attempts = "
-                                     "max(0, attempts - 1) where lease_owner = ? and status = 'pending'", [self.owner])
+                                     f"{_UNCOUNT} where lease_owner = ? and status = 'pending'", [self.owner])
         return cursor.rowcount
 
     def release_dead(self) -> int:
