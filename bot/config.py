@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     """Failed attempts on an invoice after which no retry is proposed (escalation instead)."""
     billrun_poll_seconds: int = Field(default=300, ge=0)
     """0 disables the polling backstop."""
+    shutdown_grace_seconds: float = Field(default=20.0, ge=0, le=600)
+    """On SIGTERM/SIGINT: how long in-flight work and the outbox get before the process exits."""
     read_only: bool = False
     approval_sweep_seconds: float = Field(default=60.0, gt=0)
     """How often expired proposals are closed and unconfirmed executions looked up in Zuora."""
