@@ -68,13 +68,15 @@ def _zuora(settings: Settings, sandbox: ZuoraSandbox | None) -> tuple[ZuoraClien
     if settings.zuora_base_url:
         secret = settings.zuora_client_secret.get_secret_value() if settings.zuora_client_secret else ""
         client = ZuoraClient(settings.zuora_base_url, client_id=settings.zuora_client_id or "",
-                             client_secret=secret, version=settings.zuora_version)
+                             client_secret=secret, version=settings.zuora_version,
+                             max_concurrency=settings.zuora_max_concurrency)
         return client, date.today, None
     from bot.sandbox import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SANDBOX_URL, ZuoraSandbox
 
     box = sandbox or ZuoraSandbox()
     client = ZuoraClient(SANDBOX_URL, client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET,
-                         version=settings.zuora_version, transport=httpx.MockTransport(box.handle))
+                         version=settings.zuora_version, transport=httpx.MockTransport(box.handle),
+                         max_concurrency=settings.zuora_max_concurrency)
     return client, lambda: box.tenant.today, box
 
 
