@@ -54,8 +54,12 @@ class Services:
 
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="callout"))
     """Runs callout work after the HTTP response."""
+    later: Any = None
+    """The Slack work pools (`bot.slack.workpool.Later`), once `slack_app()` has built them."""
 
     def close(self) -> None:
+        if self.later is not None:
+            self.later.close()  # answers in progress finish while Zuora and the database are still open
         self.executor.shutdown(wait=True)
         if self.notifier is not None:
             self.notifier.close()
@@ -117,7 +121,7 @@ def slack_app(services: Services, *, socket_mode: bool = False, listener_executo
 
     `inbound=False` (e.g. `poll --once`) needs only the bot token: nothing is received from Slack.
     """
-    from bot.slack import SlackDeps, create_app
+    from bot.slack import Later, SlackDeps, WorkPool, create_app
     from bot.slack.approvals import Desk, Groups
     from bot.slack.billruns import subscription_section
     from bot.slack.blocks import waiting_sections
@@ -140,9 +144,11 @@ def slack_app(services: Services, *, socket_mode: bool = False, listener_executo
     deps = SlackDeps(copilot=services.copilot, history=services.history, events=EventLog(services.db), desk=desk,
                      collections_channel=settings.collections_channel, subscribers=services.subscribers,
                      home_sections=home_sections)
+    services.later = Later(WorkPool(settings.slack_workers, settings.slack_queue),
+                           WorkPool(4, 1000, name="slack-quick"))
     app = create_app(deps, token=settings.slack_bot_token.get_secret_value(), signing_secret=secret,
                      api_url=settings.slack_api_url, socket_mode=socket_mode or not inbound,
-                     listener_executor=listener_executor)
+                     listener_executor=listener_executor, later=services.later)
     services.notifier = Notifier(desk, app.client, channel=settings.collections_channel)
     return app
 

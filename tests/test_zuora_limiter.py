@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -39,8 +40,12 @@ class Doorway:
             self.cond.notify_all()
 
     def wait_until(self, condition: Callable[[], bool]) -> None:
+        """Wait (bounded) for `condition`; re-checked on every change here and every few ms (the limiter's
+        own counts change without telling this condition)."""
+        deadline = time.monotonic() + 20
         with self.cond:
-            assert self.cond.wait_for(condition, timeout=20)
+            while not self.cond.wait_for(condition, timeout=0.01):
+                assert time.monotonic() < deadline, "timed out"
 
 
 def _client(sandbox: ZuoraSandbox, **options: Any) -> ZuoraClient:
