@@ -31,7 +31,6 @@ import tracemalloc
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -79,6 +78,13 @@ def _start(args: list[str], env: dict[str, str] | None = None) -> tuple[subproce
     url = line.rsplit(" ", 1)[-1]
     assert url.startswith("http://127.0.0.1:"), f"unexpected first line: {line!r}"
     return child, url
+
+
+def _keep_log(tmp: str, name: str) -> None:
+    """Keep serve's log for a look afterwards (it lives in a temporary directory)."""
+    log = Path(tmp) / "serve.log"
+    if log.exists():
+        (Path(tempfile.gettempdir()) / f"billing-copilot-load-{name}.log").write_text(log.read_text())
 
 
 def _stop(child: subprocess.Popen[str]) -> None:
@@ -187,6 +193,7 @@ def part_billing() -> list[str]:
         busy += sum(1 for _, _, text in acks if "busy" in text)
         http.close()
         _stop(serve)
+        _keep_log(tmp, "billing")
     _stop(sandbox)
     slack.close()
     latencies = [ms for _, ms, _ in acks]
@@ -204,27 +211,37 @@ def part_billing() -> list[str]:
 
 
 def _declines_sandbox(latency: float) -> None:
-    """Child: the demo tenant with open balances and 300 declined payments, served with `latency`."""
+    """Child: the demo tenant plus 300 card-paying accounts, each with an unpaid invoice and a card just
+    declined (copies of a demo account), served with `latency`."""
+    import copy
+
     from bot.sandbox import ZuoraSandbox
     from bot.sandbox.payments import record_payment
     from bot.sandbox.server import SandboxServer
 
     sandbox = ZuoraSandbox()
     t = sandbox.tenant
-    accounts = []
-    for account in sorted(t.accounts.values(), key=lambda a: a["accountNumber"]):
-        invoices = [t.invoices[i] for i in t.invoices_of[account["id"]]]
-        if account.get("defaultPaymentMethodId") and invoices and account["accountNumber"] != "A00000007":
-            latest = max(invoices, key=lambda i: i["invoiceDate"])
-            if latest["amount"] > 0:
-                latest["balance"] = latest["amount"]
-                accounts.append(account)
+    template = t.find("accounts", "A00000003")
+    assert template is not None
+    methods = [m for m in t.payment_methods.values() if m["accountId"] == template["id"]]
+    latest = max((t.invoices[i] for i in t.invoices_of[template["id"]]), key=lambda i: i["invoiceDate"])
     bodies = []
     for n in range(CALLOUTS):
-        account = accounts[n % len(accounts)]
+        account = dict(copy.deepcopy(template), id=t.new_id("account"), accountNumber=f"B{n:08d}",
+                       name=f"Load {n}")
+        ids = {}
+        for method in methods:
+            ids[method["id"]] = t.new_id("payment_method")
+            t.add("payment_methods", dict(copy.deepcopy(method), id=ids[method["id"]], accountId=account["id"]))
+        account["defaultPaymentMethodId"] = ids.get(template.get("defaultPaymentMethodId"))
+        t.add("accounts", account, "accountNumber")
+        invoice = dict(copy.deepcopy(latest), id=t.new_id("invoice"), invoiceNumber=f"INV8{n:07d}",
+                       accountId=account["id"], balance=latest["amount"])
+        t.add("invoices", invoice, "invoiceNumber")
+        t.invoices_of[account["id"]].append(invoice["id"])
         code = ("05", "Do not honor") if n % 3 else ("51", "Insufficient funds")
-        payment = record_payment(t, account, [], Decimal("100.00") + n, t.today, "Electronic",
-                                 account.get("defaultPaymentMethodId"), decline=code)
+        payment = record_payment(t, account, [], invoice["amount"], t.today, "Electronic",
+                                 account["defaultPaymentMethodId"], decline=code)
         bodies.append({"event": "PaymentDeclined", "PaymentId": payment["id"], "PaymentNumber": payment["number"],
                        "AccountId": account["id"], "AccountNumber": account["accountNumber"],
                        "AccountName": account["name"], "Amount": f"${payment['amount']:,}",
@@ -272,6 +289,7 @@ def part_callouts() -> list[str]:
         settled = time.monotonic() - t0
         http.close()
         _stop(serve)
+        _keep_log(tmp, "callouts")
     _stop(sandbox)
     slack.close()
     per_second = Counter((int(at - t0), channel) for at, method, channel in slack.timeline

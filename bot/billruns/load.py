@@ -28,7 +28,7 @@ __all__ = ["find_bill_run", "latest_before", "ReadAhead", "summarize"]
 
 BATCH = 50
 """Accounts per `IN` filter (about 1.8 kB of URL with 32-character ids)."""
-WINDOW = 4000
+WINDOW = 2500
 """Rows that may wait for their batch to be resolved before the batch is sent anyway."""
 _PAGE = 99
 _DONE = object()
