@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import threading
 from datetime import date
@@ -53,9 +54,14 @@ def _serve(args: argparse.Namespace) -> int:
     require(settings, "slack_bot_token", "slack_signing_secret")
     services = build(settings)
     stop = threading.Event()
+    def drain(signum: int, frame: Any) -> None:
+        logging.getLogger(__name__).info("SIGTERM: no new requests; finishing the answers already taken")
+        raise SystemExit(0)
+
     try:
         app = slack_app(services)
         _housekeeping(services, app, stop)
+        signal.signal(signal.SIGTERM, drain)  # services.close() below finishes queued Slack work
         serve(wsgi(services, app), host=args.host, port=args.port or settings.port)
     finally:
         stop.set()

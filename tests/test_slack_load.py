@@ -153,3 +153,66 @@ def test_bad_pool_settings_are_one_line_naming_the_variable(monkeypatch: pytest.
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=f"^invalid setting {name}: "):
         load_settings()
+
+
+def test_sigterm_finishes_the_answers_already_taken(tmp_path: Path, slack: FakeSlack) -> None:
+    """A real `serve` process, a real slowed sandbox process: answers queued at SIGTERM are still delivered."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    from urllib.parse import urlencode
+
+    import httpx
+    from slack_sdk.signature import SignatureVerifier
+
+    from bot.sandbox import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+
+    zuora = subprocess.Popen([sys.executable, "-m", "bot", "sandbox", "--port", "0", "--latency", "0.5"],
+                             stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    serve = None
+    try:
+        assert zuora.stdout is not None
+        zuora_url = zuora.stdout.readline().split()[-1]
+        env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": "sigterm-secret",
+               "SLACK_API_URL": slack.api_url, "ZUORA_BASE_URL": zuora_url, "ZUORA_CLIENT_ID": DEMO_CLIENT_ID,
+               "ZUORA_CLIENT_SECRET": DEMO_CLIENT_SECRET, "SLACK_WORKERS": "1", "BILLRUN_POLL_SECONDS": "0",
+               "PORT": str(port)}
+        serve = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1"], cwd=tmp_path,
+                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=10) as http:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    assert http.get("/healthz").status_code == 200
+                    break
+                except httpx.TransportError:
+                    assert serve.poll() is None and time.monotonic() < deadline, "serve did not start"
+                    time.sleep(0.1)
+            for n in range(3):  # one worker: one answer running, two waiting in the queue
+                form = urlencode({"command": "/billing", "text": "why is INV-42 higher", "user_id": f"U{n}",
+                                  "channel_id": "C1", "team_id": "T0000001", "response_url": slack.hook(f"t{n}")})
+                ts = str(int(time.time()))
+                signature = SignatureVerifier("sigterm-secret").generate_signature(timestamp=ts, body=form)
+                ack = http.post("/slack/events", content=form, headers={
+                    "Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": ts,
+                    "X-Slack-Signature": signature})
+                assert ack.status_code == 200 and ack.text != BUSY
+        assert hooks(slack.requests) == []  # each answer needs Zuora for at least a second
+        serve.send_signal(signal.SIGTERM)
+        output = serve.communicate(timeout=60)[0]
+        assert serve.returncode == 0, output
+        assert "SIGTERM: no new requests" in output
+        assert sorted(r.method for r in hooks(slack.requests)) == ["/hooks/t0", "/hooks/t1", "/hooks/t2"]
+        assert all("+554.54 USD" in json.dumps(r.body) for r in hooks(slack.requests))
+    finally:
+        for process in (serve, zuora):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait(10)
+            if process is not None and process.stdout is not None:
+                process.stdout.close()
