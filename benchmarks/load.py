@@ -189,7 +189,9 @@ def part_billing() -> list[str]:
         drained = time.monotonic() - t0
         stop.set()
         poller.join(5)
-        busy = sum(1 for r in slack.requests if r.method.startswith("/hooks/b") and "busy" in json.dumps(r.body))
+        bodies = [json.dumps(r.body) for r in slack.requests if r.method.startswith("/hooks/b")]
+        warnings = sum(1 for body in bodies if ":warning:" in body)
+        busy = sum(1 for body in bodies if "busy" in body)
         busy += sum(1 for _, _, text in acks if "busy" in text)
         http.close()
         _stop(serve)
@@ -202,7 +204,8 @@ def part_billing() -> list[str]:
             f"  ack ms p50 / p99 / max        {_p(latencies, 50):8.1f} / {_p(latencies, 99):8.1f} / "
             f"{max(latencies):8.1f}",
             f"  acks 200                      {ok}/{total} ({100 * ok / total:.0f} %)",
-            f"  answers delivered             {answered()}/{total} (all by {drained:.1f} s; {busy} told busy)",
+            f"  answers delivered             {answered()}/{total} (all by {drained:.1f} s; {warnings} of them "
+            f"errors; {busy} told busy)",
             f"  /healthz ms p50 / p99 / max   {_p(health, 50):8.1f} / {_p(health, 99):8.1f} / {max(health):8.1f}"
             f"  ({len(health)} polls)"]
 

@@ -4,8 +4,10 @@ It owns everything every call needs: the OAuth token (cached, refreshed shortly 
 once on a 401), the pinned `Zuora-Version`, a `Zuora-Track-Id` per call, an `Idempotency-Key` on
 every POST/PATCH (reused across the call's retries, and guarded against reuse for another body),
 retries with capped, jittered backoff under an overall deadline, error mapping (HTTP errors and
-`success: false` alike), and paging. Resource methods live in the noun modules (`invoices`,
-`accounts`, …) and are attached here as namespaces: `client.invoices.get("INV00000042")`.
+`success: false` alike), and paging. Every request takes a slot of the process's `Limiter`
+(`limiter.py`: the in-flight budget, and one gate that a 429 closes for every caller). Resource
+methods live in the noun modules (`invoices`, `accounts`, …) and are attached here as namespaces:
+`client.invoices.get("INV00000042")`.
 
 Transport, sleep, clock, randomness and id generation are injected, so tests run against the
 embedded sandbox with no sockets and no real waiting.
