@@ -13,7 +13,7 @@ from bot.billruns import find_bill_run, summarize
 from bot.billruns.load import ReadAhead, _rows, latest_before
 from bot.billruns.summary import BillRunSummary, Summarizer, pair_with_previous
 from bot.sandbox import ZuoraSandbox
-from bot.sandbox.synthetic import CURRENT_RUN, add_bill_runs
+from bot.sandbox.synthetic import CURRENT_RUN, PREVIOUS_RUN, add_bill_runs
 from bot.zuora import BillRun, ZuoraClient
 from tests.conftest import FakeClock, make_client
 
@@ -42,7 +42,7 @@ def big(sandbox: ZuoraSandbox) -> ZuoraSandbox:
     return sandbox
 
 
-@pytest.mark.parametrize("window", [4_000, 150])
+@pytest.mark.parametrize("window", [2_500, 10])
 def test_the_summary_is_the_same_with_a_few_requests_for_100_new_accounts(big: ZuoraSandbox, clock: FakeClock,
                                                                          window: int) -> None:
     with make_client(big, clock) as client:
@@ -61,8 +61,32 @@ def test_the_summary_is_the_same_with_a_few_requests_for_100_new_accounts(big: Z
     assert len(made) == pages + 1 + len(batches)  # the pages, the previous run's look-up, the batches
     if window > 2_100:  # 100 new accounts: two batches of 50 (was one request each)
         assert len(batches) == 2 and len(made) <= -(-(2_100 + 2_000) // 99) + 10
-    else:  # a small window sends batches early: memory stays bounded, requests grow only with rows / window
-        assert 2 < len(batches) <= -(-2_100 // window) + 2
+    else:  # a small window sends batches early: held rows stay few, requests grow with new accounts / window
+        assert 2 < len(batches) <= 100 // (window - 1) + 2
+
+
+@pytest.mark.parametrize("window", [1, 2, 3, 2_500])
+def test_an_account_with_several_new_invoices_is_never_split_by_the_window(sandbox: ZuoraSandbox, clock: FakeClock,
+                                                                           window: int) -> None:
+    add_bill_runs(sandbox, 60, new_accounts=12)
+    t = sandbox.tenant
+    before = {i["accountId"] for i in t.invoices.values() if i["sourceId"] == PREVIOUS_RUN}
+    new = [i for i in list(t.invoices.values()) if i["sourceId"] == CURRENT_RUN and i["accountId"] not in before]
+    assert len(new) == 12
+    for extra, invoice in enumerate(new[:6]):  # more invoices in this run for new accounts, zero and not
+        for k in range(extra % 3 + 1):
+            copy = dict(invoice, id=f"e{extra}{k}{invoice['id'][3:]}", invoiceNumber=f"INV7{extra}{k:02d}",
+                        amount=Decimal(0) if k == 1 else invoice["amount"] + k)
+            t.add("invoices", copy, "invoiceNumber")
+            t.invoices_of[invoice["accountId"]].append(copy["id"])
+    with make_client(sandbox, clock) as client:
+        run = find_bill_run(client, CURRENT_RUN)
+        summary = summarize(client, run, window=window, batch=4)
+        expected = one_request_per_new_account(client, run)
+    keys = {"invoices", "accounts", "totals", "increases", "zero_amount", "zero_examples", "first_invoices",
+            "first_examples"}
+    assert summary.model_dump(include=keys) == expected.model_dump(include=keys)
+    assert summary.accounts == 72 and summary.zero_amount > 0
 
 
 def test_latest_before_resolves_many_accounts_per_request_and_pages_when_full(sandbox: ZuoraSandbox,

@@ -4,8 +4,9 @@ Both runs' invoices come sorted by account id, so they pair up without a lookup 
 read on its own thread, a couple of pages ahead of the summary (a cursor walk is sequential, so
 the two walks overlap instead of alternating). Invoices whose account is not in the previous run
 are resolved in batches: one Object Query with an `accountid.IN:[…]` filter tells, for up to
-`batch` accounts at once, a first invoice from an account that skipped a run. Rows wait for their
-batch in a window of bounded size, so memory stays flat however many invoices there are.
+`batch` accounts at once, a first invoice from an account that skipped a run. Only those accounts'
+rows wait for their batch (the summary takes rows out of order, by position), in a window of
+bounded size, so memory stays flat however many invoices there are.
 
     bot.zuora.errors.ZuoraError     Zuora could not be read
 """
@@ -29,7 +30,7 @@ __all__ = ["find_bill_run", "latest_before", "ReadAhead", "summarize"]
 BATCH = 50
 """Accounts per `IN` filter (about 1.8 kB of URL with 32-character ids)."""
 WINDOW = 2500
-"""Rows that may wait for their batch to be resolved before the batch is sent anyway."""
+"""Held rows (of accounts missing from the previous run) after which their batch is sent anyway."""
 _PAGE = 99
 _DONE = object()
 
@@ -127,34 +128,46 @@ def latest_before(client: ZuoraClient, account_ids: Iterable[str], day: date) ->
 
 
 class _Pending:
-    """Rows in stream order waiting for their accounts' earlier invoices, resolved a batch at a time."""
+    """Invoices whose account is not in the previous run, held until a batch of such accounts is resolved.
+
+    The others go to the summary at once: with each row's position in the run, the summary does not
+    depend on the order rows arrive in, so only the held rows cost memory.
+    """
 
     def __init__(self, client: ZuoraClient, summarizer: Summarizer, *, batch: int, window: int) -> None:
         self.client, self.summarizer = client, summarizer
         self.batch, self.window = batch, window
-        self.rows: list[tuple[InvoiceRow, Decimal | None]] = []
+        self.rows: list[tuple[int, InvoiceRow]] = []
         self.missing: dict[date, dict[str, None]] = {}
+        self._accounts = 0
 
-    def add(self, row: InvoiceRow, previous: Decimal | None) -> None:
-        if previous is None:
-            self.missing.setdefault(row.invoice_date, {})[row.account_id] = None
-        if not self.rows and previous is not None:
-            self.summarizer.add(row, previous)
+    def add(self, position: int, row: InvoiceRow, previous: Decimal | None) -> None:
+        if previous is not None:
+            self.summarizer.add(row, previous, position=position)
             return
-        self.rows.append((row, previous))
-        if sum(map(len, self.missing.values())) >= self.batch or len(self.rows) >= self.window:
-            self.flush()
+        accounts = self.missing.setdefault(row.invoice_date, {})
+        if row.account_id not in accounts:
+            if self._accounts >= self.batch:
+                self.flush()  # an account's rows stay together: flush before a new account, never inside one
+                accounts = self.missing.setdefault(row.invoice_date, {})
+            accounts[row.account_id] = None
+            self._accounts += 1
+        self.rows.append((position, row))
+        if len(self.rows) >= self.window and self._accounts > 1:
+            self.flush(keep=row.account_id)
 
-    def flush(self) -> None:
-        earlier = {day: latest_before(self.client, accounts, day) for day, accounts in self.missing.items()}
-        for row, previous in self.rows:
-            first = False
-            if previous is None:
-                invoice = earlier[row.invoice_date][row.account_id]
-                first = invoice is None
-                previous = invoice.amount if invoice else None
-            self.summarizer.add(row, previous, first=first)
-        self.rows, self.missing = [], {}
+    def flush(self, keep: str | None = None) -> None:
+        """Resolve the held accounts (all but `keep`, whose rows may still be coming) and add their rows."""
+        held = [(p, r) for p, r in self.rows if r.account_id == keep]
+        ready = [(p, r) for p, r in self.rows if r.account_id != keep]
+        wanted = {day: [a for a in accounts if a != keep] for day, accounts in self.missing.items()}
+        earlier = {day: latest_before(self.client, accounts, day) for day, accounts in wanted.items() if accounts}
+        for position, row in ready:
+            invoice = earlier[row.invoice_date][row.account_id]
+            self.summarizer.add(row, invoice.amount if invoice else None, first=invoice is None, position=position)
+        self.rows = held
+        self.missing = {held[0][1].invoice_date: {keep: None}} if held and keep else {}
+        self._accounts = len(self.missing)
 
 
 def summarize(client: ZuoraClient, run: BillRun, *, top: int = 5, batch: int = BATCH,
@@ -177,8 +190,9 @@ def summarize(client: ZuoraClient, run: BillRun, *, top: int = 5, batch: int = B
 
         summarizer = Summarizer(top=top)
         pending = _Pending(client, summarizer, batch=batch, window=window)
-        for row, previous_amount in pair_with_previous(current, before or iter(()), count_previous):
-            pending.add(row, previous_amount)
+        pairs = pair_with_previous(current, before or iter(()), count_previous)
+        for position, (row, previous_amount) in enumerate(pairs):
+            pending.add(position, row, previous_amount)
         pending.flush()
     finally:
         current.close()
