@@ -228,6 +228,8 @@ def _sandbox(args: argparse.Namespace) -> int:
     from bot.sandbox.server import SandboxServer
 
     sandbox = ZuoraSandbox(today=args.today, default_version=args.default_version)
+    if args.latency:
+        sandbox.inject("/*", latency=args.latency)
     server = SandboxServer(sandbox, args.host, args.port)
     tenant = sandbox.tenant
     print(f"Zuora sandbox listening on {server.url}", flush=True)
@@ -278,6 +280,8 @@ def _parser() -> argparse.ArgumentParser:
                          help="the demo tenant's 'today' (yyyy-mm-dd); dates in the tenant follow it")
     sandbox.add_argument("--default-version", default="186.0",
                          help="Zuora-Version assumed when a request sends none (default 186.0, as old tenants)")
+    sandbox.add_argument("--latency", type=float, default=0.0, metavar="SECONDS",
+                         help="answer every request this much later (as a slow Zuora would; default 0)")
     sandbox.set_defaults(run=_sandbox)
     poll = sub.add_parser("poll", help="look in Zuora for bill runs and declined payments that callouts missed")
     poll.add_argument("--once", action="store_true", required=True, help="one pass, then exit")

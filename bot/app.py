@@ -71,6 +71,9 @@ class Services:
     """Set at shutdown: background threads end."""
     threads: list[threading.Thread] = field(default_factory=list)
 
+    later: Any = None
+    """The Slack work pools (`bot.slack.workpool.Later`), once `slack_app()` has built them."""
+
     def start(self) -> None:
         """Start draining the outbox: callouts' work on a pool, posts and DMs through the notifier."""
         if self.worker is not None:
@@ -98,6 +101,8 @@ class Services:
             thread.join(max(0.0, deadline - time.monotonic()))
         if self.listeners is not None and not _within(self.listeners.shutdown, deadline):
             log.warning("shutdown: Slack listeners still running after %.0f s", budget)
+        if self.later is not None and not self.later.close(max(0.0, deadline - time.monotonic())):
+            log.warning("shutdown: Slack answers still running after %.0f s", budget)
         if self.worker is not None and not self.worker.close(max(0.0, deadline - time.monotonic())):
             log.warning("shutdown: callout work still running after %.0f s; it is taken again at the next start",
                         budget)
@@ -123,13 +128,15 @@ def _zuora(settings: Settings, sandbox: ZuoraSandbox | None) -> tuple[ZuoraClien
     if settings.zuora_base_url:
         secret = settings.zuora_client_secret.get_secret_value() if settings.zuora_client_secret else ""
         client = ZuoraClient(settings.zuora_base_url, client_id=settings.zuora_client_id or "",
-                             client_secret=secret, version=settings.zuora_version)
+                             client_secret=secret, version=settings.zuora_version,
+                             max_concurrency=settings.zuora_max_concurrency)
         return client, date.today, None
     from bot.sandbox import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SANDBOX_URL, ZuoraSandbox
 
     box = sandbox or ZuoraSandbox()
     client = ZuoraClient(SANDBOX_URL, client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET,
-                         version=settings.zuora_version, transport=httpx.MockTransport(box.handle))
+                         version=settings.zuora_version, transport=httpx.MockTransport(box.handle),
+                         max_concurrency=settings.zuora_max_concurrency)
     return client, lambda: box.tenant.today, box
 
 
@@ -203,7 +210,7 @@ def slack_app(services: Services, *, socket_mode: bool = False, listener_executo
 
     `inbound=False` (e.g. `poll --once`) needs only the bot token: nothing is received from Slack.
     """
-    from bot.slack import SlackDeps, create_app
+    from bot.slack import Later, SlackDeps, WorkPool, create_app
     from bot.slack.approvals import Desk, Groups
     from bot.slack.billruns import billrun_message, subscription_section
     from bot.slack.blocks import waiting_sections
@@ -236,9 +243,11 @@ def slack_app(services: Services, *, socket_mode: bool = False, listener_executo
                      home_sections=home_sections)
     if listener_executor is None:
         services.listeners = listener_executor = ThreadPoolExecutor(10, thread_name_prefix="slack-listener")
+    services.later = Later(WorkPool(settings.slack_workers, settings.slack_queue),
+                           WorkPool(4, 1000, name="slack-quick"))
     app = create_app(deps, token=settings.slack_bot_token.get_secret_value(), signing_secret=secret,
                      api_url=settings.slack_api_url, socket_mode=socket_mode or not inbound,
-                     listener_executor=listener_executor)
+                     listener_executor=listener_executor, later=services.later)
     services.notifier = Notifier(desk, app.client, services.outbox, subscribers=services.subscribers)
     services.events.billrun_message = billrun_message
     if start:
