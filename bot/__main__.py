@@ -1,23 +1,30 @@
 """`python -m bot …`: the command line. Each subcommand parses its arguments and hands off.
 
 Subcommands: `serve` (the Slack app over HTTP on `$PORT`), `socket` (the Slack app over Socket
-Mode), `ask` (answer a billing question in the terminal), `poll --once` (the callouts' backstop),
-`audit export|verify` (the approvals audit log), `sandbox` (the embedded Zuora emulator as an HTTP
-server) and `migrate` (bring the database schema up to date).
+Mode; both stop cleanly on SIGTERM/SIGINT within `SHUTDOWN_GRACE_SECONDS`), `ask` (answer a
+billing question in the terminal), `poll --once` (the callouts' backstop), `audit export|verify`
+(the approvals audit log), `sandbox` (the embedded Zuora emulator as an HTTP server) and `migrate`
+(bring the database schema up to date).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import sys
 import threading
+import time
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from bot.config import ConfigError, load_settings
 
 __all__ = ["main"]
+
+log = logging.getLogger("bot")
 
 
 def _ask(args: argparse.Namespace) -> int:
@@ -45,21 +52,49 @@ def _ask(args: argparse.Namespace) -> int:
     return 1 if answer.intent == "error" else 0
 
 
+def _on_stop_signals(stop: Callable[[str], None]) -> None:
+    """SIGTERM and SIGINT call `stop(name)` once (in a thread of its own); a second one exits at once."""
+    seen: list[int] = []
+
+    def handler(signum: int, _frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if seen:
+            logging.getLogger(__name__).warning("%s again: exiting now", name)
+            os._exit(1)
+        seen.append(signum)
+        threading.Thread(target=stop, args=(name,), name="shutdown", daemon=True).start()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})  # a parent may have blocked them
+
+
 def _serve(args: argparse.Namespace) -> int:
     from bot.app import build, require, slack_app, wsgi
-    from bot.web import serve
+    from bot.web import Server
 
     settings = load_settings()
     require(settings, "slack_bot_token", "slack_signing_secret")
     services = build(settings)
-    stop = threading.Event()
+    grace = settings.shutdown_grace_seconds
+    deadline: list[float] = []
     try:
         app = slack_app(services)
-        _housekeeping(services, app, stop)
-        serve(wsgi(services, app), host=args.host, port=args.port or settings.port)
+        _housekeeping(services, app, services.stop)
+        server = Server(wsgi(services, app), host=args.host, port=args.port or settings.port)
+
+        def stop(name: str) -> None:
+            deadline.append(time.monotonic() + grace)
+            log.info("%s: no new requests; in-flight work and the outbox get up to %.0f s "
+                     "(SHUTDOWN_GRACE_SECONDS)", name, grace)
+            server.stop(grace)
+
+        _on_stop_signals(stop)
+        server.run()
     finally:
-        stop.set()
-        services.close()
+        left = max(0.0, deadline[0] - time.monotonic()) if deadline else grace
+        services.close(left)
+    log.info("stopped cleanly")
     return 0
 
 
@@ -68,13 +103,11 @@ def _housekeeping(services: Any, app: Any, stop: threading.Event) -> None:
     from bot.app import poller
 
     if services.desk is not None:
-        threading.Thread(target=services.desk.housekeeping, args=(app.client, stop),
-                         kwargs={"every": services.settings.approval_sweep_seconds}, name="approvals-housekeeping",
-                         daemon=True).start()
+        services.spawn("approvals-housekeeping", lambda c, s: services.desk.housekeeping(
+            c, s, every=services.settings.approval_sweep_seconds), app.client, stop)
     every = services.settings.billrun_poll_seconds
     if every > 0:
-        threading.Thread(target=poller(services).run, args=(stop, float(every)), name="zuora-poller",
-                         daemon=True).start()
+        services.spawn("zuora-poller", poller(services).run, stop, float(every))
 
 
 def _poll(args: argparse.Namespace) -> int:
@@ -105,18 +138,19 @@ def _socket(args: argparse.Namespace) -> int:
     require(settings, "slack_bot_token", "slack_app_token")
     assert settings.slack_app_token is not None
     services = build(settings)
-    stop = threading.Event()
+    stopping = threading.Event()
     try:
         app = slack_app(services, socket_mode=True)
-        _housekeeping(services, app, stop)
+        _housekeeping(services, app, services.stop)
         handler = socket_mode_handler(app, settings.slack_app_token.get_secret_value())
-        logging.getLogger(__name__).info("billing-copilot connected over Socket Mode; Ctrl-C stops it")
-        handler.start()
-    except KeyboardInterrupt:
-        pass
+        _on_stop_signals(lambda name: (log.info("%s: closing the Socket Mode connection", name), stopping.set()))
+        handler.connect()
+        log.info("billing-copilot connected over Socket Mode; Ctrl-C stops it")
+        stopping.wait()
+        handler.close()  # no new events; what was received finishes below
     finally:
-        stop.set()
         services.close()
+    log.info("stopped cleanly")
     return 0
 
 
@@ -194,6 +228,8 @@ def _sandbox(args: argparse.Namespace) -> int:
     from bot.sandbox.server import SandboxServer
 
     sandbox = ZuoraSandbox(today=args.today, default_version=args.default_version)
+    if args.latency:
+        sandbox.inject("/*", latency=args.latency)
     server = SandboxServer(sandbox, args.host, args.port)
     tenant = sandbox.tenant
     print(f"Zuora sandbox listening on {server.url}", flush=True)
@@ -244,6 +280,8 @@ def _parser() -> argparse.ArgumentParser:
                          help="the demo tenant's 'today' (yyyy-mm-dd); dates in the tenant follow it")
     sandbox.add_argument("--default-version", default="186.0",
                          help="Zuora-Version assumed when a request sends none (default 186.0, as old tenants)")
+    sandbox.add_argument("--latency", type=float, default=0.0, metavar="SECONDS",
+                         help="answer every request this much later (as a slow Zuora would; default 0)")
     sandbox.set_defaults(run=_sandbox)
     poll = sub.add_parser("poll", help="look in Zuora for bill runs and declined payments that callouts missed")
     poll.add_argument("--once", action="store_true", required=True, help="one pass, then exit")

@@ -6,6 +6,10 @@ tenant), and "today" is the demo tenant's today so the stories stay true.
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,12 +20,16 @@ import httpx
 import sqlite_utils
 
 from bot.actions import Approvals, AuditLog, Policy, PolicyError
+from bot.actions.dunning import DunningRules
 from bot.actions.kinds.subscription_change import ChangeSettings
+from bot.actions.outbox import Outbox, Worker
 from bot.billruns.subscribers import Subscribers
 from bot.config import ConfigError, Settings
 from bot.copilot import Copilot, LiteLLMModel, Toolbox, ToolContext
 from bot.copilot.history import History
 from bot.storage import open_db
+from bot.webhooks.events import DM_TOPIC, PROPOSE_TOPIC, Events
+from bot.webhooks.inbox import CALLOUT_TOPIC
 from bot.zuora import ZuoraClient
 
 if TYPE_CHECKING:
@@ -30,7 +38,9 @@ if TYPE_CHECKING:
     from bot.sandbox import ZuoraSandbox
     from bot.web import WSGIApp
 
-__all__ = ["Services", "build", "dispatch", "poller", "require", "slack_app", "wsgi", "zuora_client"]
+log = logging.getLogger(__name__)
+
+__all__ = ["Services", "build", "poller", "require", "slack_app", "wsgi", "zuora_client"]
 
 
 @dataclass
@@ -44,6 +54,9 @@ class Services:
     db: sqlite_utils.Database
     history: History
     subscribers: Subscribers
+    outbox: Outbox
+    events: Events
+    """What Zuora's events lead to (the outbox's `callout` rows)."""
     approvals: Approvals | None = None
     """None when no approvers are configured (proposals are then switched off)."""
     sandbox: ZuoraSandbox | None = None
@@ -52,16 +65,63 @@ class Services:
     """The Slack approval desk, once `slack_app()` has built it."""
     notifier: Any = None
     """Posts what Zuora's events lead to (cards, digests, DMs), once `slack_app()` has built it."""
+    listeners: ThreadPoolExecutor | None = None
+    """Runs the Slack listeners (clicks execute here), when `slack_app()` made the pool."""
+    worker: Worker | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+    """Set at shutdown: background threads end."""
+    threads: list[threading.Thread] = field(default_factory=list)
 
-    executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="callout"))
-    """Runs callout work after the HTTP response."""
+    later: Any = None
+    """The Slack work pools (`bot.slack.workpool.Later`), once `slack_app()` has built them."""
 
-    def close(self) -> None:
-        self.executor.shutdown(wait=True)
+    def start(self) -> None:
+        """Start draining the outbox: callouts' work on a pool, posts and DMs through the notifier."""
+        if self.worker is not None:
+            return
+        self.outbox.release_dead()
+        self.outbox.wake_waiting("card")  # the previous process's card backstops: due now
+        self.worker = Worker(self.outbox, {CALLOUT_TOPIC: self.events.handle}, threads=8, name="callout")
+        self.spawn("outbox-callouts", self.worker.run, self.stop)
         if self.notifier is not None:
-            self.notifier.close()
+            self.spawn("outbox-notifier", self.notifier.run, self.stop)
+
+    def spawn(self, name: str, target: Callable[..., None], *args: Any) -> None:
+        """A background thread that `close()` waits for (within the grace period); it must end on `stop`."""
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        self.threads.append(thread)
+        thread.start()
+
+    def close(self, grace: float | None = None) -> None:
+        """Stop background work, give in-flight work and the outbox up to `grace` seconds
+        (default `SHUTDOWN_GRACE_SECONDS`), then close connections. What is left stays in the outbox."""
+        budget = self.settings.shutdown_grace_seconds if grace is None else grace
+        deadline = time.monotonic() + budget
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if self.listeners is not None and not _within(self.listeners.shutdown, deadline):
+            log.warning("shutdown: Slack listeners still running after %.0f s", budget)
+        if self.later is not None and not self.later.close(max(0.0, deadline - time.monotonic())):
+            log.warning("shutdown: Slack answers still running after %.0f s", budget)
+        if self.worker is not None and not self.worker.close(max(0.0, deadline - time.monotonic())):
+            log.warning("shutdown: callout work still running after %.0f s; it is taken again at the next start",
+                        budget)
+        if self.notifier is not None and not self.notifier.flush(self.notifier.clock() + max(
+                0.0, deadline - time.monotonic())):
+            log.warning("shutdown: %d message(s) left in the outbox for the next start",
+                        self.outbox.due([PROPOSE_TOPIC, DM_TOPIC, "card"]))
+        self.outbox.release_mine()
         self.zuora.close()
         self.db.close()
+
+
+def _within(call: Callable[[], object], deadline: float) -> bool:
+    """Run a blocking `call` for at most until `deadline`; True if it returned."""
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    thread.join(max(0.0, deadline - time.monotonic()))
+    return not thread.is_alive()
 
 
 def _zuora(settings: Settings, sandbox: ZuoraSandbox | None) -> tuple[ZuoraClient, Callable[[], date],
@@ -69,13 +129,15 @@ def _zuora(settings: Settings, sandbox: ZuoraSandbox | None) -> tuple[ZuoraClien
     if settings.zuora_base_url:
         secret = settings.zuora_client_secret.get_secret_value() if settings.zuora_client_secret else ""
         client = ZuoraClient(settings.zuora_base_url, client_id=settings.zuora_client_id or "",
-                             client_secret=secret, version=settings.zuora_version)
+                             client_secret=secret, version=settings.zuora_version,
+                             max_concurrency=settings.zuora_max_concurrency)
         return client, date.today, None
     from bot.sandbox import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SANDBOX_URL, ZuoraSandbox
 
     box = sandbox or ZuoraSandbox()
     client = ZuoraClient(SANDBOX_URL, client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET,
-                         version=settings.zuora_version, transport=httpx.MockTransport(box.handle))
+                         version=settings.zuora_version, transport=httpx.MockTransport(box.handle),
+                         max_concurrency=settings.zuora_max_concurrency)
     return client, lambda: box.tenant.today, box
 
 
@@ -109,8 +171,31 @@ def build(settings: Settings, *, sandbox: ZuoraSandbox | None = None, database: 
                           ttl=timedelta(hours=settings.approval_ttl_hours), today=today, audit=audit,
                           put_grace=timedelta(seconds=settings.approval_put_grace_seconds)) \
         if settings.approvers else None
+    outbox = Outbox(db)
+    subscribers = Subscribers(db)
+    rules = DunningRules(max_attempts=settings.dunning_max_attempts,
+                         escalate_after_days=settings.dunning_escalate_after_days)
+    events = Events(zuora=zuora, db=db, outbox=outbox, approvals=approvals, channel=settings.collections_channel,
+                    subscribers=subscribers, today=today, rules=rules)
     return Services(settings=settings, zuora=zuora, copilot=copilot, today=today, db=db, history=History(db),
-                    subscribers=Subscribers(db), approvals=approvals, sandbox=box)
+                    subscribers=subscribers, outbox=outbox, events=events, approvals=approvals, sandbox=box)
+
+
+def _card_backstop(outbox: Outbox) -> Callable[[Any, str, str], None]:
+    """Each transition (inside its transaction) records the card update it needs, due in 30 s: the desk
+    does it at once and marks it done; after a crash in between, the notifier does it."""
+    from bot.slack.approvals import CARD_TOPIC
+
+    def record(proposal: Any, action: str, status: str) -> None:
+        if action == "proposed":
+            return  # the card is posted by whoever proposed it
+        announce = status in ("succeeded", "failed")
+        kind = "announce" if announce else "update"
+        outbox.add(CARD_TOPIC, f"{CARD_TOPIC}:{proposal.id}:{kind}:{uuid.uuid4().hex}",
+                   {"id": proposal.id, "status": status, "announce": announce}, lane=proposal.channel,
+                   delay=timedelta(seconds=30))
+
+    return record
 
 
 def require(settings: Settings, *names: str) -> None:
@@ -121,14 +206,15 @@ def require(settings: Settings, *names: str) -> None:
 
 
 def slack_app(services: Services, *, socket_mode: bool = False, listener_executor: Executor | None = None,
-              inbound: bool = True) -> App:
-    """The Bolt app for `services` (checks the bot token with Slack's `auth.test`).
+              inbound: bool = True, start: bool = True) -> App:
+    """The Bolt app for `services` (checks the bot token with Slack's `auth.test`), with the outbox drained
+    in the background (`start=False`: not yet; call `services.start()`).
 
     `inbound=False` (e.g. `poll --once`) needs only the bot token: nothing is received from Slack.
     """
-    from bot.slack import SlackDeps, create_app
+    from bot.slack import Later, SlackDeps, WorkPool, create_app
     from bot.slack.approvals import Desk, Groups
-    from bot.slack.billruns import subscription_section
+    from bot.slack.billruns import billrun_message, subscription_section
     from bot.slack.blocks import waiting_sections
     from bot.slack.cards import home_section
     from bot.slack.middleware import EventLog
@@ -144,8 +230,10 @@ def slack_app(services: Services, *, socket_mode: bool = False, listener_executo
         from bot.actions.mirror import AuditMirror
 
         mirror = AuditMirror(services.zuora, services.approvals.audit, redact=settings.redact_pii)
-    desk = Desk(services.approvals, Groups(services.approvals.policy.groups), mirror=mirror) \
+    desk = Desk(services.approvals, Groups(services.approvals.policy.groups), services.outbox, mirror=mirror) \
         if services.approvals else None
+    if services.approvals is not None:
+        services.approvals.on_change = _card_backstop(services.outbox)
     services.desk = desk
 
     def home_sections(client: Any, user: str) -> list[Any]:
@@ -155,68 +243,25 @@ def slack_app(services: Services, *, socket_mode: bool = False, listener_executo
     deps = SlackDeps(copilot=services.copilot, history=services.history, events=EventLog(services.db), desk=desk,
                      collections_channel=settings.collections_channel, subscribers=services.subscribers,
                      home_sections=home_sections)
+    if listener_executor is None:
+        services.listeners = listener_executor = ThreadPoolExecutor(10, thread_name_prefix="slack-listener")
+    services.later = Later(WorkPool(settings.slack_workers, settings.slack_queue),
+                           WorkPool(4, 1000, name="slack-quick"))
     app = create_app(deps, token=settings.slack_bot_token.get_secret_value(), signing_secret=secret,
                      api_url=settings.slack_api_url, socket_mode=socket_mode or not inbound,
-                     listener_executor=listener_executor)
-    services.notifier = Notifier(desk, app.client, channel=settings.collections_channel)
+                     listener_executor=listener_executor, later=services.later)
+    services.notifier = Notifier(desk, app.client, services.outbox, subscribers=services.subscribers)
+    services.events.billrun_message = billrun_message
+    if start:
+        services.start()
     return app
 
 
-def dispatch(services: Services) -> Callable[[Any], str]:
-    """What a Zuora callout (or a poller find) leads to; returns a one-line summary for the inbox."""
-    from bot.actions.dunning import DunningRules
-    from bot.webhooks.declines import handle_declined
-
-    settings = services.settings
-    rules = DunningRules(max_attempts=settings.dunning_max_attempts,
-                         escalate_after_days=settings.dunning_escalate_after_days)
-
-    def run(callout: Any) -> str:
-        if callout.event == "PaymentDeclined":
-            if services.approvals is None:
-                return "not proposed: approvals are off (set APPROVERS)"
-            result = handle_declined(services.zuora, services.approvals, callout.object_id, today=services.today(),
-                                     rules=rules)
-            if result.proposal is None or services.notifier is None:
-                return result.summary
-            return f"{result.summary} {services.notifier.propose(result.proposal)}"
-        return bill_run_completed(services, callout.object_id)
-
-    return run
-
-
 def poller(services: Services) -> Any:
-    """The polling backstop over the same inbox and dispatch as the callouts."""
+    """The polling backstop over the same inbox and outbox as the callouts."""
     from bot.webhooks.poller import Poller
 
-    return Poller(services.zuora, services.db, dispatch(services))
-
-
-def bill_run_completed(services: Services, key: str) -> str:
-    """Summarise a completed bill run and DM each subscriber once; returns what happened."""
-    from bot.billruns import find_bill_run, summarize
-    from bot.slack.billruns import billrun_message
-    from bot.zuora.errors import ZuoraNotFound
-
-    try:
-        run = find_bill_run(services.zuora, key)
-    except ZuoraNotFound:
-        return f"Zuora has no bill run {key}; nothing to do."
-    if run.status != "Completed":
-        return f"Bill run {run.bill_run_number} is {run.status}; a summary is sent once it is completed."
-    subscribers = services.subscribers.all()
-    if not subscribers or services.notifier is None:
-        return f"Bill run {run.bill_run_number}: nobody subscribed."
-    message = billrun_message(summarize(services.zuora, run))
-    sent = 0
-    for user in subscribers:
-        if not services.subscribers.claim(run.bill_run_id, user):
-            continue  # already told about this bill run
-        if services.notifier.dm(user, message):
-            sent += 1
-        else:
-            services.subscribers.release(run.bill_run_id, user)
-    return f"Bill run {run.bill_run_number}: summary sent to {sent} subscriber(s)."
+    return Poller(services.zuora, services.db, services.events)
 
 
 def wsgi(services: Services, app: App) -> WSGIApp:
@@ -224,13 +269,12 @@ def wsgi(services: Services, app: App) -> WSGIApp:
     from bot.slack import wsgi_handler
     from bot.web import make_wsgi
     from bot.webhooks.http import callout_app
-    from bot.webhooks.inbox import Inbox
 
     settings = services.settings
     handler = wsgi_handler(app, settings.slack_signing_secret.get_secret_value()
                            if settings.slack_signing_secret else None)
     callouts = callout_app(
-        inbox=Inbox(services.db), dispatch=dispatch(services), executor=services.executor,
+        take=lambda callout: services.events.take(callout, source="callout"),
         username=settings.zuora_callout_username,
         password=settings.zuora_callout_password.get_secret_value() if settings.zuora_callout_password else None,
         secret=settings.zuora_callout_secret.get_secret_value() if settings.zuora_callout_secret else None)

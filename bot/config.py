@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     zuora_client_secret: SecretStr | None = None
     zuora_version: str = DEFAULT_ZUORA_VERSION
     zuora_ui_url: str | None = None
+    zuora_max_concurrency: int = Field(default=40, ge=1, le=200)
+    """Zuora requests in flight at once from this process (Zuora's default per-tenant limit is 40)."""
 
     llm_model: str | None = None
     """Any litellm model string; unset means the deterministic router and templates."""
@@ -81,6 +83,8 @@ class Settings(BaseSettings):
     """Failed attempts on an invoice after which no retry is proposed (escalation instead)."""
     billrun_poll_seconds: int = Field(default=300, ge=0)
     """0 disables the polling backstop."""
+    shutdown_grace_seconds: float = Field(default=20.0, ge=0, le=600)
+    """On SIGTERM/SIGINT: how long in-flight work and the outbox get before the process exits."""
     read_only: bool = False
     approval_sweep_seconds: float = Field(default=60.0, gt=0)
     """How often expired proposals are closed and unconfirmed executions looked up in Zuora."""
@@ -92,6 +96,10 @@ class Settings(BaseSettings):
     """Where signed audit checkpoints are appended (default: next to the database, `<file>.checkpoints`)."""
     audit_mirror: bool = False
     """Mirror every audit row to Zuora's `AI_Audit_Log` custom object."""
+    slack_workers: int = Field(default=32, ge=1, le=512)
+    """Threads answering Slack requests after the ack (they mostly wait on Zuora)."""
+    slack_queue: int = Field(default=200, ge=0, le=100_000)
+    """Slack requests that may wait for a worker; beyond that the user is told "busy" at once."""
     port: int = Field(default=3000, ge=1, le=65535)
 
     # -- subscription changes, retention offers (issue 16) --

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["WSGIApp", "make_wsgi", "serve"]
+__all__ = ["Server", "WSGIApp", "make_wsgi", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,41 @@ MAX_REQUEST_BODY = 2 * 1024 * 1024
 
 def serve(app: WSGIApp, *, host: str, port: int, threads: int = 8) -> None:
     """Serve `app` with waitress until interrupted."""
-    import waitress
+    Server(app, host=host, port=port, threads=threads).run()
 
-    log.info("billing-copilot listening on http://%s:%d (POST /slack/events, GET /healthz)", host, port)
-    waitress.serve(app, host=host, port=port, threads=threads, ident="billing-copilot",
-                   max_request_body_size=MAX_REQUEST_BODY)
+
+class Server:
+    """`app` under waitress. `stop(grace)` (from any thread) closes the listening socket at once, lets
+    requests already received finish for up to `grace` seconds, then ends `run()`."""
+
+    def __init__(self, app: WSGIApp, *, host: str, port: int, threads: int = 8) -> None:
+        import waitress
+
+        self.host = host
+        self._server: Any = waitress.create_server(app, host=host, port=port, threads=threads,
+                                                   ident="billing-copilot",
+                                                   max_request_body_size=MAX_REQUEST_BODY)
+        self.port = int(self._server.effective_port)
+
+    def run(self) -> None:
+        log.info("billing-copilot listening on http://%s:%d (POST /slack/events, POST /zuora/callouts, "
+                 "GET /healthz)", self.host, self.port)
+        try:
+            self._server.run()
+        finally:
+            self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
+
+    def stop(self, grace: float) -> bool:
+        """Stop accepting; True if the requests in flight finished within `grace` seconds."""
+        from waitress import wasyncore
+
+        server = self._server
+        # the listening socket only (the server's own close() also closes the trigger): no new connections
+        server.trigger.pull_trigger(lambda: wasyncore.dispatcher.close(server))
+        deadline = time.monotonic() + grace
+        dispatcher = server.task_dispatcher
+        while (dispatcher.active_count or dispatcher.queue) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        finished = not (dispatcher.active_count or dispatcher.queue)
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        return finished

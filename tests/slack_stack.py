@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -29,11 +30,14 @@ TOKEN = "xoxb-test"
 
 
 class Stack:
-    def __init__(self, tmp_path: Path, slack: FakeSlack, **settings: Any) -> None:
+    def __init__(self, tmp_path: Path, slack: FakeSlack, *, prepare: Callable[[ZuoraSandbox], object] | None = None,
+                 **settings: Any) -> None:
         self.slack = slack
         self.release = threading.Event()
         """Set it to end injected Zuora latency early."""
         self.sandbox = ZuoraSandbox(sleep=lambda seconds: self.release.wait(seconds))
+        if prepare is not None:  # before the app starts draining the outbox
+            prepare(self.sandbox)
         config = load_settings(slack_bot_token=TOKEN, slack_signing_secret=SECRET, slack_api_url=slack.api_url,
                                database_path=tmp_path / "bot.db", **settings)
         self.services: Services = build(config, sandbox=self.sandbox)

@@ -168,3 +168,11 @@ def test_change_plan_bills_like_remove_plus_add(world: tuple[ZuoraSandbox, Raw])
     change["changePlan"]["effectivePolicy"] = "EffectiveEndOfBillingPeriod"
     status, refused = preview(raw, single)
     assert status == 400 and "SpecificDate" in refused["reasons"][0]["message"]
+
+
+def test_two_sandboxes_do_not_share_the_catalog() -> None:
+    first, second = ZuoraSandbox(), ZuoraSandbox()
+    plans = [next(p for product in box.tenant.products.values() for p in product["productRatePlans"]
+                  if p["name"] == "Business") for box in (first, second)]
+    plans[0]["charges"][0]["prices"]["USD"] = Decimal(99)
+    assert plans[1]["charges"][0]["prices"]["USD"] == Decimal(40)

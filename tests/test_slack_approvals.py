@@ -51,8 +51,11 @@ def propose(stack: Stack, slack: FakeSlack, command: str = 'credit INV-448 50 "g
         return [r for r in rs if r.method == "chat.postMessage" and "approval.approve" in text_of(r)]
 
     before = len(posted(slack.requests))
+    hooks = len([r for r in slack.requests if r.method.startswith("/hooks/r")])
     stack.command(command, user=REP)
-    card = posted(slack.wait_for(lambda rs: len(posted(rs)) > before))[before]
+    # the requester's answer comes after the card's ts is stored (a click before that could not update the card)
+    card = posted(slack.wait_for(lambda rs: len(posted(rs)) > before and len(
+        [r for r in rs if r.method.startswith("/hooks/r")]) > hooks))[before]
     buttons = [e for b in card.body["blocks"] if b["type"] == "actions" for e in b["elements"]]
     return buttons[0]["value"], card
 

@@ -80,6 +80,9 @@ class Approvals:
         self.new_id = new_id
         self.today = today
         self.put_grace = put_grace
+        self.on_change: Callable[[Record, str, str], None] | None = None
+        """Called inside the transaction of each transition, with the action and the new status (the
+        outbox records there what the card still needs, see `bot.slack.notifier`)."""
 
     def drafts(self) -> Drafts:
         return Drafts(self.client, self.today())
@@ -87,10 +90,13 @@ class Approvals:
     # -- opening -----------------------------------------------------------------------------------
 
     def open(self, proposal: Proposal, *, requester: str, team: str, channel: str, question: str | None = None,
-             decision: str | None = None) -> Record:
-        """Store a pending proposal (audited as `proposed`, with the question and model decision if any)."""
+             decision: str | None = None, proposal_id: str | None = None) -> Record:
+        """Store a pending proposal (audited as `proposed`, with the question and model decision if any); with
+        `proposal_id`, once (the outbox retries)."""
+        if proposal_id and (existing := self.store.get(proposal_id)) is not None:
+            return existing
         now = self.now()
-        proposal_id = self.new_id()
+        proposal_id = proposal_id or self.new_id()
         record = Record(id=proposal_id, status="pending", proposal=proposal,
                         request=proposal.request(self.today(), ref=proposal_id),
                         requester=requester, team=team, channel=channel, message_ts=None, approvals=(), outcome=None,
@@ -423,6 +429,8 @@ class Approvals:
                           request=record.request, amount=record.proposal.amount,
                           account_number=record.proposal.account_number, target=record.proposal.target,
                           question=question, decision=decision)
+        if self.on_change is not None and not action.endswith(("_denied", "_refused")):
+            self.on_change(record, action, outcome)
 
 
 def unaudited(store: Store, audit: AuditLog) -> list[str]:

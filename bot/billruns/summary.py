@@ -8,6 +8,7 @@ few examples (heaps and short lists), whatever the number of invoices.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -91,7 +92,13 @@ def pair_with_previous(current: Iterable[InvoiceRow], previous: Iterable[Invoice
 
 @dataclass
 class Summarizer:
-    """Feed it `(invoice, previous amount)`; `summary()` at the end. Memory: O(top + examples)."""
+    """Feed it `(invoice, previous amount)`; `summary()` at the end. Memory: O(top + examples).
+
+    `position` (the invoice's place in the run, default: the order of `add` calls) decides ties
+    between equal increases and which examples are kept, so rows may be added out of order (e.g.
+    once their account's earlier invoice is known) with the same result, as long as each
+    account's rows are added together.
+    """
 
     top: int = 5
     examples: int = 5
@@ -102,11 +109,26 @@ class Summarizer:
     _tie: Iterator[int] = field(default_factory=count)
     _last_account: str | None = None
     zero_amount: int = 0
-    zero_examples: list[str] = field(default_factory=list)
+    _zero: list[tuple[int, str]] = field(default_factory=list)
     first_invoices: int = 0
-    first_examples: list[str] = field(default_factory=list)
+    _first: list[tuple[int, str]] = field(default_factory=list)
 
-    def add(self, row: InvoiceRow, previous: Decimal | None, *, first: bool = False) -> None:
+    @property
+    def zero_examples(self) -> list[str]:
+        return [label for _, label in self._zero]
+
+    @property
+    def first_examples(self) -> list[str]:
+        return [label for _, label in self._first]
+
+    def _example(self, kept: list[tuple[int, str]], position: int, label: str) -> None:
+        if len(kept) < self.examples or position < kept[-1][0]:
+            bisect.insort(kept, (position, label))
+            del kept[self.examples:]
+
+    def add(self, row: InvoiceRow, previous: Decimal | None, *, first: bool = False,
+            position: int | None = None) -> None:
+        position = next(self._tie) if position is None else position
         self.invoices += 1
         if row.account_id != self._last_account:
             self.accounts += 1
@@ -115,21 +137,19 @@ class Summarizer:
         label = f"{row.invoice_number} ({row.account_name})"
         if row.amount == 0:
             self.zero_amount += 1
-            if len(self.zero_examples) < self.examples:
-                self.zero_examples.append(label)
+            self._example(self._zero, position, label)
         if first:
             self.first_invoices += 1
-            if len(self.first_examples) < self.examples:
-                self.first_examples.append(label)
+            self._example(self._first, position, label)
         if previous is not None and row.amount > previous:
             item = Increase(invoice_number=row.invoice_number, account_number=row.account_number,
                             account_name=row.account_name, currency=row.currency, amount=row.amount,
                             previous=previous, increase=row.amount - previous)
-            entry = (item.increase, next(self._tie), item)
+            entry = (item.increase, -position, item)  # the larger increase, then the earlier invoice, wins
             if len(self._heap) < self.top:
                 heapq.heappush(self._heap, entry)
-            elif entry[0] > self._heap[0][0]:
+            elif entry[:2] > self._heap[0][:2]:
                 heapq.heapreplace(self._heap, entry)
 
     def increases(self) -> list[Increase]:
-        return [e[2] for e in sorted(self._heap, key=lambda e: (-e[0], e[1]))]
+        return [e[2] for e in sorted(self._heap, key=lambda e: (-e[0], -e[1]))]

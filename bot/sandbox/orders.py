@@ -94,7 +94,7 @@ def add_catalog(tenant: Tenant) -> None:
                 "productRatePlanNumber": f"PRP-{p_index:03d}{r_index:02d}", "effectiveStartDate": start,
                 "effectiveEndDate": date(2099, 12, 31),
                 "charges": [{"id": tenant.new_id("productrateplancharge"), "name": c_name, "chargeType": c_type,
-                             "chargeModel": c_model, "uom": uom, "prices": prices, "billingPeriod": "Month",
+                             "chargeModel": c_model, "uom": uom, "prices": dict(prices), "billingPeriod": "Month",
                              "triggerEvent": "ContractEffective", "defaultQuantity": D(1) if c_model == "PerUnit"
                              else None, "productRatePlanId": plan_id,
                              "billingTiming": "IN_ARREARS" if c_type == "Usage" else "IN_ADVANCE"}

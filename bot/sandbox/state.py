@@ -57,6 +57,8 @@ class Tenant:
     items_of: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     invoices_of: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     payments_of: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    query_caches: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """Object Query's indexes and kept results per collection (`bot.sandbox.query.cache_of`)."""
 
     # -- ids and numbers ---------------------------------------------------------------------------
 

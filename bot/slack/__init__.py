@@ -8,6 +8,10 @@ and only for a request Slack signed (or that came over Socket Mode): it never ac
 unverified body. `wsgi_handler()` puts `verify.verified()` in front of Bolt, so a request that
 fails verification never reaches Bolt at all.
 
+Acks never wait: Bolt runs each listener on the request thread (`process_before_response`, so no
+thread polls for the ack) and listeners hand their work to `later` (`bot.slack.workpool`): a
+bounded pool whose full queue answers "busy" at once. Work that fails reaches the same error handler.
+
 Exceptions at this boundary:
 
     ConfigError (bot.config)   Slack refused the token at start-up, or a required token is missing
@@ -35,30 +39,38 @@ from bot.slack.blocks import oops_message
 from bot.slack.conversation import SlackDeps
 from bot.slack.middleware import dedupe_events
 from bot.slack.verify import Signature, verified
+from bot.slack.workpool import Later, WorkPool
 
-__all__ = ["SlackDeps", "create_app", "socket_mode_handler", "wsgi_handler"]
+__all__ = ["Later", "SlackDeps", "WorkPool", "create_app", "socket_mode_handler", "wsgi_handler"]
 
 log = logging.getLogger(__name__)
 
 
 def create_app(deps: SlackDeps, *, token: str, signing_secret: str | None, api_url: str,
                socket_mode: bool = False, listener_executor: Executor | None = None,
-               timeout: int = 30) -> App:
-    """The Bolt app with every listener registered; checks the token with `auth.test` (one clear line if refused)."""
+               timeout: int = 30, later: Later | None = None) -> App:
+    """The Bolt app with every listener registered; checks the token with `auth.test` (one clear line if refused).
+
+    `later` takes the listeners' work after the ack (its owner closes it); by default a pool of 32
+    workers and 200 waiting jobs.
+    """
     client = WebClient(token=token, base_url=api_url, timeout=timeout,
                        retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2),
                                        RateLimitErrorRetryHandler(max_retry_count=3)])
     try:
         app = App(client=client, signing_secret=signing_secret, request_verification_enabled=not socket_mode,
-                  listener_executor=listener_executor, logger=_bolt_logger())
+                  listener_executor=listener_executor, logger=_bolt_logger(), process_before_response=True)
     except BoltError as exc:
         raise ConfigError(f"Slack refused SLACK_BOT_TOKEN at {api_url} ({_reason(exc)})") from None
     except Exception as exc:  # network errors of any kind mean the same to the operator
         raise ConfigError(f"could not reach Slack at {api_url} to check SLACK_BOT_TOKEN ({type(exc).__name__})"
                           ) from None
     app.use(dedupe_events(deps.events))
-    listeners.register(app, deps)
-    app.error(_error_handler(deps, None if socket_mode else Signature(signing_secret)))
+    on_error = _error_handler(deps, None if socket_mode else Signature(signing_secret))
+    later = later or Later(WorkPool(32, 200), WorkPool(4, 1000, name="slack-quick"))
+    later.on_error = on_error
+    listeners.register(app, deps, later)
+    app.error(on_error)
     return app
 
 

@@ -18,12 +18,16 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.actions import Approvals, Record, Result
+from bot.actions.outbox import Outbox
 from bot.actions.proposals import Proposal, ProposalError, parse_proposal
 from bot.slack.cards import MAX_DIGEST_ROWS, approval_card, digest_card, parse_value
 from bot.slack.mrkdwn import escape
 from bot.zuora.errors import ZuoraError
 
-__all__ = ["Desk", "Groups"]
+__all__ = ["CARD_TOPIC", "Desk", "Groups"]
+
+CARD_TOPIC = "card"
+"""Outbox rows for a proposal's card after a transition: key `card:<id>:update|announce:<n>`, lane = channel."""
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +61,19 @@ class Groups:
 
 
 class Desk:
-    def __init__(self, approvals: Approvals, groups: Groups, *, mirror: Any = None) -> None:
+    def __init__(self, approvals: Approvals, groups: Groups, outbox: Outbox | None = None, *,
+                 mirror: Any = None) -> None:
         self.approvals = approvals
         self.groups = groups
+        self.outbox = outbox
+        """Holds each transition's card update as a backstop (see `bot.slack.notifier`); done here at once."""
         self.mirror = mirror
         """The audit mirror to Zuora (`bot.actions.mirror.AuditMirror`), or None."""
+
+    def _settled(self, record: Record, *, announced: bool) -> None:
+        if self.outbox is not None:
+            prefix = f"{CARD_TOPIC}:{record.id}:" if announced else f"{CARD_TOPIC}:{record.id}:update:"
+            self.outbox.done_keys(prefix, topic=CARD_TOPIC)
 
     def anchor(self) -> None:
         """Anchor the audit log outside the database: mirror new rows to Zuora, write a signed checkpoint."""
@@ -132,6 +144,8 @@ class Desk:
             client.chat_update(channel=record.channel, ts=record.message_ts, **card)
         except SlackApiError as exc:
             log.warning("slack: card of %s not updated (%s)", record.id, exc.response.get("error"))
+            return
+        self._settled(record, announced=False)
 
     def announce(self, client: WebClient, record: Record) -> None:
         """An ending, said in the card's thread and to the requester by DM."""
@@ -144,6 +158,8 @@ class Desk:
                 client.chat_postMessage(channel=dm["channel"]["id"], text=f"Your proposal: {text}")
         except SlackApiError as exc:
             log.warning("slack: outcome of %s not announced (%s)", record.id, exc.response.get("error"))
+            return
+        self._settled(record, announced=True)
 
     def approve(self, client: WebClient, value: str, *, clicker: str, team: str | None) -> Result:
         """A click on Approve; `value` is the button's `<id>:<version>` (only that version may run)."""

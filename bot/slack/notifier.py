@@ -1,44 +1,79 @@
-"""Posts what Zuora's events lead to: proposal cards in the collections channel, batched into a digest
-when many arrive together, and DMs (bill-run summaries).
+"""Posts what Zuora's events lead to: drains the outbox's `propose` rows into the collections channel
+and its `dm` rows into DMs (bill-run summaries). Also the backstop for approval cards: each
+transition records a `card` row, which the desk marks done once it has updated the card (and
+announced an ending); a row still pending after its delay (the process died in between) is done here.
 
-Declined payments on a bill-run day come in bursts: proposals are collected for `window` seconds;
-fewer than `threshold` get a card each, more get digest messages (one row each), so the channel
-stays within Slack's ~1 message per second. The WebClient's retry handlers absorb 429s.
+Per channel, at most one message (post or update) every `interval` seconds (Slack's guideline is
+about one per second per channel). A proposal in a quiet channel gets a card of its own; in a busy
+one (a message from here within `quiet` seconds) rows are folded into a digest message (a row
+each), and while that digest has room and the burst goes on, later rows are added to it in place
+(`chat.update`) instead of new messages.
+Every proposal ends on a card or a digest row. The clock is injected; `pump()` never sleeps.
+
+A proposal is opened with the id its row carries, so a retry after a crash finds the same proposal;
+one that already has a card is not posted again.
+
+    SlackApiError on a post: the rows are tried again (honouring `Retry-After` on `ratelimited`);
+    after the outbox's last attempt the proposals are withdrawn, with the reason, in the audit.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.actions import Proposal
-from bot.slack.approvals import Desk
+from bot.actions import Record
+from bot.actions.outbox import Item, Outbox
+from bot.actions.proposals import parse_proposal
+from bot.billruns.subscribers import Subscribers
+from bot.slack.approvals import CARD_TOPIC, Desk
+from bot.slack.cards import MAX_DIGEST_ROWS, digest_card
+from bot.storage import transaction
+from bot.webhooks.events import DM_TOPIC, PROPOSE_TOPIC
 
 __all__ = ["Notifier"]
 
 log = logging.getLogger(__name__)
 
 
+@dataclass
+class _Digest:
+    ts: str
+    rows: int
+    last: float
+    """When rows were last added (on the notifier's clock)."""
+
+
 class Notifier:
-    def __init__(self, desk: Desk | None, client: WebClient, *, channel: str | None, window: float = 1.0,
-                 threshold: int = 5, timer: Callable[[float, Callable[[], None]], Any] = threading.Timer) -> None:
+    def __init__(self, desk: Desk | None, client: WebClient, outbox: Outbox, *, subscribers: Subscribers | None = None,
+                 interval: float = 1.0, quiet: float = 30.0, max_rows: int = MAX_DIGEST_ROWS,
+                 clock: Callable[[], float] = time.monotonic, poll: float = 1.0) -> None:
         self.desk = desk
         self.client = client
-        self.channel = channel
-        self.window = window
-        self.threshold = threshold
-        self.timer = timer
-        self._pending: list[Proposal] = []
+        self.outbox = outbox
+        self.subscribers = subscribers
+        self.interval = interval
+        self.quiet = quiet
+        """A digest stops taking rows after this long without new ones (the next burst starts a new message)."""
+        self.max_rows = max_rows
+        self.clock = clock
+        self.poll = poll
+        self._next: dict[str, float] = {}
+        self._digest: dict[str, _Digest] = {}
+        self._last: dict[str, float] = {}
+        """When each channel last got a message from here (a busy channel gets digests, not cards)."""
         self._lock = threading.Lock()
-        self._posting = threading.Lock()
-        """Held while a batch is posted, so `close()` waits for a flush the timer already started."""
-        self._timer: Any = None
         self._team: str | None = None
+        self._said: set[str] = set()
+        self._wake = outbox.waker()
 
     def team(self) -> str:
         """The bot's own Slack team (proposals from Zuora belong to it)."""
@@ -46,49 +81,196 @@ class Notifier:
             self._team = str(self.client.auth_test().get("team_id") or "")
         return self._team
 
-    def propose(self, proposal: Proposal) -> str:
-        """Queue a proposal from a Zuora event for the collections channel; returns what will happen."""
+    # -- draining ------------------------------------------------------------------------------------
+
+    def pump(self) -> float | None:
+        """Send what the limits allow now; returns seconds until a channel may send again (None: nothing due)."""
+        with self._lock:
+            self._dms()
+            wait: float | None = None
+            lanes = [(c, self._channel) for c in self.outbox.lanes(PROPOSE_TOPIC)] + \
+                [(c, self._cards) for c in self.outbox.lanes(CARD_TOPIC)]
+            for channel, send in lanes:
+                ready = self._next.get(channel, float("-inf")) - self.clock()
+                if ready > 0:
+                    wait = ready if wait is None else min(wait, ready)
+                    continue
+                if send(channel):
+                    self._next[channel] = self.clock() + self.interval
+                    wait = self.interval if wait is None else min(wait, self.interval)
+            return wait
+
+    def run(self, stop: threading.Event) -> None:
+        """Until `stop` is set: pump, then sleep until a row is recorded or a channel may send again."""
+        while not stop.is_set():
+            try:
+                wait = self.pump()
+            except Exception:  # Slack or the database hiccuped: the rows stay, try again shortly
+                log.exception("notifier: pass failed")
+                wait = self.poll
+            self._wake.wait(min(wait if wait is not None else self.poll, self.poll))
+            self._wake.clear()
+
+    def flush(self, deadline: float, *, sleep: Callable[[float], None] = time.sleep) -> bool:
+        """At shutdown (or after `poll --once`): send until nothing is due or `deadline` (on the clock) passes."""
+        while self.clock() < deadline:
+            wait = self.pump()
+            if not self.outbox.due([PROPOSE_TOPIC, DM_TOPIC, CARD_TOPIC]):
+                return True
+            sleep(max(0.01, min(wait or 0.05, deadline - self.clock())))
+        return not self.outbox.due([PROPOSE_TOPIC, DM_TOPIC, CARD_TOPIC])
+
+    # -- the collections channel ---------------------------------------------------------------------
+
+    def _say_once(self, reason: str) -> None:
+        if reason not in self._said:
+            self._said.add(reason)
+            log.warning("notifier: proposals wait until %s (they are kept, not dropped)", reason)
+
+    def _channel(self, channel: str) -> bool:
+        """One message's worth of rows for `channel`; True if a message was sent (the limiter counts it)."""
+        digest = self._digest.get(channel)
+        now = self.clock()
+        if digest is not None and (digest.rows >= self.max_rows or now - digest.last > self.quiet):
+            self._digest.pop(channel, None)
+            digest = None
+        items = self.outbox.claim([PROPOSE_TOPIC], lane=channel,
+                                  limit=self.max_rows - digest.rows if digest else self.max_rows)
+        if not items:
+            return False
         if self.desk is None:
-            return "not proposed: approvals are off (set APPROVERS)"
-        if not self.channel:
-            return "not proposed: set COLLECTIONS_CHANNEL for proposals from Zuora events"
-        with self._lock:
-            if any(p.target == proposal.target for p in self._pending):  # two events for one invoice
-                return f"a proposal for {proposal.target} is already queued"
-            self._pending.append(proposal)
-            if self._timer is None:
-                self._timer = self.timer(self.window, self.flush)
-                if hasattr(self._timer, "daemon"):
-                    self._timer.daemon = True
-                self._timer.start()
-        return f"{proposal.kind} queued for {self.channel}"
+            self._say_once("APPROVERS is set")
+            for item in items:
+                self.outbox.wait(item, "APPROVERS is not set")
+            return False
+        busy = now - self._last.get(channel, float("-inf")) < self.quiet
+        fresh: list[tuple[Item, Record]] = []
+        for item in items:
+            try:
+                record = self.desk.approvals.open(parse_proposal(item.payload["proposal"]), requester=str(
+                    item.payload.get("requester") or "zuora"), team=self.team(), channel=channel,
+                    proposal_id=str(item.payload["id"]))
+            except Exception as exc:  # a row that cannot be opened must not hold up the others
+                log.exception("notifier: proposal %s could not be opened", item.key)
+                self.outbox.later(item, f"{type(exc).__name__}: {exc}")
+                continue
+            if record.message_ts or record.status != "pending":  # posted before a crash, or already decided
+                self.outbox.done(item)
+                continue
+            fresh.append((item, record))
+        if not fresh:
+            return False
+        try:
+            if digest is not None:
+                self._fold(channel, digest, fresh)
+            elif len(fresh) == 1 and not busy:
+                item, record = fresh[0]
+                posted = self.client.chat_postMessage(channel=channel, **self.desk.card(record))
+                self._attach(fresh, str(posted["channel"]), str(posted["ts"]))
+                log.info("collections: %s card posted in %s", record.kind, channel)
+            else:
+                message = self.client.chat_postMessage(channel=channel, **digest_card(
+                    [r for _, r in fresh], now=self.desk.approvals.now()))
+                self._attach(fresh, str(message["channel"]), str(message["ts"]))
+                self._digest[channel] = _Digest(str(message["ts"]), len(fresh), self.clock())
+                log.info("collections: %d proposals posted as a digest in %s", len(fresh), channel)
+        except SlackApiError as exc:
+            self._refused(channel, fresh, exc)
+        except Exception as exc:  # Slack unreachable: the rows stay and are tried again
+            log.warning("slack: posting to %s failed (%s); %d proposal(s) will be tried again", channel,
+                        type(exc).__name__, len(fresh))
+            for item, _ in fresh:
+                self.outbox.later(item, f"{type(exc).__name__}: {exc}")
+        self._last[channel] = self.clock()
+        return True
 
-    def close(self) -> None:
-        """At shutdown: post what is queued now rather than lose it."""
-        with self._lock:
-            timer = self._timer
-        if timer is not None:
-            timer.cancel()
-        self.flush()
-
-    def flush(self) -> None:
-        with self._posting:
-            self._flush()
-
-    def _flush(self) -> None:
-        with self._lock:
-            batch, self._pending, self._timer = self._pending, [], None
-        if not batch or self.desk is None or not self.channel:
+    def _fold(self, channel: str, digest: _Digest, fresh: list[tuple[Item, Record]]) -> None:
+        """Add rows to the channel's digest in place."""
+        assert self.desk is not None
+        store = self.desk.approvals.store
+        together = [*store.on_card(channel, digest.ts), *(r for _, r in fresh)]
+        try:
+            self.client.chat_update(channel=channel, ts=digest.ts, **digest_card(together,
+                                                                                 now=self.desk.approvals.now()))
+        except SlackApiError as exc:
+            if exc.response.get("error") == "ratelimited":
+                raise
+            self._digest.pop(channel, None)  # deleted or too old to edit: the rows go into a new message
+            for item, _ in fresh:
+                self.outbox.release(item)
             return
-        if len(batch) >= self.threshold:
-            posted = self.desk.propose_digest(self.client, batch, requester="zuora", team=self.team(),
-                                              channel=self.channel)
-            log.info("collections: %d proposals posted as a digest", posted)
-            return
-        for proposal in batch:
-            _, message = self.desk.propose(self.client, proposal, requester="zuora", team=self.team(),
-                                           channel=self.channel)
-            log.info("collections: %s", message)
+        self._attach(fresh, channel, digest.ts)
+        digest.rows += len(fresh)
+        digest.last = self.clock()
+        log.info("collections: %d proposals added to the digest in %s (%d rows)", len(fresh), channel, digest.rows)
+
+    def _attach(self, fresh: list[tuple[Item, Record]], channel: str, ts: str) -> None:
+        assert self.desk is not None
+        with transaction(self.outbox.db):
+            for item, record in fresh:
+                self.desk.approvals.attach_card(record.id, channel, ts)
+                self.outbox.done(item)
+
+    def _refused(self, channel: str, fresh: list[tuple[Item, Record]], exc: SlackApiError) -> None:
+        assert self.desk is not None
+        error = str(exc.response.get("error"))
+        retry_after = exc.response.headers.get("Retry-After") if error == "ratelimited" else None
+        delay = timedelta(seconds=float(retry_after)) if retry_after else None
+        log.warning("slack: posting to %s refused (%s); %d proposal(s) will be tried again", channel, error,
+                    len(fresh))
+        if retry_after:
+            self._next[channel] = self.clock() + float(retry_after)
+        for item, record in fresh:
+            if self.outbox.later(item, f"slack: {error}", delay=delay) == "failed":
+                self.desk.approvals.withdraw(record.id, actor="bot",
+                                             reason=f"the card could not be posted in {channel} ({error})")
+
+    # -- cards after a transition (the backstop) -----------------------------------------------------
+
+    def _cards(self, channel: str) -> bool:
+        """Bring one proposal's card in step (and announce its ending) when the desk could not, e.g. the
+        process died between the transition and the Slack call; True if Slack was called."""
+        items = self.outbox.claim([CARD_TOPIC], lane=channel, limit=50)
+        if not items:
+            return False
+        first = str(items[0].payload["id"])
+        mine = [i for i in items if str(i.payload["id"]) == first]
+        for item in items:
+            if item not in mine:
+                self.outbox.release(item)  # another proposal: the next slot
+        record = self.desk.approvals.get(first) if self.desk is not None else None
+        if record is None or self.desk is None:
+            for item in mine:
+                self.outbox.done(item)
+            return False
+        self.desk.refresh(self.client, record)
+        if any(i.payload.get("announce") for i in mine):
+            self.desk.announce(self.client, record)
+        for item in mine:
+            self.outbox.done(item)
+        log.info("cards: %s brought in step from the outbox (%s)", record.id, record.status)
+        return True
+
+    # -- DMs -----------------------------------------------------------------------------------------
+
+    def _dms(self) -> None:
+        """Send due DMs; a bill-run summary is recorded as delivered with its row, after Slack took it
+        (a crash in between may send it twice, never lose it)."""
+        for item in self.outbox.claim([DM_TOPIC], limit=20):
+            user = str(item.payload["user"])
+            bill_run = str(item.payload.get("bill_run_id") or "")
+            try:
+                sent = self.dm(user, item.payload["message"])
+            except Exception as exc:  # Slack unreachable
+                log.warning("slack: DM to %s failed (%s)", user, type(exc).__name__)
+                sent = False
+            if not sent:
+                self.outbox.later(item, "slack refused the DM")
+                continue
+            with transaction(self.outbox.db):
+                if bill_run and self.subscribers is not None:
+                    self.subscribers.claim(bill_run, user)
+                self.outbox.done(item)
 
     def dm(self, user_id: str, message: dict[str, Any]) -> bool:
         """Send `message` (`text`, `blocks`) to `user_id` by DM; False (logged) if Slack refused."""

@@ -176,3 +176,26 @@ def m010_slack_triggers(db: sqlite_utils.Database) -> None:
     """Slack `trigger_id`s already taken (commands, button clicks, modal submissions), so a replay does nothing."""
     db.execute("create table slack_triggers (trigger_id text primary key, received_at text not null)")
     db.execute("create index slack_triggers_received on slack_triggers (received_at)")
+
+
+@migration
+def m011_outbox(db: sqlite_utils.Database) -> None:
+    """What must still happen after an answer (run a callout's work, post a card, send a DM), with leases.
+
+    Works as is on PostgreSQL: claims select due rows `FOR UPDATE SKIP LOCKED` and set the lease.
+    """
+    db.execute("""create table outbox (
+        id integer primary key,
+        key text not null unique,
+        topic text not null,
+        lane text not null default '',
+        payload text not null,
+        status text not null,
+        attempts integer not null default 0,
+        next_attempt_at text not null,
+        lease_owner text,
+        lease_until text,
+        last_error text not null default '',
+        created_at text not null,
+        updated_at text not null)""")
+    db.execute("create index outbox_due on outbox (status, topic, lane, next_attempt_at)")

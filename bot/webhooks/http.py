@@ -1,11 +1,12 @@
-"""`POST /zuora/callouts`: authenticate, read, deduplicate, answer 200 at once, do the work after the response.
+"""`POST /zuora/callouts`: authenticate, read, deduplicate, record, answer 200; the work runs from the outbox.
 
     401  wrong or missing credentials/signature (with `WWW-Authenticate: Basic` when Basic auth is
          configured, for Zuora's non-preemptive flow); nothing is stored
     400  a body that cannot be used, with the reason (garbled `Content-Length`, JSON nested deeper
          than `bot.limits.MAX_DEPTH`, checked before parsing); nothing is stored
     413  a body over 256 KB (refused before reading it)
-    200  `{"success": true}`: taken (or a duplicate, `"duplicate": true`); Zuora counts only a 200
+    503  the event could not be recorded (e.g. the database is locked): Zuora retries it
+    200  `{"success": true}`: taken and recorded (or a duplicate, `"duplicate": true`); Zuora counts only a 200
 """
 
 from __future__ import annotations
@@ -13,12 +14,10 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor
 from typing import Any
 
 from bot.limits import BodyTooLarge, BodyUnreadable, read_body, too_deep
 from bot.webhooks.callouts import Callout, CalloutError, authenticate, parse
-from bot.webhooks.inbox import Inbox
 
 __all__ = ["callout_app"]
 
@@ -34,19 +33,12 @@ def _reply(start_response: Callable[..., Any], status: str, payload: dict[str, A
     return [body]
 
 
-def callout_app(*, inbox: Inbox, dispatch: Callable[[Callout], str], executor: Executor, username: str | None,
-                password: str | None, secret: str | None) -> Callable[..., Iterable[bytes]]:
-    """The WSGI app; `dispatch(callout)` does the work on `executor` and returns a one-line summary."""
+def callout_app(*, take: Callable[[Callout], bool], username: str | None, password: str | None,
+                secret: str | None) -> Callable[..., Iterable[bytes]]:
+    """The WSGI app; `take(callout)` records the event and its work durably (False for a duplicate).
 
-    def work(callout: Callout) -> None:
-        try:
-            detail = dispatch(callout)
-        except Exception as exc:  # the callout stays retryable: Zuora's retry or the poller takes it again
-            log.exception("callout %s failed", callout.business_key)
-            inbox.finish(callout.business_key, ok=False, detail=f"{type(exc).__name__}: {exc}")
-            return
-        log.info("callout %s: %s", callout.business_key, detail)
-        inbox.finish(callout.business_key, ok=True, detail=detail)
+    The work itself runs after the response, from the outbox (see `bot.webhooks.events`).
+    """
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") != "POST":
@@ -71,10 +63,14 @@ def callout_app(*, inbox: Inbox, dispatch: Callable[[Callout], str], executor: E
         except CalloutError as exc:  # the reason may quote the body: kept short in the log and the answer
             log.warning("callout refused: %s", str(exc)[:200])
             return _reply(start_response, "400 Bad Request", {"success": False, "error": str(exc)[:500]})
-        if not inbox.take(callout.business_key, event=callout.event, object_id=callout.object_id, source="callout",
-                          notification_id=callout.notification_id):
+        try:
+            taken = take(callout)
+        except Exception:  # e.g. the database stayed locked: not recorded, so Zuora must send it again
+            log.exception("callout %s could not be recorded", callout.business_key)
+            return _reply(start_response, "503 Service Unavailable", {"success": False, "error": "try again"},
+                          [("Retry-After", "30")])
+        if not taken:
             return _reply(start_response, "200 OK", {"success": True, "duplicate": True})
-        executor.submit(work, callout)
         return _reply(start_response, "200 OK", {"success": True})
 
     return app

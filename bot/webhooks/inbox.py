@@ -5,18 +5,28 @@ may send two notifications for one event; the poller may find an event a callout
 `take()` lets exactly one of them through. One that failed may be taken again (a retry is then
 the only way it gets done), and so may one taken more than `stale_after` ago and never finished
 (the process died between answering Zuora and doing the work).
+
+With an outbox, `take()` records the event's work (a `callout` row) in the same transaction, so
+an event taken is never lost; the row is marked done (`finish()`) only in the transaction that
+records what the event led to (see `bot.webhooks.events`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import sqlite_utils
 
 from bot.storage import locked, transaction
 
-__all__ = ["Inbox"]
+if TYPE_CHECKING:
+    from bot.actions.outbox import Outbox
+
+__all__ = ["CALLOUT_TOPIC", "Inbox"]
+
+CALLOUT_TOPIC = "callout"
 
 
 class Inbox:
@@ -32,8 +42,11 @@ class Inbox:
                                       datetime.fromisoformat(updated_at) < self.now() - self.stale_after)
 
     def take(self, business_key: str, *, event: str, object_id: str, source: str,
-             notification_id: str | None = None) -> bool:
-        """True for the first delivery of this event (or a retry of one that failed); False for a duplicate."""
+             notification_id: str | None = None, outbox: Outbox | None = None) -> bool:
+        """True for the first delivery of this event (or a retry of one that failed); False for a duplicate.
+
+        With `outbox`, the event's work is recorded there in the same transaction.
+        """
         now = self.now().isoformat()
         with transaction(self.db):
             if notification_id:
@@ -50,12 +63,23 @@ class Inbox:
                 "updated_at) values (?, ?, ?, ?, ?, 'taken', ?, ?) on conflict (business_key) do update set "
                 "status = 'taken', updated_at = excluded.updated_at",
                 [business_key, notification_id, event, object_id, source, now, now])
+            if outbox is not None:
+                outbox.add(CALLOUT_TOPIC, f"{CALLOUT_TOPIC}:{business_key}", {
+                    "event": event, "object_id": object_id, "business_key": business_key,
+                    "notification_id": notification_id, "source": source})
         return True
 
     def finish(self, business_key: str, *, ok: bool, detail: str) -> None:
+        """Done (or failed); with an outbox, inside the transaction that records the event's effects."""
         with locked(self.db):
-                self.db.execute("update callouts set status = ?, detail = ?, updated_at = ? where business_key = ?",
+            self.db.execute("update callouts set status = ?, detail = ?, updated_at = ? where business_key = ?",
                             ["done" if ok else "failed", detail[:500], self.now().isoformat(), business_key])
+
+    def note(self, business_key: str, detail: str) -> None:
+        """Say why an event taken is not done yet (e.g. it waits for a setting); the status stays."""
+        with locked(self.db):
+            self.db.execute("update callouts set detail = ? where business_key = ? and status = 'taken'",
+                            [detail[:500], business_key])
 
     def status(self, business_key: str) -> tuple[str, str] | None:
         row = self.db.execute("select status, detail from callouts where business_key = ?", [business_key]).fetchone()

@@ -1,10 +1,11 @@
 """The polling backstop: bill runs completed and payments declined since a stored high-water mark.
 
 A lost callout is still handled, and handled once: each find goes through the same inbox (business
-key = event + Zuora id, as the documented callout template sends them) and the same dispatch as a
-callout. The marks live in the `kv` table (`poll.billruns`, `poll.payments`); a first pass looks back
-`first_look_back`. Found items run in order of Zuora's `updatedDate`, and a mark only moves past
-items that were handled, so a failure is looked at again on the next pass.
+key = event + Zuora id, as the documented callout template sends them) and the same outbox as a
+callout (`Events.take`, then the work at once in this thread). The marks live in the `kv` table
+(`poll.billruns`, `poll.payments`); a first pass looks back `first_look_back`. Found items run in
+order of Zuora's `updatedDate`; a mark moves past an item once it is recorded in the outbox, which
+retries a failure itself.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import sqlite_utils
 
 from bot.storage import locked
 from bot.webhooks.callouts import Callout
-from bot.webhooks.inbox import Inbox
+from bot.webhooks.events import Events
 from bot.zuora import ZuoraClient
 
 __all__ = ["Poller"]
@@ -27,13 +28,12 @@ log = logging.getLogger(__name__)
 
 
 class Poller:
-    def __init__(self, client: ZuoraClient, db: sqlite_utils.Database, dispatch: Callable[[Callout], str], *,
+    def __init__(self, client: ZuoraClient, db: sqlite_utils.Database, events: Events, *,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC).replace(tzinfo=None),
                  first_look_back: timedelta = timedelta(days=1)) -> None:
         self.client = client
         self.db = db
-        self.inbox = Inbox(db)
-        self.dispatch = dispatch
+        self.events = events
         self.now = now
         self.first_look_back = first_look_back
 
@@ -65,15 +65,9 @@ class Poller:
         handled = []
         for updated, event, object_id in found:
             callout = Callout(event=event, object_id=object_id, fields={}, notification_id=None)  # type: ignore[arg-type]
-            if self.inbox.take(callout.business_key, event=event, object_id=object_id, source="poll"):
-                try:
-                    detail = self.dispatch(callout)
-                except Exception as exc:
-                    log.exception("poll: %s failed", callout.business_key)
-                    self.inbox.finish(callout.business_key, ok=False, detail=f"{type(exc).__name__}: {exc}")
-                    return handled  # the mark stays before it: the next pass tries again
-                self.inbox.finish(callout.business_key, ok=True, detail=detail)
-                handled.append(f"{callout.business_key}: {detail}")
+            if self.events.take(callout, source="poll"):  # recorded in the outbox: the mark may move past it
+                detail = self.events.run_now(callout.business_key)
+                handled.append(f"{callout.business_key}: {detail or 'recorded; it waits (see the log)'}")
             self._set_mark(mark, updated.replace(" ", "T"))
         return handled
 

@@ -4,8 +4,10 @@ It owns everything every call needs: the OAuth token (cached, refreshed shortly 
 once on a 401), the pinned `Zuora-Version`, a `Zuora-Track-Id` per call, an `Idempotency-Key` on
 every POST/PATCH (reused across the call's retries, and guarded against reuse for another body),
 retries with capped, jittered backoff under an overall deadline, error mapping (HTTP errors and
-`success: false` alike), and paging. Resource methods live in the noun modules (`invoices`,
-`accounts`, …) and are attached here as namespaces: `client.invoices.get("INV00000042")`.
+`success: false` alike), and paging. Every request takes a slot of the process's `Limiter`
+(`limiter.py`: the in-flight budget, and one gate that a 429 closes for every caller). Resource
+methods live in the noun modules (`invoices`, `accounts`, …) and are attached here as namespaces:
+`client.invoices.get("INV00000042")`.
 
 Transport, sleep, clock, randomness and id generation are injected, so tests run against the
 embedded sandbox with no sockets and no real waiting.
@@ -22,7 +24,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -42,6 +44,7 @@ from bot.zuora.errors import (
     ZuoraServerError,
     ZuoraTransportError,
 )
+from bot.zuora.limiter import DEFAULT_MAX_CONCURRENCY, Limiter
 from bot.zuora.retry import RetryPolicy, retry_after_seconds, should_retry
 
 __all__ = ["ZuoraClient", "dumps", "loads"]
@@ -107,12 +110,17 @@ class ZuoraClient:
         clock: Callable[[], float] = time.monotonic,
         random: Callable[[], float] = _random.random,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
-        max_workers: int = 4,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        limiter: Limiter | None = None,
     ) -> None:
         from bot import __version__
 
+        self.limiter = limiter or Limiter(max_concurrency, clock=clock, sleep=sleep)
+        """Every request of this client takes one of its slots; share it to share the budget."""
+        slots = self.limiter.max_in_flight
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"), transport=transport, timeout=timeout,
+            limits=httpx.Limits(max_connections=slots + 2, max_keepalive_connections=slots + 2),
             headers={"Zuora-Version": version, "Accept": "application/json",
                      "User-Agent": f"billing-copilot/{__version__}"},
         )
@@ -126,7 +134,6 @@ class ZuoraClient:
         self._token_lock = threading.Lock()
         self._keys: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._keys_lock = threading.Lock()
-        self._max_workers = max_workers
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
@@ -170,16 +177,24 @@ class ZuoraClient:
     # -- concurrency -----------------------------------------------------------------------------
 
     def concurrently(self, *calls: Callable[[], Any]) -> list[Any]:
-        """Run independent calls on the client's small thread pool; results in the calls' order.
+        """Run independent calls at the same time; results in the calls' order.
 
+        The first call runs on the calling thread, the others on the client's threads; how many
+        requests are on the wire at once is the limiter's business, not the number of threads.
         Every call finishes before this returns; the first error (in call order) is raised.
         """
         if len(calls) <= 1:
             return [call() for call in calls]
         with self._pool_lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self._max_workers, thread_name_prefix="zuora")
-        futures = [self._pool.submit(call) for call in calls]
+            if self._pool is None:  # threads are made on demand; idle ones are reused
+                self._pool = ThreadPoolExecutor(4 * self.limiter.max_in_flight, thread_name_prefix="zuora")
+        futures = [self._pool.submit(call) for call in calls[1:]]
+        first: Future[Any] = Future()
+        try:
+            first.set_result(calls[0]())
+        except Exception as exc:
+            first.set_exception(exc)
+        futures.insert(0, first)
         errors = [f.exception() for f in futures]
         for error in errors:
             if error is not None:
@@ -273,8 +288,9 @@ class ZuoraClient:
             if token:
                 headers["Authorization"] = f"Bearer {token}"
             try:
-                response = self._http.request(method, path, params=params, content=content, data=data,
-                                              headers=headers)
+                with self.limiter.slot():
+                    response = self._http.request(method, path, params=params, content=content, data=data,
+                                                  headers=headers)
             except httpx.TransportError as exc:
                 connect_failed = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
                 if should_retry(method, status=None, connect_failed=connect_failed) and self._wait(
@@ -290,6 +306,7 @@ class ZuoraClient:
                 attempt -= 1
                 self._drop_token(token or "")
                 continue
+            paused = self.limiter.observe(response.status_code, response.headers)
             body = _parse_body(response)
             error = _error_for(method, path, response, body)
             if error is None:
@@ -297,20 +314,25 @@ class ZuoraClient:
                           response.headers.get("Zuora-Request-Id"))
                 return body
             if should_retry(method, status=error.status) and self._wait(
-                    attempt, started, retry_after_seconds(response.headers, response.status_code)):
+                    attempt, started, retry_after_seconds(response.headers, response.status_code),
+                    gated=paused is not None):
                 continue
             log.info("zuora %s %s failed: HTTP %s %s (request id %s)", method, path, response.status_code,
                      [r.code for r in error.reasons], error.request_id)
             raise error
 
-    def _wait(self, attempt: int, started: float, hint: float | None) -> bool:
-        """Sleep before the next attempt; False when attempts or the deadline are used up."""
+    def _wait(self, attempt: int, started: float, hint: float | None, *, gated: bool = False) -> bool:
+        """Sleep before the next attempt; False when attempts or the deadline are used up.
+
+        `gated`: the response closed the limiter's gate, where the next attempt waits (with everyone).
+        """
         if attempt >= self.retry.max_attempts:
             return False
         delay = hint if hint is not None else self.retry.backoff(attempt, self._random)
         if self._clock() - started + delay > self.retry.deadline:
             return False
-        self._sleep(delay)
+        if not gated:
+            self._sleep(delay)
         return True
 
     # -- paging ----------------------------------------------------------------------------------

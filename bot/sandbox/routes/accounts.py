@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.sandbox import render
 from bot.sandbox.errors import SandboxError
-from bot.sandbox.query import page, parse_query
+from bot.sandbox.query import cache_of, page, parse_query
 from bot.sandbox.routes.common import lower_fields, must_find
 from bot.sandbox.routing import Call, Reply, route
 
@@ -204,4 +204,4 @@ def _oq_account(call: Call, account: dict[str, Any]) -> dict[str, Any]:
 def query_accounts(call: Call) -> Reply:
     spec = parse_query(call.params, filterable=ACCOUNT_FILTERS)
     return Reply(page(call.tenant.accounts.values(), spec, lambda a, name: _account_field(call, a, name),
-                      lambda a: _oq_account(call, a)))
+                      lambda a: _oq_account(call, a), cache=cache_of(call.tenant, "accounts")))

@@ -6,7 +6,7 @@ from typing import Any
 
 from bot.sandbox import render
 from bot.sandbox.errors import SandboxError
-from bot.sandbox.query import page, parse_query
+from bot.sandbox.query import cache_of, page, parse_query
 from bot.sandbox.routes.common import lower_fields
 from bot.sandbox.routing import Call, Reply, route
 
@@ -41,7 +41,7 @@ def get_bill_run(call: Call) -> Reply:
 @route("GET", "/object-query/billing-runs")
 def query_bill_runs(call: Call) -> Reply:
     spec = parse_query(call.params, filterable=FILTERS)
-    return Reply(page(call.tenant.bill_runs.values(), spec, _field, _oq))
+    return Reply(page(call.tenant.bill_runs.values(), spec, _field, _oq, cache=cache_of(call.tenant, "bill_runs")))
 
 
 @route("GET", "/object-query/billing-runs/{key}")

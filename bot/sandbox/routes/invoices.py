@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.sandbox import render
 from bot.sandbox.errors import SandboxError
-from bot.sandbox.query import page, parse_query
+from bot.sandbox.query import cache_of, page, parse_query
 from bot.sandbox.routes.common import lower_fields, must_find, v1_page
 from bot.sandbox.routes.memos import create_memo
 from bot.sandbox.routing import Call, Reply, route
@@ -74,7 +74,8 @@ def _oq_invoice(call: Call, invoice: dict[str, Any], expand: list[str], limit: i
 def query_invoices(call: Call) -> Reply:
     spec = parse_query(call.params, filterable=INVOICE_FILTERS, expandable=INVOICE_EXPANDS)
     return Reply(page(call.tenant.invoices.values(), spec, lower_fields,
-                      lambda inv: _oq_invoice(call, inv, spec.expand, spec.page_size)))
+                      lambda inv: _oq_invoice(call, inv, spec.expand, spec.page_size),
+                      cache=cache_of(call.tenant, "invoices")))
 
 
 @route("GET", "/object-query/invoices/{key}")
@@ -91,7 +92,8 @@ def _item_field(item: dict[str, Any], name: str) -> Any:
 @route("GET", "/object-query/invoice-items")
 def query_items(call: Call) -> Reply:
     spec = parse_query(call.params, filterable=ITEM_FILTERS, filter_required=True)
-    return Reply(page(call.tenant.items.values(), spec, _item_field, render.oq_item))
+    return Reply(page(call.tenant.items.values(), spec, _item_field, render.oq_item,
+                      cache=cache_of(call.tenant, "items")))
 
 
 @route("PUT", "/v1/invoices/{key}/write-off")

@@ -9,7 +9,7 @@ from typing import Any
 from bot.sandbox import render
 from bot.sandbox.errors import SandboxError
 from bot.sandbox.payments import DECLINE_CARDS, record_payment
-from bot.sandbox.query import page, parse_query
+from bot.sandbox.query import cache_of, page, parse_query
 from bot.sandbox.routes.common import lower_fields, must_find, v1_page
 from bot.sandbox.routing import Call, Reply, route
 
@@ -74,7 +74,7 @@ def query_payments(call: Call) -> Reply:
 
     expand = "paymentapplications" in spec.expand
     return Reply(page(call.tenant.payments.values(), spec, field_of,
-                      lambda p: render.oq_payment(p, applications=expand)))
+                      lambda p: render.oq_payment(p, applications=expand), cache=cache_of(call.tenant, "payments")))
 
 
 def _account_of(call: Call, body: dict[str, Any]) -> dict[str, Any]:

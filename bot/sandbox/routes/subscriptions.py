@@ -9,7 +9,7 @@ from typing import Any
 from bot.sandbox import render
 from bot.sandbox.billing import Charge
 from bot.sandbox.errors import SandboxError
-from bot.sandbox.query import page, parse_query
+from bot.sandbox.query import cache_of, page, parse_query
 from bot.sandbox.routes.common import lower_fields, must_find, v1_page
 from bot.sandbox.routing import Call, Reply, route
 
@@ -143,4 +143,4 @@ def query_usages(call: Call) -> Reply:
         out.update(uOM=usage["unitOfMeasure"], rbeStatus="Processed", sourceType="API")
         return out
 
-    return Reply(page(call.tenant.usage.values(), spec, field_of, oq))
+    return Reply(page(call.tenant.usage.values(), spec, field_of, oq, cache=cache_of(call.tenant, "usage")))

@@ -4,7 +4,8 @@ A follow-up clicked on an ephemeral answer is answered ephemerally (with the `/b
 one clicked in a thread is answered in that thread, like a mention. Approve acks, then the desk
 checks the clicker, claims the proposal, updates the card and runs it; a refused click gets an
 ephemeral reason. Reject and Edit open a modal (handled in `views`) right after the ack, while the
-trigger id is fresh.
+trigger id is fresh: on the quick pool, never queued behind Zuora work. Everything that may wait on
+Zuora is work for the bounded pool; when it is full the clicker is told "busy" ephemerally.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from bot.slack.blocks import ACTION_FOLLOW_UP, ACTION_SHARE, answer_message
 from bot.slack.cards import APPROVE, EDIT, REJECT, REPROPOSE, ROW, edit_modal, parse_value, reject_modal
 from bot.slack.conversation import COMMAND_MEMORY, Conversations, SlackDeps, command_thread
 from bot.slack.listeners.messages import reply_in_thread
+from bot.slack.workpool import Later
 
 __all__ = ["FOLLOW_UP", "register"]
 
@@ -31,24 +33,30 @@ _CANNOT_POST = {"not_in_channel": "I'm not a member of this channel: invite me w
                 "is_archived": "this channel is archived"}
 
 
-def register(app: App, deps: SlackDeps) -> None:
+def register(app: App, deps: SlackDeps, later: Later) -> None:
     conversations = Conversations(deps)
-    register_approvals(app, deps)
+    register_approvals(app, deps, later)
 
-    @app.action(EXPLAIN)
-    def explain(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
-        """An "Explain" button in a bill-run summary: the explanation in that message's thread."""
-        ack()
+    def explained(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         message = body.get("message") or {}
         channel = (body.get("container") or {}).get("channel_id") or body["channel"]["id"]
         reply_in_thread(conversations, client, channel=channel, thread=message.get("thread_ts") or message["ts"],
                         user_id=body["user"]["id"], question=f"why is {action.get('value', '')} higher",
                         team=_team(body))
 
+    @app.action(EXPLAIN)
+    def explain(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        """An "Explain" button in a bill-run summary: the explanation in that message's thread."""
+        ack()
+        later.work_or_busy(body, client, respond, explained, body, action, client)
+
     @app.action(FOLLOW_UP)
     def follow_up(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient,
                   respond: Respond) -> None:
         ack()
+        later.work_or_busy(body, client, respond, followed_up, body, action, client, respond)
+
+    def followed_up(body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond) -> None:
         question, user = action.get("value", ""), body["user"]["id"]
         container = body.get("container") or {}
         channel = container.get("channel_id") or body["channel"]["id"]
@@ -65,6 +73,9 @@ def register(app: App, deps: SlackDeps) -> None:
     @app.action(ACTION_SHARE)
     def share(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond) -> None:
         ack()
+        later.work_or_busy(body, client, respond, shared, body, action, client, respond)
+
+    def shared(body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond) -> None:
         user = body["user"]["id"]
         value = action.get("value", "")
         turn = deps.history.get(int(value)) if value.isdigit() else None
@@ -98,7 +109,7 @@ def _say(respond: Respond, text: str) -> None:
     respond(response_type="ephemeral", replace_original=False, text=text)
 
 
-def register_approvals(app: App, deps: SlackDeps) -> None:
+def register_approvals(app: App, deps: SlackDeps, later: Later) -> None:
     desk = deps.desk
     if desk is None:
         return
@@ -117,11 +128,14 @@ def register_approvals(app: App, deps: SlackDeps) -> None:
             return
         client.views_open(trigger_id=body["trigger_id"], view=edit_modal(record))
 
+    def reproposed(body: dict[str, Any], proposal_id: str, client: WebClient, respond: Respond) -> None:
+        _say(respond, desk.repropose(client, proposal_id, clicker=body["user"]["id"], team=_team(body)))
+
     @app.action(APPROVE)
     def on_approve(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient,
                    respond: Respond) -> None:
         ack()
-        approve(body, action.get("value", ""), client, respond)
+        later.work_or_busy(body, client, respond, approve, body, action.get("value", ""), client, respond)
 
     def reject(body: dict[str, Any], value: str, client: WebClient, respond: Respond) -> None:
         record = desk.approvals.openable(*parse_value(value))
@@ -135,26 +149,26 @@ def register_approvals(app: App, deps: SlackDeps) -> None:
     def on_reject(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient,
                   respond: Respond) -> None:
         ack()
-        reject(body, action.get("value", ""), client, respond)
+        later.quick(body, client, reject, body, action.get("value", ""), client, respond)
 
     @app.action(EDIT)
     def on_edit(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond) -> None:
         ack()
-        edit(body, action.get("value", ""), client, respond)
+        later.quick(body, client, edit, body, action.get("value", ""), client, respond)
 
     @app.action(ROW)
     def on_row(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond) -> None:
         ack()
         verb, _, value = ((action.get("selected_option") or {}).get("value") or "").partition(":")
         if verb == "approve":
-            approve(body, value, client, respond)
+            later.work_or_busy(body, client, respond, approve, body, value, client, respond)
         elif verb == "reject":
-            reject(body, value, client, respond)
+            later.quick(body, client, reject, body, value, client, respond)
         elif verb == "edit":
-            edit(body, value, client, respond)
+            later.quick(body, client, edit, body, value, client, respond)
 
     @app.action(REPROPOSE)
     def repropose(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient,
                   respond: Respond) -> None:
         ack()
-        _say(respond, desk.repropose(client, action.get("value", ""), clicker=body["user"]["id"], team=_team(body)))
+        later.work_or_busy(body, client, respond, reproposed, body, action.get("value", ""), client, respond)

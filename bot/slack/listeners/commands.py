@@ -1,6 +1,8 @@
 """`/billing …`: ack at once with what is being looked up (or the usage), then answer ephemerally.
 
-Nothing before the ack does I/O, so the 3-second deadline holds however slow Zuora or the LLM is.
+Nothing before the ack waits on Zuora, the LLM or Slack: the answer is work for the bounded pool,
+so the 3-second deadline holds however slow Zuora is. When the pool is full, the ack itself says
+"busy, try again in a minute".
 The answer goes to the command's `response_url` with a "Post to channel" button; a drafted
 proposal (`/billing credit INV-42 50 "goodwill"`) becomes an approval card in the channel.
 """
@@ -16,6 +18,7 @@ from slack_sdk import WebClient
 from bot.copilot.router import route
 from bot.slack.blocks import progress_message, usage_message
 from bot.slack.conversation import COMMAND_MEMORY, Conversations, SlackDeps, command_thread, question_of
+from bot.slack.workpool import BUSY, Later
 
 __all__ = ["COMMAND", "register"]
 
@@ -24,8 +27,17 @@ _NOT_SHAREABLE = ("error", "help", "clarify")
 _SUBSCRIPTION = re.compile(r"^(un)?subscribe\s+(?:to\s+)?bill[- ]?runs?(?:\s+summaries)?$", re.IGNORECASE)
 
 
-def register(app: App, deps: SlackDeps) -> None:
+def register(app: App, deps: SlackDeps, later: Later) -> None:
     conversations = Conversations(deps)
+
+    def answer(question: str, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        user = command["user_id"]
+        turn, reference = conversations.answer(question, channel=command["channel_id"], thread=command_thread(user),
+                                               user_id=user, memory=COMMAND_MEMORY)
+        proposed = conversations.propose(client, turn, team=command.get("team_id", ""), channel=command["channel_id"])
+        shareable = turn.exchange.answer.intent not in _NOT_SHAREABLE and not proposed
+        respond(response_type="ephemeral", replace_original=False,
+                **conversations.message(turn, reference, shareable=shareable, note=proposed))
 
     @app.command(COMMAND)
     def billing(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
@@ -46,11 +58,8 @@ def register(app: App, deps: SlackDeps) -> None:
                           "You are already subscribed to bill-run summaries.") +
                     " `/billing unsubscribe billruns` stops it.")
             return
-        ack(text=progress_message(deps.copilot.progress(question))["text"])
-        user = command["user_id"]
-        turn, reference = conversations.answer(question, channel=command["channel_id"], thread=command_thread(user),
-                                               user_id=user, memory=COMMAND_MEMORY)
-        proposed = conversations.propose(client, turn, team=command.get("team_id", ""), channel=command["channel_id"])
-        shareable = turn.exchange.answer.intent not in _NOT_SHAREABLE and not proposed
-        respond(response_type="ephemeral", replace_original=False,
-                **conversations.message(turn, reference, shareable=shareable, note=proposed))
+        progress = progress_message(deps.copilot.progress(question))["text"]
+        if not later.work(command, client, answer, question, command, respond, client):
+            ack(text=BUSY)
+            return
+        ack(text=progress)

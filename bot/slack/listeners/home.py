@@ -1,5 +1,6 @@
 """App Home: what the bot can do, with examples, plus the sections other features provide, and the
-bill-run summary toggle (the view is published again after a change)."""
+bill-run summary toggle (the view is published again after a change). Publishing runs on the quick
+pool, after the ack."""
 
 from __future__ import annotations
 
@@ -11,33 +12,39 @@ from slack_sdk import WebClient
 from bot.slack.billruns import SUBSCRIBE, UNSUBSCRIBE
 from bot.slack.blocks import home_view
 from bot.slack.conversation import SlackDeps
+from bot.slack.workpool import Later
 
 __all__ = ["register"]
 
 
-def register(app: App, deps: SlackDeps) -> None:
+def register(app: App, deps: SlackDeps, later: Later) -> None:
     def publish(client: WebClient, user: str) -> None:
         client.views_publish(user_id=user, view=home_view(deps.home_sections(client, user)))
 
     @app.event("app_home_opened")
-    def on_home_opened(event: dict[str, Any], client: WebClient) -> None:
+    def on_home_opened(event: dict[str, Any], body: dict[str, Any], client: WebClient) -> None:
         if event.get("tab", "home") != "home":
             return  # the Messages tab needs nothing published
-        publish(client, event["user"])
+        later.quick(body, client, publish, client, event["user"])
 
     subscribers = deps.subscribers
     if subscribers is None:
         return
 
+    def subscribe(client: WebClient, user: dict[str, Any]) -> None:
+        subscribers.subscribe(user["id"], user.get("team_id") or "")
+        publish(client, user["id"])
+
+    def unsubscribe(client: WebClient, user: dict[str, Any]) -> None:
+        subscribers.unsubscribe(user["id"])
+        publish(client, user["id"])
+
     @app.action(SUBSCRIBE)
     def on_subscribe(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        user = body["user"]
-        subscribers.subscribe(user["id"], user.get("team_id") or "")
-        publish(client, user["id"])
+        later.quick(body, client, subscribe, client, body["user"])
 
     @app.action(UNSUBSCRIBE)
     def on_unsubscribe(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        subscribers.unsubscribe(body["user"]["id"])
-        publish(client, body["user"]["id"])
+        later.quick(body, client, unsubscribe, client, body["user"])

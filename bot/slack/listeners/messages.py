@@ -2,7 +2,8 @@
 
 The placeholder ("Comparing INV-42 with the invoice before it…") is posted at once and replaced by
 the answer; follow-ups in the same thread see the conversation so far. Edits, bot messages and
-other subtypes are ignored (Bolt already drops the bot's own events).
+other subtypes are ignored (Bolt already drops the bot's own events). The listener only queues
+the work (Bolt's 200 goes out when it returns); a full pool gets "busy" in the thread.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.slack.blocks import progress_message
 from bot.slack.conversation import Conversations, SlackDeps, question_of
+from bot.slack.workpool import Later
 
 __all__ = ["register", "reply_in_thread"]
 
@@ -41,7 +43,7 @@ def reply_in_thread(conversations: Conversations, client: WebClient, *, channel:
         client.chat_postMessage(channel=channel, thread_ts=thread, **message)
 
 
-def register(app: App, deps: SlackDeps) -> None:
+def register(app: App, deps: SlackDeps, later: Later) -> None:
     conversations = Conversations(deps)
 
     def answer(event: dict[str, Any], body: dict[str, Any], client: WebClient, card_channel: str | None) -> None:
@@ -52,10 +54,11 @@ def register(app: App, deps: SlackDeps) -> None:
 
     @app.event("app_mention")
     def on_mention(event: dict[str, Any], body: dict[str, Any], client: WebClient) -> None:
-        answer(event, body, client, None)
+        later.work_or_busy(body, client, None, answer, event, body, client, None)
 
     @app.event("message")
     def on_message(event: dict[str, Any], body: dict[str, Any], client: WebClient) -> None:
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
-        answer(event, body, client, deps.collections_channel)  # approvers do not read the requester's DMs
+        # approvers do not read the requester's DMs: cards go to the collections channel
+        later.work_or_busy(body, client, None, answer, event, body, client, deps.collections_channel)

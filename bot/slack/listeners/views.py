@@ -1,4 +1,9 @@
-"""Modal submissions: the reason for a rejection, and an edited amount (validated again; errors shown inline)."""
+"""Modal submissions: the reason for a rejection, and an edited amount (validated again; errors shown inline).
+
+The check and the state change happen before the ack (its errors are the answer Slack shows in the
+modal; they read only the database and the cached approver groups); updating the card and telling
+the requester run on the quick pool after it.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from slack_sdk import WebClient
 from bot.money import AmountError, parse_amount
 from bot.slack.cards import EDIT_VIEW, REJECT_VIEW, parse_value
 from bot.slack.conversation import SlackDeps
+from bot.slack.workpool import Later
 
 __all__ = ["register"]
 
@@ -18,7 +24,7 @@ def _value(view: dict[str, Any], block: str) -> str:
     return str(((view.get("state") or {}).get("values") or {}).get(block, {}).get(block, {}).get("value") or "")
 
 
-def register(app: App, deps: SlackDeps) -> None:
+def register(app: App, deps: SlackDeps, later: Later) -> None:
     desk = deps.desk
     if desk is None:
         return
@@ -37,8 +43,13 @@ def register(app: App, deps: SlackDeps) -> None:
             ack(response_action="errors", errors={"reason": result.message})
             return
         ack()  # the modal closes; then the card and the requester hear of it
-        desk.refresh(client, result.record)
-        desk.announce(client, result.record)
+        record = result.record
+
+        def tell() -> None:
+            desk.refresh(client, record)
+            desk.announce(client, record)
+
+        later.quick(body, client, tell)
 
     @app.view(EDIT_VIEW)
     def on_edit(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
@@ -57,4 +68,4 @@ def register(app: App, deps: SlackDeps) -> None:
                 desk.refresh(client, result.record)
             return
         ack()
-        desk.refresh(client, result.record)
+        later.quick(body, client, desk.refresh, client, result.record)
