@@ -66,10 +66,14 @@ class DemoError(Exception):
 class Demo:
     """The app, the fake Slack and the page; `start()` then `url`; `close()` stops it all and deletes the data."""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 3000, **settings: Any) -> None:
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 3000, sandbox: Callable[[], Any] | None = None,
+                 **settings: Any) -> None:
+        """`sandbox` makes the Zuora sandbox (at start and at each reset; tests inject latency); `settings`
+        override the demo's (e.g. `llm_model`)."""
         import waitress
 
         self._extra = settings
+        self._sandbox = sandbox
         self.slack = FakeSlack(token=TOKEN).start()
         self.slack.groups.update({k: list(v) for k, v in GROUPS.items()})
         self.secret = secrets.token_hex(16)
@@ -101,7 +105,7 @@ class Demo:
             "approvers": APPROVERS, "approval_tiers": TIERS, "collections_channel": "C0COLLECT",
             "zuora_callout_username": CALLOUT_USER, "zuora_callout_password": self.callout_password,
             "billrun_poll_seconds": 0, "shutdown_grace_seconds": 2, **self._extra}
-        services = build(load_settings(**options))
+        services = build(load_settings(**options), sandbox=self._sandbox() if self._sandbox else None)
         app = slack_app(services)
         services.subscribers.subscribe("U0FINANCE1", TEAM)  # finance gets the bill-run DMs
         self.services, self._app = services, wsgi(services, app)
