@@ -267,6 +267,8 @@ def _demo(args: argparse.Namespace) -> int:
           flush=True)
     print("  the real app on the embedded Zuora sandbox, a throwaway database and a local stand-in for Slack"
           + ("" if demo.services.settings.llm_model else "; no LLM (set LLM_MODEL to use one)"), flush=True)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"  warning: listening on {args.host}: anyone who reaches it can act as any demo user", flush=True)
     try:
         stopping.wait()
     finally:
