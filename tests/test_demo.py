@@ -157,3 +157,23 @@ def test_the_fakes_workspace_follows_response_urls_ephemerals_and_status_chips()
             assert refused == {"ok": False, "error": "invalid_auth"} and "C1" not in slack.workspace.messages
     finally:
         slack.close()
+
+
+def test_uploaded_files_are_shown_in_their_message_and_served_back() -> None:
+    from slack_sdk import WebClient
+
+    slack = FakeSlack().start()
+    try:
+        client = WebClient(token="xoxb-test", base_url=slack.api_url)
+        client.files_upload_v2(channel="C0SUPPORT", content="invoice,amount\nINV00000042,868.46\n",
+                               filename="overdue.csv", title="Overdue invoices", initial_comment="the export")
+        [message] = slack.workspace.messages["C0SUPPORT"]
+        [file] = message["files"]
+        assert message["text"] == "the export" and file["title"] == "Overdue invoices"
+        assert file["name"] == "overdue.csv" and file["mimetype"] == "text/csv"
+        with httpx.Client(trust_env=False) as http:
+            served = http.get(file["url_private"])
+            assert served.status_code == 200 and served.text.startswith("invoice,amount")
+            assert http.get(f"{slack.url}/files/F0NOPE/x.csv").status_code == 404
+    finally:
+        slack.close()

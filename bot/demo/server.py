@@ -91,6 +91,7 @@ class Demo:
         self.url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{self.port}"
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=60, trust_env=False)
         self._thread: threading.Thread | None = None
+        self._closing = False
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
@@ -122,14 +123,15 @@ class Demo:
     def close(self) -> None:
         from waitress import wasyncore
 
+        self._closing = True  # the page's long polls return at once
+        with self.slack.changed:
+            self.slack.changed.notify_all()
         server = self.server
         server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
         if self._thread is not None:
             self._thread.join(5)
         server.task_dispatcher.shutdown(cancel_pending=True, timeout=2)
         self.http.close()
-        with self.slack.changed:
-            self.slack.changed.notify_all()
         self.services.close(2.0)
         self.slack.close()
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -365,7 +367,7 @@ class Demo:
     def state(self, since: int, wait: float = 15.0) -> dict[str, Any]:
         deadline = time.monotonic() + wait
         with self.slack.changed:
-            while self.slack.workspace.version <= since and time.monotonic() < deadline:
+            while self.slack.workspace.version <= since and time.monotonic() < deadline and not self._closing:
                 self.slack.changed.wait(max(0.0, deadline - time.monotonic()))
         return self.slack.workspace.snapshot()
 

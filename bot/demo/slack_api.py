@@ -3,7 +3,9 @@
 It records every request whole (method path, parsed body, Authorization header) and answers the
 methods the app calls with the shapes Slack uses: `auth.test`, `chat.postMessage` (a new `ts`
 each time), `chat.postEphemeral`, `chat.update`, `conversations.open`, `views.open`, `views.update`,
-`views.publish`, `usergroups.users.list`, `assistant.threads.setStatus`, `apps.connections.open`;
+`views.publish`, `usergroups.users.list`, `assistant.threads.setStatus`, `apps.connections.open`, and file uploads
+(`files.getUploadURLExternal`, the upload itself, `files.completeUploadExternal`; `GET /files/<id>/<name>`
+serves them back);
 `/hooks/<anything>` stands in for a command's or a click's `response_url`. `fail()` scripts errors,
 including a 429 with `Retry-After`.
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import json
+import mimetypes
 import threading
 import time
 from collections.abc import Callable
@@ -85,6 +88,8 @@ class FakeSlack:
         """`response_url` name → who it answers (registered by the demo; unknown hooks are only recorded)."""
         self.triggers: dict[str, str] = {}
         """`trigger_id` → the user whose action made it (registered by the demo), for `views.open`."""
+        self.files: dict[str, dict[str, Any]] = {}
+        """Uploaded files by id: name, title, mimetype, content (bytes)."""
         self.changed = threading.Condition()
         self._failures: dict[str, list[tuple[int, str, int | None]]] = {}
         self._lock = threading.RLock()
@@ -96,6 +101,14 @@ class FakeSlack:
                 length = int(self.headers.get("Content-Length") or 0)
                 if length > MAX_BODY:
                     self.send_error(413)
+                    return
+                if self.path.startswith("/upload/"):  # step 2 of an upload: the raw bytes
+                    found = fake.files.get(self.path.removeprefix("/upload/"))
+                    if found is None:
+                        self.send_error(404)
+                        return
+                    found["content"] = self.rfile.read(length)
+                    self._send(200, f"OK - {length}".encode(), "text/plain")
                     return
                 raw = self.rfile.read(length).decode(errors="replace")
                 try:
@@ -116,6 +129,21 @@ class FakeSlack:
                 self.send_header("Content-Length", str(len(data)))
                 for key, value in headers.items():
                     self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                parts = self.path.split("/")  # /files/<id>/<name>
+                found = fake.files.get(parts[2]) if len(parts) == 4 and parts[1] == "files" else None
+                if found is None or "content" not in found:
+                    self.send_error(404)
+                    return
+                self._send(200, found["content"], found["mimetype"])
+
+            def _send(self, status: int, data: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
 
@@ -301,6 +329,29 @@ class FakeSlack:
             return {"ok": True, "view": {"id": "V0002"}}
         if method == "usergroups.users.list":
             return {"ok": True, "users": self.groups.get(str(body.get("usergroup")), [])}
+        if method == "files.getUploadURLExternal":
+            file_id = f"F{ts.replace('.', '')}"
+            name = str(body.get("filename") or "file").replace("/", "_")[:200]
+            with self._lock:
+                self.files[file_id] = {"name": name, "title": name,
+                                       "mimetype": mimetypes.guess_type(name)[0] or "application/octet-stream"}
+            return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+        if method == "files.completeUploadExternal":
+            listed = body.get("files")
+            listed = json.loads(listed) if isinstance(listed, str) else listed or []
+            shared = []
+            for item in listed:
+                found = self.files.get(str(item.get("id")))
+                if found is None or "content" not in found:
+                    return {"ok": False, "error": "file_not_found"}
+                found["title"] = item.get("title") or found["name"]
+                url = f"{self.url}/files/{item['id']}/{found['name']}"
+                shared.append({"id": item["id"], "name": found["name"], "title": found["title"],
+                               "mimetype": found["mimetype"], "url_private": url})
+            if body.get("channel_id"):
+                self._post({"channel": body["channel_id"], "thread_ts": body.get("thread_ts"),
+                            "text": body.get("initial_comment") or "", "files": shared}, ts)
+            return {"ok": True, "files": [{"id": f["id"], "title": f["title"]} for f in shared]}
         if method == "assistant.threads.setStatus":
             key = f"{body.get('channel_id')}/{body.get('thread_ts')}"
             with self._lock:
