@@ -85,9 +85,10 @@ def page(browser: Browser, demo: Demo, request: pytest.FixtureRequest) -> Iterat
     expect(page.locator("#user")).to_have_value(REP)
     yield page
     report = getattr(request.node, "rep_call", None)
-    if report is None or report.failed:
+    if report is None or report.failed or errors:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+        (ARTIFACTS / f"{request.node.name}.html").write_text(page.content())
     context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
 

@@ -127,7 +127,10 @@ class Demo:
         with self.slack.changed:
             self.slack.changed.notify_all()
         server = self.server
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        try:  # close the sockets from inside waitress's loop (closing them from here races its select())
+            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        except OSError:  # the loop already closed its trigger
+            wasyncore.close_all(server._map)
         if self._thread is not None:
             self._thread.join(5)
         server.task_dispatcher.shutdown(cancel_pending=True, timeout=2)
