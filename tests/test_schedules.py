@@ -102,6 +102,20 @@ def test_sandbox_follows_zuoras_schedule_and_bill_run_rules(client: ZuoraClient,
         client.put(f"/v1/bill-runs/{run['id']}/cancel", {})
 
 
+def test_creating_a_schedule_checks_its_items(client: ZuoraClient) -> None:
+    base = {"accountKey": "A00000002", "orders": ["O-00000001"]}
+    for items, why in [([{"name": "a", "amount": 1, "percentage": 50}], "either amount or percentage"),
+                       ([{"amount": 1, "runDate": "2026-12-01"}, {"amount": 1, "runDate": "2026-11-01"}],
+                        "chronological"),
+                       ([{"amount": 1}, {"amount": 1, "runDate": "2026-12-01"}], "blank too"),
+                       ([{"percentage": 50}], "totalAmount")]:
+        with pytest.raises(ZuoraAPIError, match=why):
+            client.post("/v1/invoice-schedules", {**base, "scheduleItems": items}, idempotency_key=why)
+    made = client.post("/v1/invoice-schedules", {**base, "totalAmount": 1000, "scheduleItems": [
+        {"percentage": 40, "runDate": "2026-11-01"}, {"percentage": 60}]}, idempotency_key="ok")
+    assert [i["amount"] for i in made["scheduleItems"]] == [400, 600] and made["nextRunDate"] == "2026-11-01"
+
+
 def test_canceling_a_completed_run_returns_the_item_to_pending(client: ZuoraClient, sandbox: ZuoraSandbox) -> None:
     run = client.post("/v1/invoice-schedules/IS-00000001/execute", {}, idempotency_key="k1")
     client.bill_runs.get(run["id"])
@@ -137,6 +151,12 @@ def test_sandbox_schedule_and_bill_run_bodies_match_the_sdk_models(client: Zuora
         assert not errs, "\n".join(errs[:10])
 
     ok(models.InvoiceScheduleResponse, client.get("/v1/invoice-schedules/IS-00000001"))
+    create = {"accountKey": "A00000002", "orders": ["O-00000001"], "notes": "2026 milestones", "scheduleItems": [
+        {"name": "Kick-off", "amount": 100, "runDate": "2026-12-01"}, {"name": "Go-live", "amount": 200}]}
+    ok(models.CreateInvoiceScheduleRequest, create)
+    created = client.post("/v1/invoice-schedules", create, idempotency_key="k0")
+    ok(models.InvoiceScheduleResponse, created)
+    assert created["number"] == "IS-00000004" and created["totalAmount"] == 300
     account_id = sandbox.tenant.find("accounts", "A00000010")["id"]  # type: ignore[index]
     ok(models.QueryInvoiceSchedulesResponse, client.get("/object-query/invoice-schedules", [
         ("filter[]", f"accountid.EQ:{account_id}"), ("expand[]", "invoicescheduleitems")]))
@@ -225,6 +245,13 @@ def test_a_schedule_item_runs_once_and_is_followed_to_the_posted_invoice(
     with pytest.raises(ProposalError, match="already Processed"):
         approvals.drafts().invoice_schedule_run("IS-00000003", "item", 1, "again")
     assert approvals.drafts().invoice_schedule_run("IS-00000003", "item", 2, "next").items[0].position == 2
+    from bot.copilot.answers import render
+    from bot.copilot.schedules import SchedulesArgs, list_invoice_schedules
+    from bot.copilot.tools import ToolContext
+
+    listed = render(list_invoice_schedules(ToolContext(approvals.client, lambda: sandbox.tenant.today),
+                                           SchedulesArgs(key="A00000010"))).text
+    assert f"1. Deposit: 2,000.00 USD, run date 2026-10-11, Processed, invoice {invoice['invoiceNumber']}" in listed
 
 
 def test_an_ad_hoc_run_is_followed_and_left_as_draft_when_asked(

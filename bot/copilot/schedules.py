@@ -58,6 +58,7 @@ class ItemInfo(BaseModel):
     percentage: Decimal | None = None
     status: str
     invoice_id: str | None = None
+    invoice_number: str | None = None
     due: bool = False
 
 
@@ -111,12 +112,22 @@ def list_invoice_schedules(ctx: ToolContext, args: SchedulesArgs) -> SchedulesRe
     account = client.accounts.get(account_key)
     today = ctx.today()
     out = []
+    numbers: dict[str, str] = {}
+
+    def invoice_number(invoice_id: str | None) -> str | None:
+        if not invoice_id or len(numbers) >= 20:
+            return None
+        if invoice_id not in numbers:
+            numbers[invoice_id] = client.invoices.get(invoice_id).invoice_number
+        return numbers[invoice_id]
+
     for s in Schedules(client).of_account(account.account_id):
         if match and match not in s.orders and match not in s.subscriptions():
             continue
         currency = s.currency or account.currency
         items = [ItemInfo(position=n, name=i.name or "item", run_date=i.run_date, amount=i.billable,
                           percentage=i.percentage, status=i.status, invoice_id=i.invoice_id,
+                          invoice_number=invoice_number(i.invoice_id),
                           due=i.status == "Pending" and i.run_date is not None and i.run_date <= today)
                  for n, i in enumerate(s.items, start=1)]
         out.append(ScheduleInfo(schedule_id=s.schedule_id, number=s.number, status=s.status, currency=currency,
@@ -179,7 +190,7 @@ def render_schedules(r: SchedulesResult) -> Answer:
                      f"{money(s.billed, s.currency)}" + (f" · orders {', '.join(s.orders[:5])}" if s.orders else ""))
         for i in s.items:
             share = f" ({i.percentage.normalize():f}%)" if i.percentage is not None else ""
-            doc = f", invoice {i.invoice_id}" if i.invoice_id else ""
+            doc = f", invoice {i.invoice_number or i.invoice_id}" if i.invoice_id else ""
             flag = ""
             if i.due:
                 flag = " · *overdue*" if i.run_date and i.run_date < r.today else " · *due today*"

@@ -21,8 +21,8 @@ from bot.sandbox.billing import Line, add_months, lines_for_month
 from bot.sandbox.errors import SandboxError
 from bot.sandbox.state import Tenant, money
 
-__all__ = ["advance", "cancel_bill_run", "create_bill_run", "execute", "post_invoice", "schedule_body",
-           "seed_schedules"]
+__all__ = ["advance", "cancel_bill_run", "create_bill_run", "create_schedule", "execute", "post_invoice",
+           "schedule_body", "seed_schedules"]
 
 Record = dict[str, Any]
 _FILTER_TYPES = ("Account", "Subscription", "InvoiceSchedule", "BillRunErrors", "FilterCondition")
@@ -75,6 +75,64 @@ def seed_schedules(tenant: Tenant) -> None:
             "specificSubscriptions": [{"orderKey": orders[0], "subscriptionKey": subs[0]["subscriptionNumber"]}]
             if orders and subs else [], "createdDate": created, "updatedDate": created}, "number")
         _refresh(tenant.invoice_schedules[schedule_id])
+
+
+def create_schedule(tenant: Tenant, body: Record) -> Record:
+    """`POST /v1/invoice-schedules`: items with an amount or a percentage, run dates in order, and after a blank
+    run date only blank ones (such items never run by themselves)."""
+    account = tenant.find("accounts", str(body.get("accountKey") or ""))
+    if account is None:
+        raise SandboxError(20, "accountKey is required and must name an existing account.")
+    orders = body.get("orders")
+    if not isinstance(orders, list) or not orders or not 1 <= len(orders) <= 10:
+        raise SandboxError(20, "orders is required (1 to 10 order numbers or ids).")
+    for key in orders:
+        order = tenant.find("orders", str(key))
+        if order is None:
+            raise SandboxError(20, f"Invalid order {key!r}.")
+    raw = body.get("scheduleItems")
+    if not isinstance(raw, list) or not 1 <= len(raw) <= 50:
+        raise SandboxError(20, "scheduleItems must have 1 to 50 items.")
+    total = Decimal(str(body.get("totalAmount") or 0))
+    rows, last, blank = [], None, False
+    for n, item in enumerate(raw, start=1):
+        if not isinstance(item, dict) or (item.get("amount") is None) == (item.get("percentage") is None):
+            raise SandboxError(20, f"Schedule item {n}: give either amount or percentage.")
+        try:
+            run_date = date.fromisoformat(str(item["runDate"])) if item.get("runDate") else None
+        except ValueError:
+            raise SandboxError(20, f"Schedule item {n}: runDate must be yyyy-mm-dd.") from None
+        if run_date is None:
+            blank = True
+        elif blank or (last is not None and run_date < last):
+            raise SandboxError(20, "Run dates must be chronological, and items after a blank run date must be "
+                                   "blank too.")
+        last = run_date or last
+        percentage = Decimal(str(item["percentage"])) if item.get("percentage") is not None else None
+        amount = money(Decimal(str(item["amount"]))) if item.get("amount") is not None else None
+        rows.append({"id": tenant.new_id("invoicescheduleitem"), "name": str(item.get("name") or f"Item {n}")[:100],
+                     "amount": amount, "percentage": percentage, "actualAmount": amount, "runDate": run_date,
+                     "status": "Pending", "invoiceId": None, "creditMemoId": None,
+                     "targetDateForAdditionalSubscriptions": None})
+    if any(r["percentage"] is not None for r in rows):
+        if total <= 0:
+            raise SandboxError(20, "Percentage items need the order amount (totalAmount) in the sandbox.")
+        if sum((r["percentage"] or Decimal(0) for r in rows), Decimal(0)) > 100:
+            raise SandboxError(20, "The percentages add up to more than 100.")
+        for r in rows:
+            if r["percentage"] is not None:
+                r["amount"] = r["actualAmount"] = money(total * r["percentage"] / 100)
+    total = total or sum((r["amount"] for r in rows), Decimal(0))
+    now = tenant.now()
+    schedule = tenant.add("invoice_schedules", {
+        "id": tenant.new_id("invoiceschedule"), "number": tenant.next_number("invoiceschedule", "IS-{:08d}"),
+        "accountId": account["id"], "currency": account["currency"], "orders": [str(o) for o in orders],
+        "notes": str(body.get("notes") or "")[:255], "status": "Pending", "totalAmount": money(total),
+        "actualAmount": money(total), "billedAmount": Decimal("0.00"), "unbilledAmount": money(total),
+        "invoiceSeparately": bool(body.get("invoiceSeparately")), "scheduleItems": rows, "specificSubscriptions": [],
+        "createdDate": now, "updatedDate": now}, "number")
+    _refresh(schedule)
+    return schedule
 
 
 def _refresh(schedule: Record) -> None:

@@ -1,4 +1,4 @@
-"""Invoice schedules (get, list through Object Query, execute), ad hoc bill runs (create, cancel) and
+"""Invoice schedules (create, get, list through Object Query, execute), ad hoc bill runs (create, cancel) and
 posting a Draft invoice; the rules live in `bot.sandbox.schedules`."""
 
 from __future__ import annotations
@@ -32,6 +32,12 @@ def _run_body(run: dict[str, Any]) -> dict[str, Any]:
 @route("GET", "/v1/invoice-schedules/{key}")
 def get_schedule(call: Call) -> Reply:
     return Reply({**render.v1(schedules.schedule_body(_schedule(call))), "success": True})
+
+
+@route("POST", "/v1/invoice-schedules")
+def create_schedule(call: Call) -> Reply:
+    schedule = schedules.create_schedule(call.tenant, call.json())
+    return Reply({**render.v1(schedules.schedule_body(schedule)), "success": True})
 
 
 @route("POST", "/v1/invoice-schedules/{key}/execute")
