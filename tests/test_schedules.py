@@ -314,3 +314,30 @@ def test_a_restart_resumes_following(tmp_path: Path, client: ZuoraClient, sandbo
     follow(Follower(again, outbox2), outbox2, wall)
     assert "Posted" in again.get(record.id).outcome["message"]  # type: ignore[union-attr]
     assert len(sandbox.requests_to(EXECUTE, "POST")) == 1
+
+
+def test_a_completion_callout_hurries_the_follow_up(approvals: Approvals, outbox: Outbox, wall: Clock) -> None:
+    follower = Follower(approvals, outbox, callouts=True)  # a callout is configured: polls are a slow backstop
+    approvals.on_change = follower.on_change
+    record = approvals.open(approvals.drafts().invoice_schedule_run("IS-00000003", "next", None, "x"),
+                            requester=REP, team=TEAM, channel="C0")
+    approvals.run(approve(approvals, record.id, clicker=LEAD).record)  # type: ignore[arg-type]
+    assert outbox.claim([FOLLOW_TOPIC]) == []  # not due yet
+    bill_run_id = approvals.get(record.id).outcome["zuora_ids"]["bill_run_id"]  # type: ignore[union-attr]
+    assert follower.hurry(bill_run_id) and not follower.hurry("no-such-run")
+    assert [i.payload["id"] for i in outbox.claim([FOLLOW_TOPIC])] == [record.id]
+
+
+def test_the_guard_keeps_a_model_to_the_schedule_and_account_named() -> None:
+    from bot.copilot.ask import Ask
+
+    asked = Ask.read("run schedule IS-00000003 the next item")
+    assert "invoice_schedule_run" in asked.kinds
+    assert asked.refusal("propose_invoice_schedule_run", {"schedule": "IS-00000003", "which": "next"}) is None
+    refused = asked.refusal("propose_invoice_schedule_run", {"schedule": "IS-00000001", "which": "next"})
+    assert refused is not None and refused.code == "schedule_not_named"
+    assert asked.refusal("propose_bill_run", {"account": "A00000010"}).code == "kind_not_asked"  # type: ignore[union-attr]
+    assert asked.refusal_of({"kind": "invoice_schedule_run", "schedule_number": "IS-00000001"}) is not None
+    billing = Ask.read("bill A00000010 now")
+    assert billing.refusal("propose_bill_run", {"account": "A00000010"}) is None
+    assert billing.refusal("propose_bill_run", {"account": "A00000007"}).code == "account_not_named"  # type: ignore[union-attr]
