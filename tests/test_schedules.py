@@ -341,3 +341,16 @@ def test_the_guard_keeps_a_model_to_the_schedule_and_account_named() -> None:
     billing = Ask.read("bill A00000010 now")
     assert billing.refusal("propose_bill_run", {"account": "A00000010"}) is None
     assert billing.refusal("propose_bill_run", {"account": "A00000007"}).code == "account_not_named"  # type: ignore[union-attr]
+
+
+def test_an_item_processed_after_the_card_was_made_runs_nothing(approvals: Approvals, client: ZuoraClient,
+                                                                 sandbox: ZuoraSandbox) -> None:
+    record = approvals.open(approvals.drafts().invoice_schedule_run("IS-00000003", "item", 1, "x"),
+                            requester=REP, team=TEAM, channel="C0")
+    run = client.post("/v1/invoice-schedules/IS-00000003/execute", {}, idempotency_key="someone-in-zuora")
+    client.bill_runs.get(run["id"])
+    client.bill_runs.get(run["id"])  # item 1 is Processed now, billed from Zuora's UI
+    result = approvals.run(approve(approvals, record.id, clicker=LEAD).record)  # type: ignore[arg-type]
+    assert result.kind == "stale", result.message
+    assert "IS-00000003 Pending; item 1 Pending → IS-00000003 PartiallyProcessed; item 1 Processed" in result.message
+    assert len(sandbox.requests_to(EXECUTE, "POST")) == 1  # only the one made in Zuora

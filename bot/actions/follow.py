@@ -7,7 +7,9 @@ so a restart resumes following it. `handle()` reads the bill run:
     Pending / Processing     look again later: 5 s, 10 s, 20 s … capped (`cap`), at most `max_checks` times
                              (with Zuora callouts configured, the completion callout hurries the row instead)
     Completed / Posted       the invoices it generated; Draft ones are posted when the proposal says so
-                             (re-read first: an invoice already posted is not posted again after a crash)
+                             (`PUT /v1/invoices/{id}/post`, the one write outside `executor`: it takes no
+                             Idempotency-Key, so each invoice is re-read first and only a Draft is posted;
+                             after a crash an invoice already posted is not posted again)
     Error / Canceled         Zuora's error message
     still running at the end of the bound: the card says so and points to Zuora
 

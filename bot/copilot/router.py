@@ -189,7 +189,8 @@ def _propose(cleaned: str) -> Route:
                                                       for m in words.finditer(cleaned))), None)
     if kind is None:
         return _clarify("I can propose credit memos, write-offs, payment retries, payment plans, reminder "
-                        "emails and collections escalations; anything else is done in Zuora.")
+                        "emails, collections escalations, invoice schedule runs (`run schedule IS-00000003 the "
+                        "next item`) and ad hoc bill runs (`bill A00000010 now`); anything else is done in Zuora.")
     quoted = _QUOTED.search(cleaned)
     stripped = _QUOTED.sub(" ", cleaned)
     because = _BECAUSE.search(stripped)
