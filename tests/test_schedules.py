@@ -354,3 +354,15 @@ def test_an_item_processed_after_the_card_was_made_runs_nothing(approvals: Appro
     assert result.kind == "stale", result.message
     assert "IS-00000003 Pending; item 1 Pending → IS-00000003 PartiallyProcessed; item 1 Processed" in result.message
     assert len(sandbox.requests_to(EXECUTE, "POST")) == 1  # only the one made in Zuora
+
+
+def test_a_bill_run_made_before_a_crash_is_found_by_its_name(approvals: Approvals, client: ZuoraClient) -> None:
+    proposal = approvals.drafts().bill_run("A00000010", date(2026, 12, 1), "x")
+    assert proposal.find(client, "p-123") is None  # nothing was sent yet
+    request = proposal.request(date(2026, 11, 20), ref="p-123")
+    made = client.post(request.path, request.body, idempotency_key="p-123")
+    found = proposal.find(client, "p-123")
+    assert found is not None and found.status == "succeeded" and found.zuora_ids["bill_run_id"] == made["id"]
+    assert "found in Zuora" in found.message
+    single = approvals.drafts().invoice_schedule_run("IS-00000003", "next", None, "x")
+    assert single.find(client, "p-9") is None  # an execute is re-sent with the same key instead

@@ -85,6 +85,9 @@ class BillRunNow(ProposalBase):
                                     f"invoice.", document=number,
                        zuora_ids={"bill_run_id": str(body.get("id")), "bill_run_number": number})
 
+    def find(self, client: ZuoraClient, ref: str) -> Outcome | None:
+        return find_run(client, self.request(date.today(), ref), ref, self.outcome)
+
     def reread(self, client: ZuoraClient) -> Snapshot:
         account = client.accounts.get(self.account_id)
         through = _invoiced_through(client, account.account_id)
@@ -93,6 +96,18 @@ class BillRunNow(ProposalBase):
     def again(self, drafts: DraftContext) -> BillRunNow:
         target = max(self.target_date, drafts.today)
         return draft(drafts, self.account_number, target, self.reason, post_invoice=self.post_invoice)
+
+
+def find_run(client: ZuoraClient, request: ZuoraRequest, ref: str, outcome: Any) -> Outcome | None:
+    """The bill run a `POST /v1/bill-runs` made, found by its name (which carries the proposal id)."""
+    name = request.body.get("name") if request.path == "/v1/bill-runs" else None
+    if not ref or not name:
+        return None  # an execute: re-sent with the same Idempotency-Key, Zuora answers with the stored run
+    for run in client.bill_runs.query(filters=[f"name.EQ:{name}"], sort=None, page_size=10):
+        found: Outcome = outcome(client, {"id": run.bill_run_id, "billRunNumber": run.bill_run_number})
+        return Outcome(found.status, found.message.replace(" started", " found in Zuora"), found.document,
+                       found.zuora_ids)
+    return None
 
 
 def _snapshot(account_id: str, balance: Decimal, status: str, through: date | None) -> Snapshot:

@@ -96,6 +96,11 @@ class InvoiceScheduleRun(ProposalBase):
                                     f"({len(self.items)} item(s)); following it to the invoice.", document=number,
                        zuora_ids={"bill_run_id": str(body.get("id")), "bill_run_number": number})
 
+    def find(self, client: ZuoraClient, ref: str) -> Outcome | None:
+        from bot.actions.kinds.bill_run import find_run
+
+        return find_run(client, self.request(self.target_date, ref), ref, self.outcome)
+
     def reread(self, client: ZuoraClient) -> Snapshot:
         return _snapshot(client, Schedules(client).get(self.schedule_id), self.items)
 
