@@ -100,7 +100,10 @@ def list_invoice_schedules(ctx: ToolContext, args: SchedulesArgs) -> SchedulesRe
     if key.startswith("A-S"):
         account_key, match = str(client.subscriptions.get(key).account_id or ""), key
     elif key.startswith("O-"):
-        order = client.get(f"/v1/orders/{key}")
+        try:
+            order = client.get(f"/v1/orders/{key}")
+        except ZuoraNotFound:
+            raise ToolError("not_found", f"I couldn't find order {key} in Zuora; try its account number.") from None
         subs = [str(s.get("subscriptionNumber")) for s in (order.get("order") or {}).get("subscriptions") or []]
         account_key, match = str((order.get("order") or {}).get("existingAccountNumber") or ""), key
         if not account_key and subs:
