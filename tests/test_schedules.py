@@ -366,3 +366,14 @@ def test_a_bill_run_made_before_a_crash_is_found_by_its_name(approvals: Approval
     assert "found in Zuora" in found.message
     single = approvals.drafts().invoice_schedule_run("IS-00000003", "next", None, "x")
     assert single.find(client, "p-9") is None  # an execute is re-sent with the same key instead
+
+
+def test_read_only_posts_no_invoice(approvals: Approvals, follower: Follower, outbox: Outbox, sandbox: ZuoraSandbox,
+                                    wall: Clock) -> None:
+    record = approvals.open(approvals.drafts().invoice_schedule_run("IS-00000003", "next", None, "x"),
+                            requester=REP, team=TEAM, channel="C0")
+    approvals.run(approve(approvals, record.id, clicker=LEAD).record)  # type: ignore[arg-type]
+    approvals.read_only = True  # switched on while the bill run was running
+    follow(follower, outbox, wall)
+    assert "READ_ONLY is set: nothing was posted" in approvals.get(record.id).outcome["message"]  # type: ignore[union-attr]
+    assert not sandbox.requests_to("/v1/invoices/*/post", "PUT")

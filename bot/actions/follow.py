@@ -126,7 +126,7 @@ class Follower:
         if not invoices:
             return (f"Bill run {number} completed with no invoice for {record.proposal.account_number} (nothing was "
                     f"due by its target date)."), {}
-        post = bool(getattr(record.proposal, "post_invoice", False))
+        post = bool(getattr(record.proposal, "post_invoice", False)) and not self.approvals.read_only
         parts, refused = [], []
         for invoice in invoices[:20]:
             current = client.invoices.get(invoice.invoice_id)
@@ -140,6 +140,8 @@ class Follower:
         message = f"Bill run {number} completed: {'; '.join(parts)}."
         if refused:
             message += f" Zuora refused to post {'; '.join(refused)}; it stays a Draft."
+        elif self.approvals.read_only and getattr(record.proposal, "post_invoice", False):
+            message += " READ_ONLY is set: nothing was posted; post it in Zuora."
         elif not post:
             message += " Left as Draft for review (post it in Zuora)."
         return message, {"invoice_numbers": ",".join(i.invoice_number for i in invoices[:20])}
