@@ -67,7 +67,8 @@ class BillRunNow(ProposalBase):
         if len(self.lines) > len(shown):
             rows.append(f"… and {len(self.lines) - len(shown)} more line(s)")
         return [("What will be billed", "\n".join(rows)),
-                ("How", f"invoiced through {self.invoiced_through or 'never'}; Zuora bills every period that starts "
+                ("How", f"last invoiced for the period starting {self.invoiced_through or 'never'}; Zuora bills "
+                        f"every period that starts "
                         f"by {self.target_date}, invoice date {self.invoice_date}. The bill run is followed until the "
                         f"invoices exist" + ("; Drafts are then posted." if self.post_invoice else "."))]
 
