@@ -165,7 +165,8 @@ def test_tool_schemas_come_from_argument_models_and_docstrings(copilot: Copilot)
                             "propose_write_off", "propose_payment_retry", "propose_payment_plan",
                             "propose_dunning_email", "propose_collections_escalation",
                             "propose_subscription_change", "propose_retention_offer", "churn_risk",
-                            "accounts_at_risk"}
+                            "accounts_at_risk",
+                            "list_invoice_schedules", "propose_invoice_schedule_run", "propose_bill_run"}
     assert "nothing changes in Zuora now" in schemas["propose_credit_memo"]["description"]
     explain = schemas["explain_invoice"]
     assert explain["parameters"]["required"] == ["invoice"]

@@ -42,19 +42,24 @@ _KINDS = (
     ("subscription_change", r"upgrade[ds]?|downgrade[ds]?|switch|move|migrate|change (?:the |their |its )?plan|"
                             r"add(?:ed|ing)?|remov(?:e|ed|ing)|drop|seats?|licen[cs]es?|add-?ons?"),
     ("retention_offer", r"(?:retention )?offer|(?:retention )?discount|\d+ ?%|percent off"),
+    ("invoice_schedule_run", r"(?:run|execute|bill)\s+(?:the\s+)?(?:invoice\s+)?schedules?|schedule\s+items?"),
+    ("bill_run", r"bill\s+(?:A\d{3,12}|it|them|the account|now)|(?:ad[ -]hoc\s+)?bill[ -]run|invoice (?:them|it) now"),
 )
 _KIND_WORDS = [(kind, re.compile(rf"\b(?:{words})\b", re.IGNORECASE)) for kind, words in _KINDS]
 _INVOICE = re.compile(r"(?<![\w-])(?:inv(?:oice)?[\s#:_-]*\d{1,12}|#\s?\d{1,12}|[0-9a-f]{32})(?![\w-])", re.IGNORECASE)
 _ACCOUNT = re.compile(r"(?<![\w-])(A\d{3,12}|[0-9a-f]{32})(?![\w-])", re.IGNORECASE)
 _STOP = {"the", "this", "that", "account", "customer", "invoice", "credit", "please", "them", "they", "their",
          "write", "off", "retry", "plan", "remind", "escalate", "collections", "payment", "payments", "balance"}
-_ACCOUNT_KINDS = {"collections_escalation"}
+_ACCOUNT_KINDS = {"collections_escalation", "bill_run"}
+_SCHEDULE_KINDS = {"invoice_schedule_run"}
+_SCHEDULE = re.compile(r"(?<![\w-])(IS-\d{3,12})(?![\w-])", re.IGNORECASE)
 _SUBSCRIPTION_KINDS = {"subscription_change", "retention_offer"}
 """Kinds that act on a subscription: the requester must have named it (A-S…)."""
 _SUBSCRIPTION = re.compile(r"(?<![\w-])(A-S\d{3,12})(?![\w-])", re.IGNORECASE)
 _KIND_LABEL = {"credit_memo": "a credit memo", "write_off": "a write-off", "payment_retry": "a payment retry",
                "payment_plan": "a payment plan", "dunning_email": "a reminder email",
                "collections_escalation": "a collections escalation",
+               "invoice_schedule_run": "an invoice schedule run", "bill_run": "an ad hoc bill run",
                "subscription_change": "a subscription change", "retention_offer": "a retention offer"}
 
 
@@ -183,6 +188,11 @@ class Ask:
         return self.invoices | self.resolved_invoices
 
     @property
+    def _schedules(self) -> frozenset[str]:
+        """Invoice schedule numbers in the requester's words."""
+        return frozenset(m.group(1).upper() for m in _SCHEDULE.finditer(self.words))
+
+    @property
     def _accounts(self) -> frozenset[str]:
         return self.accounts | self.resolved_accounts
 
@@ -200,6 +210,11 @@ class Ask:
                 return Refusal("subscription_not_named", "The requester did not name that subscription. Propose only "
                                                          "for the subscription they named (A-S…).")
             return self._amount_refusal(args.get("percent")) if kind == "retention_offer" else None
+        if kind in _SCHEDULE_KINDS:
+            if str(args.get("schedule") or "").strip().upper() not in self._schedules:
+                return Refusal("schedule_not_named", "The requester did not name that invoice schedule. Propose only "
+                                                     "for the schedule they named.")
+            return None
         if kind in _ACCOUNT_KINDS:
             account = str(args.get("account") or "")
             if not (account.strip().upper() in self._accounts or self._typed_name(account)):
@@ -236,6 +251,10 @@ class Ask:
             if str(proposal.get("subscription_number") or "").upper() not in self.subscriptions:
                 return Refusal("subscription_not_named", "The requester did not name that subscription.")
             return self._amount_refusal(proposal.get("percent")) if kind == "retention_offer" else None
+        if kind in _SCHEDULE_KINDS:
+            if str(proposal.get("schedule_number") or "").upper() not in self._schedules:
+                return Refusal("schedule_not_named", "The requester did not name that invoice schedule.")
+            return None
         if kind in _ACCOUNT_KINDS:
             keys = {str(proposal.get(k) or "").upper() for k in ("account_number", "account_id")} - {""}
             if not keys & self._accounts and not self._typed_name(str(proposal.get("account_name") or "")):

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from bot.copilot import (
     propose,  # noqa: F401 (registers the propose_* tools)
     risk,  # noqa: F401 (registers the churn-risk tools)
+    schedules,  # noqa: F401 (registers the invoice-schedule and bill-run tools)
 )
 from bot.copilot.results import Citation, Result
 from bot.copilot.tools import TOOLS, Tool, ToolContext, ToolError
