@@ -39,6 +39,7 @@ _KINDS = (
     ("payment_plan", r"payment plan|plan(?=\s+(?:for\s+)?(?:inv|#|invoice))|instal+ments?|spread (?:it|the)"),
     ("dunning_email", r"dunning|remind(?:er)?s?|resend|re-?send|chase|nudge"),
     ("collections_escalation", r"escalat\w*|collections?"),
+    ("invoice_note", r"(?:customer |invoice )?(?:notes?|summar(?:y|ies|i[sz]e))"),
 )
 _KIND_WORDS = [(kind, re.compile(rf"\b(?:{words})\b", re.IGNORECASE)) for kind, words in _KINDS]
 _INVOICE = re.compile(r"(?<![\w-])(?:inv(?:oice)?[\s#:_-]*\d{1,12}|#\s?\d{1,12}|[0-9a-f]{32})(?![\w-])", re.IGNORECASE)
@@ -48,7 +49,7 @@ _STOP = {"the", "this", "that", "account", "customer", "invoice", "credit", "ple
 _ACCOUNT_KINDS = {"collections_escalation"}
 _KIND_LABEL = {"credit_memo": "a credit memo", "write_off": "a write-off", "payment_retry": "a payment retry",
                "payment_plan": "a payment plan", "dunning_email": "a reminder email",
-               "collections_escalation": "a collections escalation"}
+               "collections_escalation": "a collections escalation", "invoice_note": "a customer note"}
 
 
 @dataclass(frozen=True)

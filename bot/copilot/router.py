@@ -270,9 +270,28 @@ def progress(decision: Route) -> str:
     return phrases.get(decision.tool or "", "Looking it up in Zuora…")
 
 
+_NOTE = re.compile(r"\b(?:draft|write|prepare|make)\s+(?:an?\s+|the\s+)?(?:customer\s+|invoice\s+)?"
+                   r"(?:note|summary)\b|\b(?:customer|invoice)\s+(?:note|summary)\b", re.IGNORECASE)
+_IN_LANGUAGE = re.compile(r"\b(?:in|auf|en)\s+([^\W\d_]{2,20}(?:[-_][A-Za-z]{2})?)\s*[.!?]?\s*$", re.IGNORECASE)
+
+
+def _note(cleaned: str) -> Route:
+    """`draft note INV-42`, `… in German`: a customer note for an invoice (only drafts a proposal)."""
+    invoice = _INVOICE.search(cleaned)
+    if not invoice:
+        return _clarify("Which invoice should the note be for? For example: `draft note INV-42 in German`.")
+    args: dict[str, Any] = {"invoice": invoice.group(0).strip()}
+    language = _IN_LANGUAGE.search(cleaned[invoice.end():])
+    if language:
+        args["language"] = language.group(1)
+    return Route("tool", "propose_invoice_note", args)
+
+
 def _route(cleaned: str) -> Route:
     if not cleaned or _HELP.match(cleaned):
         return Route("help")
+    if _NOTE.search(cleaned):
+        return _note(cleaned)
     if _ACTIONS.search(cleaned):
         return _propose(cleaned)
     invoice = _INVOICE.search(cleaned)
