@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -37,11 +38,19 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class NoteSettings:
-    """The settings a note draft reads (from `Settings`)."""
+    """The settings a note draft reads (from `Settings`), and the model that may rephrase (None: templates only)."""
 
     language_field: str = "Language__c"
     default_language: str = "en"
     note_field: str = "AI_Summary__c"
+    model: ChatModel | None = None
+
+    @classmethod
+    def of(cls, settings: Any, model: ChatModel | None = None) -> NoteSettings:
+        """From `bot.config.Settings`."""
+        return cls(language_field=settings.customer_language_field,
+                   default_language=settings.default_customer_language, note_field=settings.invoice_note_field,
+                   model=model)
 
 
 def draft_note(ctx: DraftContext, typed: str, *, language: str | None = None,
@@ -64,6 +73,7 @@ def draft_note(ctx: DraftContext, typed: str, *, language: str | None = None,
         note = compose(explanation, choice)
     except NoteError as exc:
         raise ProposalError(str(exc)) from None
+    model = model or settings.model
     if model is not None:
         note = rephrase(model, note)
     amount = max(invoice.amount, Decimal(0))
@@ -121,7 +131,7 @@ def propose_invoice_note(ctx: ToolContext, args: NoteArgs) -> ProposalResult:
     or the one asked for. Only drafts a proposal: an approver must approve before it is written to Zuora."""
     try:
         proposal = draft_note(DraftContext(ctx.client, ctx.today()), args.invoice, language=args.language,
-                              reason="customer note requested in Slack")
+                              settings=ctx.notes or NoteSettings(), reason="customer note requested in Slack")
     except (ProposalError, UnknownLanguage) as exc:
         raise ToolError("invalid", str(exc)) from None
     return ProposalResult(kind=proposal.kind, sentence=proposal.sentence(), proposal=proposal.model_dump(mode="json"))

@@ -99,6 +99,8 @@ class ToolContext:
 
     client: ZuoraClient
     today: Callable[[], date] = date.today
+    notes: Any = None
+    """`bot.copilot.notes.NoteSettings` for `propose_invoice_note` (None: the defaults)."""
 
 
 @dataclass(frozen=True)
