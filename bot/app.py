@@ -28,7 +28,8 @@ from bot.copilot import Copilot, LiteLLMModel, Toolbox, ToolContext
 from bot.copilot.history import History
 from bot.copilot.notes import NoteSettings
 from bot.storage import open_db
-from bot.webhooks.events import DM_TOPIC, PROPOSE_TOPIC, Events
+from bot.webhooks.billrun_notes import NotePlan
+from bot.webhooks.events import DM_TOPIC, NOTE_TOPIC, PROPOSE_TOPIC, Events
 from bot.webhooks.inbox import CALLOUT_TOPIC
 from bot.zuora import ZuoraClient
 
@@ -81,7 +82,8 @@ class Services:
             return
         self.outbox.release_dead()
         self.outbox.wake_waiting("card")  # the previous process's card backstops: due now
-        self.worker = Worker(self.outbox, {CALLOUT_TOPIC: self.events.handle}, threads=8, name="callout")
+        self.worker = Worker(self.outbox, {CALLOUT_TOPIC: self.events.handle, NOTE_TOPIC: self.events.apply_note},
+                             threads=8, name="callout")
         self.spawn("outbox-callouts", self.worker.run, self.stop)
         if self.notifier is not None:
             self.spawn("outbox-notifier", self.notifier.run, self.stop)
@@ -177,6 +179,8 @@ def build(settings: Settings, *, sandbox: ZuoraSandbox | None = None, database: 
                          escalate_after_days=settings.dunning_escalate_after_days)
     events = Events(zuora=zuora, db=db, outbox=outbox, approvals=approvals, channel=settings.collections_channel,
                     subscribers=subscribers, today=today, rules=rules)
+    if settings.billrun_notes:
+        events.notes = NotePlan.of(settings, NoteSettings.of(settings, model))
     return Services(settings=settings, zuora=zuora, copilot=copilot, today=today, db=db, history=History(db),
                     subscribers=subscribers, outbox=outbox, events=events, approvals=approvals, sandbox=box)
 

@@ -60,6 +60,10 @@ class Result:
     message: str = ""
 
 
+AUTOPILOT = "autopilot"
+"""The actor the audit names for proposals applied without a click."""
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -197,6 +201,36 @@ class Approvals:
             record, first_look = self.store.get(proposal_id), False  # someone else moved it first: look again
         current = self.store.get(proposal_id)
         return Result("already", current, _already(current) if current else "")
+
+    def autopilot(self, proposal_id: str) -> Result:
+        """Claim and run, without a click, a pending proposal drafted for the autopilot (`NOTE_AUTOPILOT`): only a
+        kind whose `autopilot` flag is set; audited as approved by `autopilot`; READ_ONLY still refuses."""
+        record = self.store.get(proposal_id)
+        if record is None:
+            return Result("not_found", None, "This proposal no longer exists.")
+        if not getattr(record.proposal, "autopilot", False):
+            return Result("denied", record, "This proposal was not drafted for the autopilot.")
+        if record.status != "pending":
+            return Result("already", record, _already(record))
+        if self.read_only:
+            with transaction(self.db):
+                self._audit(record, AUTOPILOT, "approve_refused", "read_only",
+                            detail="READ_ONLY is set: nothing is executed")
+            return Result("read_only", record, "The bot is in read-only mode (READ_ONLY=true): nothing is executed.")
+        request = record.proposal.request(self.today(), ref=record.id)
+        with transaction(self.db):
+            claimed = self.store.transition(record.id, ("pending",), "executing", now=self.now(),
+                                            approvals=(AUTOPILOT,), expect_approvals=record.approvals,
+                                            expect_version=record.version, request=request)
+            if claimed:
+                self._audit(record, AUTOPILOT, "approved", "autopilot", detail="applied by the autopilot")
+                current = self.store.get(record.id)
+                assert current is not None
+                self._audit(current, AUTOPILOT, "executing", "executing")
+        claimed_record = self.store.get(record.id)
+        if not claimed or claimed_record is None:
+            return Result("already", claimed_record, _already(claimed_record) if claimed_record else "")
+        return self.run(claimed_record)
 
     def run(self, record: Record) -> Result:
         """Execute a claimed proposal through the one checked path to Zuora, and record what happened."""

@@ -30,8 +30,9 @@ from bot.copilot.results import ProposalResult
 from bot.copilot.tools import InvoiceKey, ToolContext, ToolError, tool
 from bot.notes import Choice, Note, NoteError, UnknownLanguage, compose, language_named, locale_for, resolve
 from bot.notes.compose import short_form
+from bot.zuora import Account, Invoice
 
-__all__ = ["NoteSettings", "draft_note", "propose_invoice_note", "rephrase", "rephrase_problems"]
+__all__ = ["NoteSettings", "draft_note", "draft_note_for", "propose_invoice_note", "rephrase", "rephrase_problems"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,14 @@ def draft_note(ctx: DraftContext, typed: str, *, language: str | None = None,
                model: ChatModel | None = None, autopilot: bool = False) -> InvoiceNote:
     """An `InvoiceNote` proposal for the invoice `typed`, in `language` (a name or code) or the customer's."""
     invoice, account = note_target(ctx, typed)
+    return draft_note_for(ctx, invoice, account, language=language, settings=settings, reason=reason, model=model,
+                          autopilot=autopilot)
+
+
+def draft_note_for(ctx: DraftContext, invoice: Invoice, account: Account, *, language: str | None = None,
+                   settings: NoteSettings = NoteSettings(), reason: str = "customer note",
+                   model: ChatModel | None = None, autopilot: bool = False) -> InvoiceNote:
+    """`draft_note` for an invoice and account already read (a bill run reads them once)."""
     client = ctx.client
     items, previous = client.concurrently(lambda: client.invoices.items(invoice.invoice_id),
                                           lambda: client.invoices.previous(invoice))

@@ -213,7 +213,8 @@ MAX_DIGEST_ROWS = 45
 def digest_card(records: list[Record], *, now: datetime) -> dict[str, Any]:
     """Many proposals in one message (a bill-run day of declines): one row each, with a menu to decide."""
     pending = sum(r.status == "pending" for r in records)
-    header = f"{len(records)} declined payments: {pending} proposal(s) waiting for a decision"
+    what = "customer notes ready" if all(r.kind == "invoice_note" for r in records) else "declined payments"
+    header = f"{len(records)} {what}: {pending} proposal(s) waiting for a decision"
     blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": header[:150]}}]
     shown = records[:MAX_DIGEST_ROWS]
     room = 11_000 // max(len(shown), 1)  # Slack refuses a message over ~12k characters of blocks
