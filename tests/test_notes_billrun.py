@@ -90,6 +90,33 @@ def test_bill_run_notes_are_grouped_and_large_ones_reviewed_alone(tmp_path: Path
         assert invoice is not None
         slack.wait_for(lambda rs: "AI_Summary__c" in invoice, timeout=30)
         assert invoice["AI_Summary__c"].startswith(f"Invoice {LARGE}") and "comments" not in invoice
+
+        # "Approve all" on each grouped card: every grouped invoice carries its note
+        covered: set[str] = set()
+        clicks = []
+        for r in reversed([r for r in slack.requests if r.method in ("chat.postMessage", "chat.update")]):
+            for b in r.body.get("blocks", []):
+                for e in b.get("elements", []) if b.get("type") == "actions" else []:
+                    if e.get("action_id") == "approval.approve_all":
+                        ids = {v.split(":")[0] for v in e["value"].split()}
+                        if not ids & covered:
+                            covered |= ids
+                            clicks.append(e["value"])
+        records = store.all()
+        grouped = {r.id for r in records if len(store.on_card(r.channel, r.message_ts or "")) > 1}
+        assert covered == grouped and len(grouped) >= total - 4  # the notifier may post a lone row as its own card
+        for value in clicks:
+            assert stack.action("approval.approve_all", value, user=APPROVER,
+                                message={"ts": "1790000000.000002"}).status_code == 200
+        numbers = {r.proposal.invoice_number for r in records if r.id in grouped}
+        assert LARGE not in numbers and marked[0] not in numbers
+        invoices = [stack.sandbox.tenant.find("invoices", n) for n in numbers]
+        slack.wait_for(lambda rs: all("AI_Summary__c" in i for i in invoices if i), timeout=90)
+        owner_invoice = stack.sandbox.tenant.find("invoices", marked[0])
+        assert owner_invoice is not None and "AI_Summary__c" not in owner_invoice  # the owner has not approved
+        audit = AuditLog(stack.services.db)
+        assert len([r for r in audit.rows() if r.action == "succeeded"]) == len(grouped) + 1
+        assert audit.verify() == []
     finally:
         stack.close()
 

@@ -19,11 +19,13 @@ from bot.actions.store import Record
 from bot.money import money
 from bot.slack.mrkdwn import escape, mention
 
-__all__ = ["APPROVE", "EDIT", "EDIT_VIEW", "REJECT", "REJECT_VIEW", "REPROPOSE", "ROW", "approval_card",
+__all__ = ["APPROVE", "APPROVE_ALL", "EDIT", "EDIT_VIEW", "REJECT", "REJECT_VIEW", "REPROPOSE", "ROW", "approval_card",
            "card_value", "digest_card", "edit_modal", "home_section", "parse_value", "reject_modal", "who"]
 
 APPROVE, REJECT, EDIT, REPROPOSE = "approval.approve", "approval.reject", "approval.edit", "approval.repropose"
 ROW = "approval.row"
+APPROVE_ALL = "approval.approve_all"
+"""On a grouped card of customer notes: its value is the rows' `<id>:<version>` joined by spaces."""
 """The per-row menu of a digest card; its option values are `approve:<id>:<version>`, `reject:…`, `edit:…`."""
 REJECT_VIEW, EDIT_VIEW = "approval.reject_view", "approval.edit_view"
 
@@ -235,6 +237,12 @@ def digest_card(records: list[Record], *, now: datetime) -> dict[str, Any]:
                 {"text": {"type": "plain_text", "text": label}, "value": f"{verb}:{card_value(r)}"}
                 for label, verb in options]}
         blocks.append(row)
+    waiting = [r for r in shown if r.status == "pending"]
+    if len(waiting) > 1 and all(r.kind == "invoice_note" for r in records):
+        blocks.append({"type": "actions", "elements": [{
+            "type": "button", "action_id": APPROVE_ALL, "style": "primary",
+            "text": {"type": "plain_text", "text": f"Approve all {len(waiting)}"},
+            "value": " ".join(card_value(r) for r in waiting)[:2000]}]})
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
         "Each row is a separate proposal; nothing changes in Zuora until an authorized approver approves it. "
         "Approving from the menu runs it at once.")}]})
