@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     account_owner_field: str = Field(default="AccountOwner__c", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,60}__c$")
     note_autopilot: bool = False
     """Apply bill-run notes below the threshold without a click (each audited as applied by the autopilot)."""
+    zuora_note_workflow_id: str | None = Field(default=None, pattern=r"^\d{1,18}$")
+    """A Zuora workflow that emails `Subject`/`BodyHtml` to the account: enables `email note INV-42`."""
+    """Apply bill-run notes below the threshold without a click (each audited as applied by the autopilot)."""
 
     @field_validator("default_customer_language")
     @classmethod

@@ -191,3 +191,42 @@ def test_router_reads_draft_note_requests() -> None:
     assert route("draft note INV-42 in German").args == {"invoice": "INV-42", "language": "German"}
     assert route("draft note INV-42 in German").tool == "propose_invoice_note"
     assert route("draft note").kind == "clarify"
+
+
+def test_note_email_goes_through_the_workflow_only_after_approval(sandbox: ZuoraSandbox, client: ZuoraClient) -> None:
+    from bot.copilot.notes import draft_note_email
+
+    ctx = DraftContext(client, date(2026, 6, 1))
+    with pytest.raises(ProposalError, match="ZUORA_NOTE_WORKFLOW_ID"):
+        draft_note_email(ctx, "INV-42")
+    settings = NoteSettings(workflow_id="1001")
+    email = draft_note_email(ctx, "INV-42", language="de", settings=settings)
+    assert email.subject == "Ihre Rechnung INV00000042" and email.note.startswith("Rechnung INV00000042")
+    assert sandbox.tenant.emails == []  # drafting sends nothing
+    request = email.request(date(2026, 6, 1), "p9")
+    assert request.method == "POST" and request.path == "/workflows/1001/run"
+    outcome = execute(client, "p9", email, request)
+    assert outcome.status == "succeeded" and "workflow 1001" in outcome.message
+    [sent] = sandbox.tenant.emails
+    assert sent["subject"] == "Ihre Rechnung INV00000042" and "Rechnung INV00000042" in sent["bodyHtml"]
+    stored = sandbox.tenant.find("invoices", "INV00000042")
+    assert stored is not None
+    stored["status"] = "Draft"
+    with pytest.raises(ProposalError, match="only a posted invoice"):
+        draft_note_email(ctx, "INV-42", settings=settings)
+
+
+def test_router_reads_email_note_requests() -> None:
+    assert route("email note INV-42 in French").tool == "propose_note_email"
+    assert route("email note INV-42 in French").args == {"invoice": "INV-42", "language": "French"}
+
+
+@pytest.mark.parametrize(("setting", "value"), [("default_customer_language", "Klingon"),
+                                                ("invoice_note_field", "AI Summary"),
+                                                ("zuora_note_workflow_id", "abc"),
+                                                ("note_review_threshold", "-1")])
+def test_bad_note_settings_fail_with_one_line_naming_the_variable(setting: str, value: str) -> None:
+    from bot.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError, match=f"invalid setting {setting.upper()}:"):
+        load_settings(**{setting: value})

@@ -49,3 +49,16 @@ def test_refusals_match_the_sdk_error_model(sandbox: ZuoraSandbox, client: Zuora
         assert response.status_code == 400, response.text
         errs, _ = check(M.CommonResponse, response.json())
         assert not errs, errs
+
+
+def test_workflow_run_matches_the_sdk(sandbox: ZuoraSandbox, client: ZuoraClient) -> None:
+    from bot.copilot.notes import NoteSettings, draft_note_email
+
+    email = draft_note_email(DraftContext(client, date(2026, 6, 1)), "INV00000042",
+                             settings=NoteSettings(workflow_id="1001"))
+    request = email.request(date(2026, 6, 1), "p1")
+    body = client.post(request.path, request.body, idempotency_key="p1")
+    errs, _ = check(M.WorkflowInstance, body, unknown_is_error=True)
+    assert not errs, errs
+    again = client.post(request.path, request.body, idempotency_key="p1")  # a retry with the same key: one email
+    assert again == body and len(sandbox.tenant.emails) == 1

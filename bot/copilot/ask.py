@@ -39,6 +39,7 @@ _KINDS = (
     ("payment_plan", r"payment plan|plan(?=\s+(?:for\s+)?(?:inv|#|invoice))|instal+ments?|spread (?:it|the)"),
     ("dunning_email", r"dunning|remind(?:er)?s?|resend|re-?send|chase|nudge"),
     ("collections_escalation", r"escalat\w*|collections?"),
+    ("note_email", r"(?:e-?mail|send) (?:the |an? )?(?:customer |invoice )?(?:notes?|summary)"),
     ("invoice_note", r"(?:customer |invoice )?(?:notes?|summar(?:y|ies|i[sz]e))"),
 )
 _KIND_WORDS = [(kind, re.compile(rf"\b(?:{words})\b", re.IGNORECASE)) for kind, words in _KINDS]
@@ -49,7 +50,8 @@ _STOP = {"the", "this", "that", "account", "customer", "invoice", "credit", "ple
 _ACCOUNT_KINDS = {"collections_escalation"}
 _KIND_LABEL = {"credit_memo": "a credit memo", "write_off": "a write-off", "payment_retry": "a payment retry",
                "payment_plan": "a payment plan", "dunning_email": "a reminder email",
-               "collections_escalation": "a collections escalation", "invoice_note": "a customer note"}
+               "collections_escalation": "a collections escalation", "invoice_note": "a customer note",
+               "note_email": "a customer note by email"}
 
 
 @dataclass(frozen=True)

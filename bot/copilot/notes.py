@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from bot.actions.kinds import DraftContext, InvoiceNote, ProposalError, invoice_snapshot
+from bot.actions.kinds import DraftContext, InvoiceNote, NoteEmail, ProposalError, invoice_snapshot
 from bot.actions.kinds.invoice_note import note_target
 from bot.copilot.explain import explain
 from bot.copilot.guard import numbers, ungrounded
@@ -30,9 +30,11 @@ from bot.copilot.results import ProposalResult
 from bot.copilot.tools import InvoiceKey, ToolContext, ToolError, tool
 from bot.notes import Choice, Note, NoteError, UnknownLanguage, compose, language_named, locale_for, resolve
 from bot.notes.compose import short_form
+from bot.notes.templates import TEMPLATES
 from bot.zuora import Account, Invoice
 
-__all__ = ["NoteSettings", "draft_note", "draft_note_for", "propose_invoice_note", "rephrase", "rephrase_problems"]
+__all__ = ["NoteSettings", "draft_note", "draft_note_email", "draft_note_for", "propose_invoice_note",
+           "propose_note_email", "rephrase", "rephrase_problems"]
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +47,15 @@ class NoteSettings:
     default_language: str = "en"
     note_field: str = "AI_Summary__c"
     model: ChatModel | None = None
+    workflow_id: str | None = None
+    """`ZUORA_NOTE_WORKFLOW_ID`: the workflow that emails a note (None: notes are not emailed)."""
 
     @classmethod
     def of(cls, settings: Any, model: ChatModel | None = None) -> NoteSettings:
         """From `bot.config.Settings`."""
         return cls(language_field=settings.customer_language_field,
                    default_language=settings.default_customer_language, note_field=settings.invoice_note_field,
-                   model=model)
+                   model=model, workflow_id=settings.zuora_note_workflow_id)
 
 
 def draft_note(ctx: DraftContext, typed: str, *, language: str | None = None,
@@ -141,6 +145,34 @@ def propose_invoice_note(ctx: ToolContext, args: NoteArgs) -> ProposalResult:
     try:
         proposal = draft_note(DraftContext(ctx.client, ctx.today()), args.invoice, language=args.language,
                               settings=ctx.notes or NoteSettings(), reason="customer note requested in Slack")
+    except (ProposalError, UnknownLanguage) as exc:
+        raise ToolError("invalid", str(exc)) from None
+    return ProposalResult(kind=proposal.kind, sentence=proposal.sentence(), proposal=proposal.model_dump(mode="json"))
+
+
+def draft_note_email(ctx: DraftContext, typed: str, *, language: str | None = None,
+                     settings: NoteSettings = NoteSettings(), reason: str = "customer note by email") -> NoteEmail:
+    """A `NoteEmail` proposal: the same note, sent through `ZUORA_NOTE_WORKFLOW_ID` once approved (posted only)."""
+    if not settings.workflow_id:
+        raise ProposalError("Emailing notes needs a Zuora workflow: set ZUORA_NOTE_WORKFLOW_ID (see README, "
+                            "\"Customer notes\").")
+    note = draft_note(ctx, typed, language=language, settings=settings, reason=reason)
+    if note.invoice_status != "Posted":
+        raise ProposalError(f"{note.invoice_number} is a draft; only a posted invoice's note is emailed.")
+    subject = TEMPLATES[note.language]["subject"].format(number=note.invoice_number)
+    return NoteEmail(**note.model_dump(include={"account_id", "account_number", "account_name", "currency", "amount",
+                                                "limit", "reason", "evidence", "invoice_id", "invoice_number",
+                                                "snapshot", "language", "note", "english"}),
+                     subject=subject, workflow_id=settings.workflow_id)
+
+
+@tool(NoteArgs)
+def propose_note_email(ctx: ToolContext, args: NoteArgs) -> ProposalResult:
+    """Draft an email of the customer note for a posted invoice, sent through the configured Zuora workflow. Only
+    drafts a proposal: an approver must approve before anything is sent."""
+    try:
+        proposal = draft_note_email(DraftContext(ctx.client, ctx.today()), args.invoice, language=args.language,
+                                    settings=ctx.notes or NoteSettings(), reason="note email requested in Slack")
     except (ProposalError, UnknownLanguage) as exc:
         raise ToolError("invalid", str(exc)) from None
     return ProposalResult(kind=proposal.kind, sentence=proposal.sentence(), proposal=proposal.model_dump(mode="json"))

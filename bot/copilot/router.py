@@ -275,6 +275,10 @@ _NOTE = re.compile(r"\b(?:draft|write|prepare|make)\s+(?:an?\s+|the\s+)?(?:custo
 _IN_LANGUAGE = re.compile(r"\b(?:in|auf|en)\s+([^\W\d_]{2,20}(?:[-_][A-Za-z]{2})?)\s*[.!?]?\s*$", re.IGNORECASE)
 
 
+_EMAIL_NOTE = re.compile(r"\b(?:e-?mail|send)\s+(?:an?\s+|the\s+)?(?:customer\s+|invoice\s+)?(?:note|summary)\b",
+                         re.IGNORECASE)
+
+
 def _note(cleaned: str) -> Route:
     """`draft note INV-42`, `… in German`: a customer note for an invoice (only drafts a proposal)."""
     invoice = _INVOICE.search(cleaned)
@@ -284,13 +288,13 @@ def _note(cleaned: str) -> Route:
     language = _IN_LANGUAGE.search(cleaned[invoice.end():])
     if language:
         args["language"] = language.group(1)
-    return Route("tool", "propose_invoice_note", args)
+    return Route("tool", "propose_note_email" if _EMAIL_NOTE.search(cleaned) else "propose_invoice_note", args)
 
 
 def _route(cleaned: str) -> Route:
     if not cleaned or _HELP.match(cleaned):
         return Route("help")
-    if _NOTE.search(cleaned):
+    if _NOTE.search(cleaned) or _EMAIL_NOTE.search(cleaned):
         return _note(cleaned)
     if _ACTIONS.search(cleaned):
         return _propose(cleaned)

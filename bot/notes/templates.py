@@ -12,6 +12,7 @@ __all__ = ["TEMPLATES"]
 
 TEMPLATES: dict[str, dict[str, str]] = {
     "en": {
+        "subject": "Your invoice {number}",
         "head": "Invoice {number} of {date}: {total}.",
         "first": "This is your first invoice. It is made up of:",
         "higher": "It is {diff} more than your previous invoice {prev} of {prev_date} ({prev_total}). What changed:",
@@ -36,6 +37,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "closing": "If you have any questions about this invoice, please contact us.",
     },
     "de": {
+        "subject": "Ihre Rechnung {number}",
         "head": "Rechnung {number} vom {date}: {total}.",
         "first": "Dies ist Ihre erste Rechnung. Sie setzt sich so zusammen:",
         "higher": "Sie liegt um {diff} über Ihrer vorherigen Rechnung {prev} vom {prev_date} ({prev_total}). "
@@ -63,6 +65,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "closing": "Bei Fragen zu dieser Rechnung wenden Sie sich bitte an uns.",
     },
     "fr": {
+        "subject": "Votre facture {number}",
         "head": "Facture {number} du {date} : {total}.",
         "first": "Il s'agit de votre première facture. Elle se compose de :",
         "higher": "Elle est supérieure de {diff} à votre facture précédente {prev} du {prev_date} ({prev_total}). "
@@ -89,6 +92,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "closing": "Pour toute question sur cette facture, n'hésitez pas à nous contacter.",
     },
     "es": {
+        "subject": "Su factura {number}",
         "head": "Factura {number} del {date}: {total}.",
         "first": "Esta es su primera factura. Se compone de:",
         "higher": "Es {diff} más alta que su factura anterior {prev} del {prev_date} ({prev_total}). Qué ha cambiado:",
@@ -113,6 +117,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "closing": "Si tiene alguna pregunta sobre esta factura, póngase en contacto con nosotros.",
     },
     "it": {
+        "subject": "La sua fattura {number}",
         "head": "Fattura {number} del {date}: {total}.",
         "first": "Questa è la sua prima fattura. È composta da:",
         "higher": "È superiore di {diff} alla fattura precedente {prev} del {prev_date} ({prev_total}). "
@@ -139,6 +144,7 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "closing": "Per qualsiasi domanda su questa fattura, non esiti a contattarci.",
     },
     "ja": {
+        "subject": "請求書 {number} のご案内",
         "head": "請求書 {number}（{date}）：{total}。",
         "first": "これはお客様の初回の請求書です。内訳は次のとおりです：",
         "higher": "前回の請求書 {prev}（{prev_date}、{prev_total}）より {diff} 増えています。変更点：",

@@ -25,23 +25,24 @@ from bot.actions.kinds.collections_escalation import CollectionsEscalation
 from bot.actions.kinds.credit_memo import CreditItem, CreditMemo
 from bot.actions.kinds.dunning_email import DunningEmail
 from bot.actions.kinds.invoice_note import InvoiceNote
+from bot.actions.kinds.note_email import NoteEmail
 from bot.actions.kinds.payment_plan import Installment, PaymentPlan, split
 from bot.actions.kinds.payment_retry import PaymentRetry
 from bot.actions.kinds.write_off import WriteOff
 
 __all__ = ["EDITABLE", "KINDS", "KIND_MODELS", "CollectionsEscalation", "CreditItem", "CreditMemo", "DraftContext",
-           "DunningEmail", "Installment", "InvoiceNote", "Outcome", "PaymentPlan", "PaymentRetry", "Proposal",
-           "ProposalBase", "ProposalError", "Snapshot", "WriteOff", "ZuoraRequest", "account_snapshot",
+           "DunningEmail", "Installment", "InvoiceNote", "NoteEmail", "Outcome", "PaymentPlan", "PaymentRetry",
+           "Proposal", "ProposalBase", "ProposalError", "Snapshot", "WriteOff", "ZuoraRequest", "account_snapshot",
            "invoice_snapshot", "parse_proposal", "split"]
 
 KIND_MODELS: tuple[type[ProposalBase], ...] = (CreditMemo, WriteOff, PaymentRetry, PaymentPlan, DunningEmail,
-                                               CollectionsEscalation, InvoiceNote)
+                                               CollectionsEscalation, InvoiceNote, NoteEmail)
 KINDS = tuple(m.model_fields["kind"].default for m in KIND_MODELS)
 EDITABLE = tuple(m.model_fields["kind"].default for m in KIND_MODELS if m.editable)
 """Kinds whose amount an approver may edit (a write-off is always the whole balance)."""
 
 Proposal = Annotated[CreditMemo | WriteOff | PaymentRetry | PaymentPlan | DunningEmail | CollectionsEscalation
-                     | InvoiceNote,
+                     | InvoiceNote | NoteEmail,
                      Field(discriminator="kind")]
 _ADAPTER: TypeAdapter[Proposal] = TypeAdapter(Proposal)
 assert set(KINDS) == {m.model_fields["kind"].default for m in Proposal.__origin__.__args__}  # type: ignore[attr-defined]

@@ -171,3 +171,36 @@ def update_invoice(call: Call) -> Reply:
     answer.update({"number": invoice["invoiceNumber"], "comment": invoice.get("comments"), "success": True})
     answer.update({k: v for k, v in rendered.items() if k.endswith("__c")})
     return Reply(answer)
+
+
+NOTE_WORKFLOW_ID = "1001"
+"""The sandbox's one workflow: "Customer note email" (a Notifications: Email task on `Subject`/`BodyHtml`)."""
+_RESERVED = {"controller", "action", "id", "user_email", "user_token", "format"}
+
+
+@route("POST", "/workflows/{workflow_id}/run")
+def run_workflow(call: Call) -> Reply:
+    """`POST /workflows/{id}/run` (zuora-api-2.md §23): a `WorkflowInstance`; the email lands in the history."""
+    if call.args["workflow_id"] != NOTE_WORKFLOW_ID:
+        raise SandboxError(40, f"Workflow {call.args['workflow_id'][:20]} was not found.", status=404)
+    body = call.json()
+    if not isinstance(body, dict):
+        raise SandboxError(21, "The request body must be a JSON object of workflow parameters.")
+    reserved = sorted(_RESERVED & set(body))
+    if reserved:
+        raise SandboxError(21, f"'{reserved[0]}' is a reserved parameter name.")
+    account = call.tenant.accounts.get(str(body.get("AccountId") or ""))
+    if account is None:
+        raise SandboxError(40, "The workflow's AccountId is not an account of this tenant.")
+    contact = account["billToContact"]
+    to = contact.get("workEmail") or contact.get("personalEmail")
+    if not to:
+        raise SandboxError(30, "The bill-to contact has no email address.")
+    run_id = 50000 + len(call.tenant.emails)
+    now = call.tenant.now()
+    call.tenant.emails.append({"workflowRun": run_id, "accountId": account["id"], "to": [to],
+                               "subject": str(body.get("Subject") or ""), "bodyHtml": str(body.get("BodyHtml") or ""),
+                               "at": now})
+    stamp = render.iso(now)
+    return Reply({"id": run_id, "name": f"WF-{NOTE_WORKFLOW_ID}-{run_id}", "originalWorkflowId": int(NOTE_WORKFLOW_ID),
+                  "status": "Queued", "createdAt": stamp, "updatedAt": stamp})
