@@ -230,3 +230,22 @@ def test_bad_note_settings_fail_with_one_line_naming_the_variable(setting: str, 
 
     with pytest.raises(ConfigError, match=f"invalid setting {setting.upper()}:"):
         load_settings(**{setting: value})
+
+
+class _Echo:
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def complete(self, messages: list, tools: list, *, timeout: float) -> Completion:
+        self.seen.append(messages[-1].content)
+        return Completion(text=messages[-1].content.replace("please contact us", "just reply to this email"))
+
+
+def test_rephrase_sends_no_pii_and_restores_it() -> None:
+    e = _every_kind()
+    drivers = (e.drivers[0].model_copy(update={"charge_name": "Support for ops@acme.example"}), *e.drivers[1:])
+    note = compose(e.model_copy(update={"drivers": drivers}), Choice("en", "en", "asked"))
+    model = _Echo()
+    out = rephrase(model, note)
+    assert "ops@acme.example" not in model.seen[0]
+    assert "ops@acme.example" in out.text and "just reply to this email" in out.text

@@ -81,6 +81,7 @@ def test_bill_run_notes_are_grouped_and_large_ones_reviewed_alone(tmp_path: Path
         assert "The same in English" in by_channel[OWNER]
         digest = next(r for r in posts if "customer notes ready" in r.body.get("text", ""))
         assert digest.body["channel"] == "C0COLLECT"
+        assert "_Invoice INV" in _text(digest)  # each row shows its note, short
 
         # approve the large one: the sandbox invoice carries the note in its custom field (posted: no comments)
         value = next(e["value"] for b in next(r for r in alone if LARGE in _text(r)).body["blocks"]

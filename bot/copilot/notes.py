@@ -26,6 +26,7 @@ from bot.actions.kinds.invoice_note import note_target
 from bot.copilot.explain import explain
 from bot.copilot.guard import numbers, ungrounded
 from bot.copilot.llm import ChatModel, LLMError, Message
+from bot.copilot.redact import Redactor
 from bot.copilot.results import ProposalResult
 from bot.copilot.tools import InvoiceKey, ToolContext, ToolError, tool
 from bot.notes import Choice, Note, NoteError, UnknownLanguage, compose, language_named, locale_for, resolve
@@ -116,14 +117,19 @@ def rephrase_problems(candidate: str, note: Note) -> list[str]:
     return problems
 
 
-def rephrase(model: ChatModel, note: Note, *, timeout: float = 20.0) -> Note:
-    """The note reworded by the model when the grounding check holds; the deterministic note otherwise."""
-    messages = [Message("system", _PROMPT.format(language=note.language)), Message("user", note.text)]
+def rephrase(model: ChatModel, note: Note, *, timeout: float = 20.0, redact: bool = True) -> Note:
+    """The note reworded by the model when the grounding check holds; the deterministic note otherwise.
+    With `redact`, PII in the note (an email or phone in a charge name) reaches the model as placeholders."""
+    redactor = Redactor() if redact else None
+    sent = redactor.text(note.text) if redactor else note.text
+    messages = [Message("system", _PROMPT.format(language=note.language)), Message("user", sent)]
     try:
         text = (model.complete(messages, [], timeout=timeout).text or "").strip()
     except LLMError as exc:
         log.info("note rephrase failed (%s); keeping the template", exc.error_class)
         return note
+    if redactor:
+        text = str(redactor.restore(text))
     problems = rephrase_problems(text, note) if text else ["empty"]
     if problems:
         log.info("note rephrase for %s rejected: %s", note.invoice_number, "; ".join(problems[:5]))

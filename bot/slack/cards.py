@@ -222,7 +222,8 @@ def digest_card(records: list[Record], *, now: datetime) -> dict[str, Any]:
     room = 11_000 // max(len(shown), 1)  # Slack refuses a message over ~12k characters of blocks
     for r in shown:
         p = r.proposal
-        why = next((e.removeprefix("Dunning rule: ") for e in p.evidence if e.startswith("Dunning rule: ")), p.reason)
+        why = getattr(p, "short", None) or next(  # a note's row shows the note itself, short
+            (e.removeprefix("Dunning rule: ") for e in p.evidence if e.startswith("Dunning rule: ")), p.reason)
         status = _status_line(r, now) if r.status != "pending" else None
         text = (f"*{p.title}* · {escape(p.account_name, 100)} ({escape(p.account_number, 40)}) · "
                 f"{escape(p.sentence(), 400)}\n_{escape(why, 300)}_")
