@@ -9,7 +9,7 @@ import pytest
 
 from bot.actions.audit import AuditLog
 from tests.fakes.slack_api import FakeSlack
-from tests.test_slack_approvals import LEAD, REP, cards, click, pid, propose, stack_with, text_of
+from tests.test_slack_approvals import LEAD, REP, cards, click, last_value, pid, propose, stack_with, text_of
 
 
 @pytest.fixture
@@ -62,3 +62,27 @@ def test_unknown_language_gets_a_clear_reply(stack, slack: FakeSlack) -> None:  
     hook = next(r for r in reply if r.method.startswith("/hooks/r"))
     assert "can't write notes in 'Klingon'" in text_of(hook)
     assert not any("approval.approve" in text_of(r) for r in slack.requests)
+
+
+def test_a_reviewer_edits_the_note_text_and_only_the_edited_version_runs(stack, slack: FakeSlack) -> None:  # type: ignore[no-untyped-def]
+    proposal_id, card = propose(stack, slack, "draft note INV-42 in French")
+    assert "Edit text" in text_of(card)
+    click(stack, "approval.edit", proposal_id, LEAD)
+    opened = slack.wait_for(lambda rs: any(r.method == "views.open" for r in rs)) and slack.calls("views.open")[0]
+    field = opened.body["view"]["blocks"][1]["element"]
+    assert field["initial_value"].startswith("Facture INV00000042") and field["multiline"]
+    empty = stack.view_submission("approval.edit_view", proposal_id, {"text": "  "}, user=LEAD).json()
+    assert empty["response_action"] == "errors" and "cannot be empty" in empty["errors"]["text"]
+    edited = "Bonjour ! Votre facture INV00000042 augmente car vous avez ajouté des sièges. " * 4
+    assert stack.view_submission("approval.edit_view", proposal_id, {"text": edited}, user=LEAD).status_code == 200
+    slack.wait_for(lambda rs: any("Bonjour" in text_of(r) for r in rs if r.method == "chat.update"))
+    new_value = last_value(slack)
+    assert new_value == f"{pid(proposal_id)}:2"
+    click(stack, "approval.approve", proposal_id, LEAD)  # the card of version 1: nothing runs
+    invoice = stack.sandbox.tenant.find("invoices", "INV00000042")
+    click(stack, "approval.approve", new_value, LEAD)
+    slack.wait_for(lambda rs: "AI_Summary__c" in invoice)
+    assert invoice["AI_Summary__c"] == edited.strip()
+    audit = AuditLog(stack.services.db)
+    assert "edited" in [r.action for r in audit.rows(proposal_id=pid(proposal_id))]
+    assert cards(slack)

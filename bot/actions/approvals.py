@@ -253,13 +253,19 @@ class Approvals:
         return Result("rejected", current, "Rejected.")
 
     def edit(self, proposal_id: str, *, clicker: str, team: str | None, groups: frozenset[str],
-             amount: Decimal, version: int | None = None) -> Result:
-        """A new amount makes a new version: validated against the data again; earlier approvals are void."""
+             amount: Decimal | None = None, version: int | None = None, text: str | None = None) -> Result:
+        """A new amount (or, for a kind with editable text, a new text) makes a new version: validated against the
+        data again; earlier approvals are void."""
         record = self._decidable(proposal_id, clicker, team, groups, "edit", version)
         if isinstance(record, Result):
             return record
         try:
-            edited = record.proposal.with_amount(amount)
+            if text is not None:
+                edited = record.proposal.with_text(text)
+            elif amount is not None:
+                edited = record.proposal.with_amount(amount)
+            else:
+                raise ProposalError("Nothing to change.")
         except ProposalError as exc:
             return Result("invalid", record, str(exc))
         request = edited.request(self.today(), ref=record.id)
@@ -271,12 +277,15 @@ class Approvals:
                 current = self.store.get(record.id)
                 assert current is not None
                 voided = f"; approvals voided: {', '.join(record.approvals)}" if record.approvals else ""
+                what = (f"text edited ({len(text)} characters)" if text is not None else
+                        f"amount {record.proposal.amount} → {edited.amount} {edited.currency}")
                 self._audit(current, clicker, "edited", "pending", team=team,
-                            detail=f"amount {record.proposal.amount} → {edited.amount} {edited.currency} "
-                                   f"(version {record.version} → {current.version}){voided}")
+                            detail=f"{what} (version {record.version} → {current.version}){voided}")
         current = self.store.get(record.id)
         if not moved:
             return self._lost(current, record.version)
+        if text is not None:
+            return Result("edited", current, "Text changed; it needs approval again.")
         return Result("edited", current, f"Amount changed to {edited.amount} {edited.currency}; it needs approval "
                                          f"again.")
 

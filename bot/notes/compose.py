@@ -3,7 +3,8 @@
 `compose(explanation, choice)` writes the full note (head, what changed, one line per driver,
 closing) with dates, numbers and amounts formatted for the locale by Babel, plus the same note in
 English for the reviewer. `short_form` cuts a note to Zuora's `comments` limit (255) at a word
-boundary with an ellipsis. The input is anything shaped like `bot.copilot.explain.Explanation`
+boundary with an ellipsis (the `invoice_note` kind's, which an approver's edit uses too).
+The input is anything shaped like `bot.copilot.explain.Explanation`
 (read through the protocols below), so this package needs nothing above it.
 
     NoteError   a note that cannot be written (nothing to say, a note longer than the field holds)
@@ -20,6 +21,7 @@ from typing import Protocol
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal, get_currency_precision
 
+from bot.actions.kinds.invoice_note import short_form
 from bot.notes.language import Choice
 from bot.notes.templates import TEMPLATES
 
@@ -29,7 +31,6 @@ COMMENTS_LIMIT = 255
 """Zuora's `comments` on an invoice (zuora-api-2.md §22)."""
 FIELD_LIMIT = 8192
 """The largest Long Text custom field Zuora allows."""
-_ELLIPSIS = "…"
 
 
 class NoteError(ValueError):
@@ -166,15 +167,3 @@ def compose(e: _Explanation, choice: Choice, *, limit: int = FIELD_LIMIT) -> Not
                         f"holds {limit:,}. Shorten it, or use a larger Long Text field.")
     return Note(invoice_number=e.invoice.invoice_number, language=choice.language, locale=choice.locale, text=text,
                 english=english, short=short_form(text))
-
-
-def short_form(text: str, limit: int = COMMENTS_LIMIT) -> str:
-    """`text` on one line, cut to `limit` characters at a word boundary with an ellipsis when too long."""
-    flat = " ".join(text.split())
-    if len(flat) <= limit:
-        return flat
-    cut = flat[:limit - len(_ELLIPSIS) + 1]
-    space = cut.rfind(" ")
-    # no space near the end (Japanese): cut at the limit
-    cut = cut[:space] if space > limit // 2 else cut[:limit - len(_ELLIPSIS)]
-    return cut.rstrip(" ,;:-–") + _ELLIPSIS

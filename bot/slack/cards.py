@@ -158,6 +158,8 @@ def _buttons(record: Record) -> list[dict[str, Any]]:
                _button("Reject", REJECT, value, "danger")]
     if p.editable:
         buttons.append(_button("Edit amount", EDIT, value))
+    elif p.text_editable and len(p.editable_text()) <= _MAX_TEXT_INPUT:
+        buttons.append(_button("Edit text", EDIT, value))
     return buttons
 
 
@@ -171,8 +173,23 @@ def reject_modal(value: str) -> dict[str, Any]:
                                     "max_length": 500}}]}
 
 
+_MAX_TEXT_INPUT = 3000
+"""Slack's limit for a plain-text input."""
+
+
 def edit_modal(record: Record) -> dict[str, Any]:
     p = record.proposal
+    if p.text_editable and not p.editable:
+        return {"type": "modal", "callback_id": EDIT_VIEW, "private_metadata": card_value(record),
+                "title": {"type": "plain_text", "text": "Edit text"},
+                "submit": {"type": "plain_text", "text": "Save"}, "close": {"type": "plain_text", "text": "Cancel"},
+                "blocks": [
+                    {"type": "section", "text": {"type": "mrkdwn", "text": escape(p.sentence(), 3000)}},
+                    {"type": "input", "block_id": "text", "label": {"type": "plain_text", "text": "Text"},
+                     "hint": {"type": "plain_text", "text": "The edited proposal needs approval again."},
+                     "element": {"type": "plain_text_input", "action_id": "text", "multiline": True,
+                                 "max_length": _MAX_TEXT_INPUT,
+                                 "initial_value": p.editable_text()[:_MAX_TEXT_INPUT]}}]}
     return {"type": "modal", "callback_id": EDIT_VIEW, "private_metadata": card_value(record),
             "title": {"type": "plain_text", "text": "Edit amount"},
             "submit": {"type": "plain_text", "text": "Save"}, "close": {"type": "plain_text", "text": "Cancel"},
@@ -233,7 +250,8 @@ def digest_card(records: list[Record], *, now: datetime) -> dict[str, Any]:
                                "text": {"type": "mrkdwn", "text": _fit(text, min(room, 3000))}}
         if r.status == "pending":
             options = [("Approve", "approve"), ("Reject", "reject")] + \
-                ([("Edit amount", "edit")] if p.editable else [])
+                ([("Edit amount", "edit")] if p.editable else
+                 [("Edit text", "edit")] if p.text_editable and len(p.editable_text()) <= _MAX_TEXT_INPUT else [])
             row["accessory"] = {"type": "overflow", "action_id": ROW, "options": [
                 {"text": {"type": "plain_text", "text": label}, "value": f"{verb}:{card_value(r)}"}
                 for label, verb in options]}

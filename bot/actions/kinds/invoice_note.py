@@ -20,7 +20,7 @@ from bot.actions.kinds.base import DraftContext, Outcome, ProposalBase, Proposal
 from bot.zuora import Account, Invoice, ZuoraClient
 from bot.zuora.errors import InvoiceNotFound
 
-__all__ = ["NOTE_LIMIT", "InvoiceNote", "note_target"]
+__all__ = ["NOTE_LIMIT", "InvoiceNote", "note_target", "short_form"]
 
 NOTE_LIMIT = 8192
 """The largest Long Text custom field in Zuora."""
@@ -31,6 +31,7 @@ class InvoiceNote(ProposalBase):
     """A customer-facing note for one invoice, to be written into Zuora once approved."""
 
     title: ClassVar[str] = "invoice note"
+    text_editable: ClassVar[bool] = True
 
     kind: Literal["invoice_note"] = "invoice_note"
     language: str = Field(min_length=2, max_length=16)
@@ -50,6 +51,18 @@ class InvoiceNote(ProposalBase):
 
     def balance_after(self) -> Decimal | None:
         return None
+
+    def editable_text(self) -> str:
+        return self.note
+
+    def with_text(self, text: str) -> InvoiceNote:
+        cleaned = "\n".join(line.rstrip() for line in text.strip().splitlines())
+        if not cleaned:
+            raise ProposalError("The note cannot be empty; reject the proposal to skip this invoice.")
+        if len(cleaned) > NOTE_LIMIT:
+            raise ProposalError(f"The note is {len(cleaned):,} characters; {self.field} holds {NOTE_LIMIT:,}.")
+        return InvoiceNote.model_validate({**self.model_dump(), "note": cleaned, "short": short_form(cleaned),
+                                           "autopilot": False})
 
     def sentence(self) -> str:
         where = f"`comments` and {self.field}" if self.invoice_status == "Draft" else self.field
@@ -87,6 +100,18 @@ class InvoiceNote(ProposalBase):
         return self.model_copy(update={"snapshot": invoice_snapshot(invoice), "invoice_status": invoice.status,
                                        "account_name": account.name, "amount": max(invoice.amount, Decimal(0)),
                                        "limit": max(invoice.amount, Decimal(0))})
+
+
+def short_form(text: str, limit: int = 255) -> str:
+    """`text` on one line, cut to `limit` characters at a word boundary with an ellipsis when too long."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[:limit]
+    space = cut.rfind(" ")
+    # no space near the end (Japanese): cut at the limit
+    cut = cut[:space] if space > limit // 2 else cut[:limit - 1]
+    return cut.rstrip(" ,;:-–") + "…"
 
 
 def note_target(ctx: DraftContext, typed: str) -> tuple[Invoice, Account]:
