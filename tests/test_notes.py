@@ -249,3 +249,18 @@ def test_rephrase_sends_no_pii_and_restores_it() -> None:
     out = rephrase(model, note)
     assert "ops@acme.example" not in model.seen[0]
     assert "ops@acme.example" in out.text and "just reply to this email" in out.text
+
+
+def test_demo_tenant_languages_come_from_the_field_then_the_country(sandbox: ZuoraSandbox, client: ZuoraClient) -> None:
+    ctx = DraftContext(client, date(2026, 11, 20))
+    tenant = sandbox.tenant
+    by_field = tenant.find("accounts", "A00000012")
+    assert by_field is not None
+    latest = tenant.invoices[tenant.invoices_of[by_field["id"]][-1]]
+    note = draft_note(ctx, latest["invoiceNumber"])
+    assert note.language == "it" and note.note.startswith("Fattura ") and "Language: it (field Language__c)" in \
+        note.evidence
+    german = next(a for a in tenant.accounts.values() if a["billToContact"]["country"] == "Germany"
+                  and not a["custom"] and tenant.invoices_of.get(a["id"]))
+    note = draft_note(ctx, tenant.invoices[tenant.invoices_of[german["id"]][-1]]["invoiceNumber"])
+    assert note.language == "de" and note.note.startswith("Rechnung ") and "€" in note.note

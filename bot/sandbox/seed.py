@@ -75,7 +75,17 @@ def build_demo_tenant(*, today: date = DEMO_TODAY, seed: int = 7) -> Tenant:
         run["numberOfInvoices"] = run["numberOfAccounts"] = len(billed)
         for p in billed:
             _settle(tenant, p, m, bill_date, rng)
+    _note_fields(tenant)
     return tenant
+
+
+def _note_fields(tenant: Tenant) -> None:
+    """Account custom fields the customer notes read (issue 17): a high-touch account and a language by field
+    (other accounts get theirs from the bill-to country)."""
+    for number, fields in (("A00000010", {"HighTouch__c": True}), ("A00000012", {"Language__c": "it"})):
+        account = tenant.find("accounts", number)
+        if account is not None:
+            account["custom"].update(fields)
 
 
 def _dt(day: date, hour: int = 2, minute: int = 0) -> datetime:
