@@ -264,3 +264,26 @@ def test_demo_tenant_languages_come_from_the_field_then_the_country(sandbox: Zuo
                   and not a["custom"] and tenant.invoices_of.get(a["id"]))
     note = draft_note(ctx, tenant.invoices[tenant.invoices_of[german["id"]][-1]]["invoiceNumber"])
     assert note.language == "de" and note.note.startswith("Rechnung ") and "€" in note.note
+
+
+def test_autopilot_runs_once_only_for_autopilot_drafts_and_never_in_read_only(
+        tmp_path: Path, sandbox: ZuoraSandbox, client: ZuoraClient) -> None:
+    from tests.test_approvals import Clock, approvals_for
+
+    approvals = approvals_for(tmp_path, client, sandbox, Clock())
+    ctx = DraftContext(client, sandbox.tenant.today)
+    manual = approvals.open(draft_note(ctx, "INV00000042"), requester="zuora", team="T1", channel="C1")
+    assert approvals.autopilot(manual.id).kind == "denied"  # drafted for a person: never without a click
+    auto = draft_note(ctx, "INV00000042", autopilot=True)
+    record = approvals.open(auto, requester="zuora", team="T1", channel="C1", proposal_id="note-1")
+    assert approvals.open(auto, requester="zuora", team="T1", channel="C1", proposal_id="note-1").id == record.id
+    first = approvals.autopilot("note-1")
+    assert first.record is not None and first.record.status == "succeeded", first.message
+    assert approvals.autopilot("note-1").kind == "already"  # a redelivered outbox row: nothing runs twice
+    assert len(sandbox.requests_to("/v1/invoices/*", "PUT")) == 1
+    rows = [(r.actor, r.action) for r in approvals.audit.rows(proposal_id="note-1")]
+    assert rows == [("zuora", "proposed"), ("autopilot", "approved"), ("autopilot", "executing"),
+                    ("autopilot", "succeeded")]
+    frozen = approvals_for(tmp_path / "ro", client, sandbox, Clock(), read_only=True)
+    held = frozen.open(auto, requester="zuora", team="T1", channel="C1", proposal_id="note-2")
+    assert frozen.autopilot(held.id).kind == "read_only" and len(sandbox.requests_to("/v1/invoices/*", "PUT")) == 1
