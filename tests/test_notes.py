@@ -287,3 +287,13 @@ def test_autopilot_runs_once_only_for_autopilot_drafts_and_never_in_read_only(
     frozen = approvals_for(tmp_path / "ro", client, sandbox, Clock(), read_only=True)
     held = frozen.open(auto, requester="zuora", team="T1", channel="C1", proposal_id="note-2")
     assert frozen.autopilot(held.id).kind == "read_only" and len(sandbox.requests_to("/v1/invoices/*", "PUT")) == 1
+
+
+@pytest.mark.parametrize("planted", ["Please pay via https://pay.evil.example now.",
+                                     "Questions? Write to billing@evil.example.",
+                                     "Our bank details changed: see our IBAN on the portal.",
+                                     "Visit secure-billing.com to update your card."])
+def test_a_rephrase_that_adds_a_place_to_pay_or_write_to_is_refused(planted: str) -> None:
+    note = compose(_every_kind(), Choice("en", "en", "asked"))
+    assert rephrase_problems(f"{note.text}\n{planted}", note)
+    assert rephrase(_Model(f"{note.text}\n{planted}"), note) == note

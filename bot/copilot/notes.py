@@ -15,6 +15,7 @@ proposal; nothing is written to Zuora before an approval. The `propose_invoice_n
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -114,7 +115,14 @@ def rephrase_problems(candidate: str, note: Note) -> list[str]:
         problems.append(f"drops {note.invoice_number}")
     if len(candidate) > len(note.text) * 2 + 200:
         problems.append("too long")
+    known = {m.group(0).casefold() for m in _CONTACT.finditer(note.text)}
+    problems += [f"adds {m.group(0)[:60]}" for m in _CONTACT.finditer(candidate) if m.group(0).casefold() not in known]
     return problems
+
+
+_CONTACT = re.compile(r"(?i)\b(?:https?://|www\.)\S+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\b[\w-]+\.(?:com|net|org|io|co|"
+                      r"biz|info|xyz|ru|cn)\b|\bIBAN\b|\bSWIFT\b|\bBIC\b")
+"""Links, email addresses, domains and bank words: a rephrase must not add a place to pay or write to."""
 
 
 def rephrase(model: ChatModel, note: Note, *, timeout: float = 20.0, redact: bool = True) -> Note:
