@@ -297,3 +297,14 @@ def test_a_rephrase_that_adds_a_place_to_pay_or_write_to_is_refused(planted: str
     note = compose(_every_kind(), Choice("en", "en", "asked"))
     assert rephrase_problems(f"{note.text}\n{planted}", note)
     assert rephrase(_Model(f"{note.text}\n{planted}"), note) == note
+
+
+def test_a_model_may_propose_a_note_only_when_the_requester_asked_for_one() -> None:
+    from bot.copilot.ask import Ask, kinds_named
+
+    assert Ask.read("draft note INV-42 in German").refusal("propose_invoice_note", {"invoice": "INV-42"}) is None
+    assert Ask.read("why is INV-42 higher").refusal("propose_invoice_note", {"invoice": "INV-42"}) is not None
+    assert Ask.read("draft note INV-42").refusal("propose_invoice_note", {"invoice": "INV-43"}) is not None
+    assert Ask.read("email the note for INV-42").refusal("propose_note_email", {"invoice": "INV-42"}) is None
+    assert "invoice_note" not in kinds_named("credit note INV-42 50 goodwill")
+    assert "invoice_note" not in kinds_named("don't draft a note for INV-42, just remind them")

@@ -40,7 +40,7 @@ _KINDS = (
     ("dunning_email", r"dunning|remind(?:er)?s?|resend|re-?send|chase|nudge"),
     ("collections_escalation", r"escalat\w*|collections?"),
     ("note_email", r"(?:e-?mail|send) (?:the |an? )?(?:customer |invoice )?(?:notes?|summary)"),
-    ("invoice_note", r"(?:customer |invoice )?(?:notes?|summar(?:y|ies|i[sz]e))"),
+    ("invoice_note", r"(?<!credit )(?<!debit )(?:customer |invoice )?(?:notes?|summar(?:y|ies|i[sz]e))"),
 )
 _KIND_WORDS = [(kind, re.compile(rf"\b(?:{words})\b", re.IGNORECASE)) for kind, words in _KINDS]
 _INVOICE = re.compile(r"(?<![\w-])(?:inv(?:oice)?[\s#:_-]*\d{1,12}|#\s?\d{1,12}|[0-9a-f]{32})(?![\w-])", re.IGNORECASE)
