@@ -75,6 +75,9 @@ def build_demo_tenant(*, today: date = DEMO_TODAY, seed: int = 7) -> Tenant:
         run["numberOfInvoices"] = run["numberOfAccounts"] = len(billed)
         for p in billed:
             _settle(tenant, p, m, bill_date, rng)
+    from bot.sandbox.schedules import seed_schedules
+
+    seed_schedules(tenant)
     _note_fields(tenant)
     return tenant
 
