@@ -18,7 +18,7 @@ import sqlite_utils
 from bot.actions import Approvals, AuditLog, Policy, PolicyError
 from bot.billruns.subscribers import Subscribers
 from bot.config import ConfigError, Settings
-from bot.copilot import Copilot, LiteLLMModel, Toolbox, ToolContext
+from bot.copilot import Copilot, DemoCopilot, LiteLLMModel, Toolbox, ToolContext
 from bot.copilot.history import History
 from bot.storage import open_db
 from bot.zuora import ZuoraClient
@@ -65,7 +65,7 @@ class Services:
 
 def _zuora(settings: Settings, sandbox: ZuoraSandbox | None) -> tuple[ZuoraClient, Callable[[], date],
                                                                       ZuoraSandbox | None]:
-    if settings.zuora_base_url:
+    if not settings.uses_sandbox:
         secret = settings.zuora_client_secret.get_secret_value() if settings.zuora_client_secret else ""
         client = ZuoraClient(settings.zuora_base_url, client_id=settings.zuora_client_id or "",
                              client_secret=secret, version=settings.zuora_version)
@@ -95,7 +95,8 @@ def build(settings: Settings, *, sandbox: ZuoraSandbox | None = None, database: 
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
         model = LiteLLMModel(settings.llm_model, api_base=settings.llm_api_base, api_key=key)
     toolbox = Toolbox(ToolContext(zuora, today=today), ui_url=settings.zuora_ui_url)
-    copilot = Copilot(toolbox, model=model, redact_pii=settings.redact_pii, timeout_s=settings.llm_timeout_s)
+    copilot = (DemoCopilot if settings.demo else Copilot)(toolbox, model=model, redact_pii=settings.redact_pii,
+                                                          timeout_s=settings.llm_timeout_s)
     try:
         policy = Policy.parse(settings.approvers, settings.approval_tiers, settings.write_off_two_approvers_above)
     except PolicyError as exc:

@@ -15,7 +15,7 @@ from bot.copilot.router import account_name
 
 
 def test_ask_prints_the_breakdown(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["ask", "why", "is", "INV-42", "higher"]) == 0
+    assert main(["ask", "--format", "mrkdwn", "why", "is", "INV-42", "higher"]) == 0
     out = capsys.readouterr().out
     assert "*INV00000042* (868.46 USD, 2026-02-01) is *554.54 USD higher* than *INV00000022*" in out
     assert "The 5 drivers add up to +554.54 USD." in out
@@ -30,6 +30,35 @@ def test_ask_json_drivers_sum_to_the_difference(capsys: pytest.CaptureFixture[st
     assert sum(Decimal(d["amount"]) for d in facts["drivers"]) == Decimal(facts["difference"]) == \
         Decimal(facts["invoice"]["amount"]) - Decimal(facts["previous"]["amount"])
     assert {c["label"] for c in answer["citations"]} == {"INV00000042", "INV00000022"}
+
+
+def test_ask_prints_plain_text_by_default(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", "why is INV-42 higher"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("INV00000042 (868.46 USD, 2026-02-01) is 554.54 USD higher than INV00000022")
+    assert "*" not in out and ":warning:" not in out and "note: INV-42 was read as INV00000042." in out
+    assert main(["ask", "explain INV-777777"]) == 1
+    assert capsys.readouterr().out.startswith("! I couldn't find invoice 'INV-777777'")
+
+
+@pytest.mark.parametrize("fmt", [["--json"], ["--format", "json"], ["--format", "mrkdwn"], []])
+def test_every_format_exits_1_on_an_error_answer(capsys: pytest.CaptureFixture[str], fmt: list[str]) -> None:
+    assert main(["ask", *fmt, "explain INV-777777"]) == 1
+    if "json" in " ".join(fmt):
+        assert json.loads(capsys.readouterr().out)["intent"] == "error"
+
+
+def test_version_and_program_name(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot import __version__
+
+    monkeypatch.setattr(sys, "argv", ["/usr/local/bin/billing-copilot", "--version"])
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out == f"billing-copilot {__version__}\n"
+    monkeypatch.setattr(sys, "argv", ["/x/bot/__main__.py"])
+    with pytest.raises(SystemExit) as done:
+        main(["nonsense"])
+    assert done.value.code == 2 and capsys.readouterr().err.startswith("usage: python -m bot ")
 
 
 def test_ask_errors_exit_1_with_a_human_message(capsys: pytest.CaptureFixture[str]) -> None:

@@ -53,7 +53,7 @@ from bot.zuora.keys import is_key
 
 __all__ = ["TOOLS", "AccountKey", "InvoiceKey", "SubscriptionKey", "Tool", "ToolContext", "ToolError", "tool"]
 
-ErrorKind = Literal["not_found", "ambiguous", "invalid", "unavailable"]
+ErrorKind = Literal["not_found", "ambiguous", "invalid", "unavailable", "setup"]
 _ACCOUNT_NUMBER = re.compile(r"^[A-Z]{1,3}-?\d{3,}$|^[0-9a-f]{32}$", re.IGNORECASE)
 
 
