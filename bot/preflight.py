@@ -137,6 +137,11 @@ def check_database(path: Path, *, name: str = "DATABASE_PATH", create: bool = Tr
         raise ConfigError(f"{name}={path} is a folder, not a database file")
     if not create and not path.is_file():
         raise ConfigError(f"{name}={path}: no such database file")
+    existing = path.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{name}={path}: {existing} is a file, not a folder")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         sqlite3.connect(path).close()
