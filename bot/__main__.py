@@ -16,6 +16,7 @@ from datetime import date
 from typing import Any
 
 from bot.config import ConfigError, load_settings
+from bot.money import count as counted
 
 __all__ = ["main"]
 
@@ -126,7 +127,7 @@ def _poll(args: argparse.Namespace) -> int:
         services.close()  # posts what the pass queued
     for line in lines:
         print(line)
-    print(f"poll: {len(lines)} new event(s) handled")
+    print(f"poll: {counted(len(lines), 'new event')} handled")
     return 0
 
 
@@ -191,7 +192,7 @@ def _audit(args: argparse.Namespace) -> int:
                 print("error: AUDIT_MIRROR is not set", file=sys.stderr)
                 return 1
             sent = _mirror_for(settings, audit).flush()
-            print(f"{path}: {sent} audit row(s) mirrored to Zuora's AI_Audit_Log")
+            print(f"{path}: {counted(sent, 'audit row')} mirrored to Zuora's AI_Audit_Log")
             return 0
         elif args.audit_command == "checkpoint":
             point = audit.checkpoint()
@@ -255,7 +256,7 @@ def _migrate(args: argparse.Namespace) -> int:
     check_database(path, name="--database" if args.database else "DATABASE_PATH")
     db = open_db(path, migrate=False)
     done = migrate(db)
-    print(f"{path}: applied {len(done)} migration(s){': ' + ', '.join(done) if done else ''}; "
+    print(f"{path}: applied {counted(len(done), 'migration')}{': ' + ', '.join(done) if done else ''}; "
           f"schema at {applied_migrations(db)[-1]}")
     return 0
 

@@ -79,7 +79,7 @@ def test_fresh_process_answers_without_importing_litellm(tmp_path: object) -> No
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
                             check=False)
     assert result.returncode == 0, result.stderr
-    assert "overdue invoice(s)" in result.stdout and result.stdout.strip().endswith("NO-LITELLM")
+    assert "4 overdue invoices from 2 accounts" in result.stdout and result.stdout.strip().endswith("NO-LITELLM")
 
 
 @pytest.mark.parametrize(("question", "name"), [

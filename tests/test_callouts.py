@@ -170,7 +170,7 @@ def test_a_digest_row_is_approved_from_its_menu(stack: Stack, slack: FakeSlack) 
     assert stack.post("payload=" + quote(json.dumps(payload)), "application/x-www-form-urlencoded").status_code == 200
     slack.wait_for(lambda rs: len([r for r in rs if r.method == "chat.update"]) >= 2)
     update = slack.calls("chat.update")[-1].body
-    assert update["text"].startswith("5 declined payments: 4 proposal(s) waiting")
+    assert update["text"].startswith("5 declined payments: 4 proposals waiting")
     assert len(tenant.emails) == 1 and "Approved by <@U0APPROVER>" in json.dumps(update["blocks"])
 
 

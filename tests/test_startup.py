@@ -172,3 +172,16 @@ def test_litellm_prints_no_banner_when_a_call_fails(capfd: pytest.CaptureFixture
         model.complete([Message(role="user", content="hi")], [], timeout=2)
     out, err = capfd.readouterr()
     assert "Give Feedback" not in out + err and "Get Help" not in out + err and "sk-test" not in out + err
+
+
+def test_env_example_and_readme_list_every_setting(tmp_path: Path) -> None:
+    """`.env.example` names every setting once (no misspelt name among them), and the README names each."""
+    from bot.config import Settings
+
+    text = (Path(__file__).parent.parent / ".env.example").read_text()
+    listed = [line.removeprefix("# ").split("=", 1)[0] for line in text.splitlines()
+              if line.startswith("# ") and "=" in line and line[2:3].isupper() and " " not in line.split("=")[0][2:]]
+    assert sorted(listed) == sorted(name.upper() for name in Settings.model_fields)
+    assert unknown_variables(dict.fromkeys(listed, "")) == []
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert [name for name in listed if f"`{name}`" not in readme] == []

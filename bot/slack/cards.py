@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.actions.store import Record
-from bot.money import money
+from bot.money import count, money
 from bot.slack.mrkdwn import escape, mention
 
 __all__ = ["APPROVE", "EDIT", "EDIT_VIEW", "REJECT", "REJECT_VIEW", "REPROPOSE", "ROW", "approval_card",
@@ -213,7 +213,7 @@ MAX_DIGEST_ROWS = 45
 def digest_card(records: list[Record], *, now: datetime) -> dict[str, Any]:
     """Many proposals in one message (a bill-run day of declines): one row each, with a menu to decide."""
     pending = sum(r.status == "pending" for r in records)
-    header = f"{len(records)} declined payments: {pending} proposal(s) waiting for a decision"
+    header = f"{count(len(records), 'declined payment')}: {count(pending, 'proposal')} waiting for a decision"
     blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": header[:150]}}]
     shown = records[:MAX_DIGEST_ROWS]
     room = 11_000 // max(len(shown), 1)  # Slack refuses a message over ~12k characters of blocks

@@ -33,7 +33,7 @@ def reply_in_thread(conversations: Conversations, client: WebClient, *, channel:
     turn, reference = conversations.answer(question, channel=channel, thread=thread, user_id=user_id)
     proposed = conversations.propose(client, turn, team=team, channel=card_channel or channel,
                                      thread_ts=None if card_channel else thread)
-    message = conversations.message(turn, reference, note=proposed)
+    message = conversations.message(turn, reference, note=proposed, public=not channel.startswith("D"))  # D…: a DM
     try:
         client.chat_update(channel=channel, ts=placeholder["ts"], **message)
     except SlackApiError as exc:  # e.g. the placeholder was deleted meanwhile: post the answer instead
