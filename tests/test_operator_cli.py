@@ -54,7 +54,7 @@ def test_head_healthz_sends_headers_only_and_keeps_the_connection_usable() -> No
 
 def test_test_servers_stop_without_a_bad_file_descriptor(caplog: pytest.LogCaptureFixture) -> None:
     """Many start/request/stop cycles: no worker may touch the loop's trigger after it is closed."""
-    caplog.set_level(logging.WARNING, logger="waitress")
+    caplog.set_level(logging.ERROR, logger="waitress")
     for _ in range(60):
         server = waitress.create_server(_ok, host="127.0.0.1", port=0, threads=4, asyncore_loop_timeout=0.05)
         thread = threading.Thread(target=server.run, daemon=True)
@@ -65,7 +65,9 @@ def test_test_servers_stop_without_a_bad_file_descriptor(caplog: pytest.LogCaptu
         conn.close()
         stop_server(server, thread)
         assert not thread.is_alive()
-    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    # an EBADF in a worker is logged by waitress as "Exception when servicing …" (ERROR); a "Task queue depth"
+    # warning only says a request came before a worker thread was idle
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 def test_a_port_in_use_is_one_line() -> None:

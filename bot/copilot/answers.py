@@ -143,7 +143,9 @@ def _explain(result: ExplainResult, expect: Literal["higher", "lower"] | None) -
     lines = [head]
     for d in e.drivers:
         lines.append(f"• *{money(d.amount, c, signed=True)}* {d.sentence}")
-    if e.drivers:
+    if len(e.drivers) == 1:
+        lines.append(f"That one driver is the whole difference, {money(diff, c, signed=True)}.")
+    elif e.drivers:
         lines.append(f"The {len(e.drivers)} drivers add up to {money(diff, c, signed=True)}.")
     elif diff == 0:
         lines.append("No line changed.")
