@@ -143,7 +143,7 @@ def slack_app(services: Services, *, socket_mode: bool = False, listener_executo
         from bot.actions.mirror import AuditMirror
 
         mirror = AuditMirror(services.zuora, services.approvals.audit, redact=settings.redact_pii)
-    desk = Desk(services.approvals, Groups(services.approvals.policy.groups), mirror=mirror) \
+    desk = Desk(services.approvals, Groups(services.approvals.policy.groups), mirror=mirror, demo=settings.demo) \
         if services.approvals else None
     services.desk = desk
 

@@ -57,10 +57,12 @@ class Groups:
 
 
 class Desk:
-    def __init__(self, approvals: Approvals, groups: Groups, *, mirror: Any = None) -> None:
+    def __init__(self, approvals: Approvals, groups: Groups, *, mirror: Any = None, demo: bool = False) -> None:
         self.approvals = approvals
         self.groups = groups
         self.mirror = mirror
+        self.demo = demo
+        """Cards say they come from the demo tenant (`ZUORA_BASE_URL=demo`)."""
         """The audit mirror to Zuora (`bot.actions.mirror.AuditMirror`), or None."""
 
     def anchor(self) -> None:
@@ -79,7 +81,7 @@ class Desk:
         p = record.proposal
         return approval_card(record, who_may_approve=self.approvals.policy.who_may_approve(p.kind, p.amount,
                                                                                            p.currency),
-                             now=self.approvals.now(), read_only=self.approvals.read_only)
+                             now=self.approvals.now(), read_only=self.approvals.read_only, demo=self.demo)
 
     def propose(self, client: WebClient, proposal: dict[str, Any] | Proposal, *, requester: str, team: str,
                 channel: str, thread_ts: str | None = None, question: str | None = None,

@@ -87,8 +87,13 @@ def _status_line(record: Record, now: datetime) -> str | None:
     return lines.get(record.status)
 
 
-def approval_card(record: Record, *, who_may_approve: str, now: datetime, read_only: bool = False) -> dict[str, Any]:
-    """The `chat.postMessage` / `chat.update` arguments for a proposal's card, in its current state."""
+DEMO_MARK = "Demo data: the fictional demo tenant (ZUORA_BASE_URL=demo); approving changes no real Zuora."
+
+
+def approval_card(record: Record, *, who_may_approve: str, now: datetime, read_only: bool = False,
+                  demo: bool = False) -> dict[str, Any]:
+    """The `chat.postMessage` / `chat.update` arguments for a proposal's card, in its current state
+    (`demo`: the card says it comes from the demo tenant)."""
     p = record.proposal
     title = p.title
     state = {"pending": "Approval needed", "executing": "Running", "succeeded": "Done", "failed": "Failed",
@@ -131,6 +136,8 @@ def approval_card(record: Record, *, who_may_approve: str, now: datetime, read_o
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
         f"Proposal `{record.id}` version {record.version} · nothing changes in Zuora until an authorized approver "
         f"approves")}]})
+    if demo:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": DEMO_MARK}]})
     text = f"{escape(header)}: {escape(p.sentence(), 1000)}" + (f" {status}" if status else "")
     return {"text": text[:3900], "blocks": blocks}
 
