@@ -22,10 +22,14 @@ __all__ = ["main"]
 
 
 def _ask(args: argparse.Namespace) -> int:
+    from bot import preflight
     from bot.app import build
 
     question = " ".join(args.question)
-    services = build(load_settings(), database=False)
+    settings = load_settings()
+    preflight.warn_unknown()
+    preflight.check_llm(settings)  # LLM_MODEL without the llm extra or a key: one line, not a traceback
+    services = build(settings, database=False)
     try:
         answer = services.copilot.ask(question)
     finally:

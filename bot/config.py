@@ -197,6 +197,6 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
         if not upper.startswith(_OUR_PREFIXES) or upper in known:
             continue
         close = difflib.get_close_matches(upper, known, n=1, cutoff=0.75)
-        hint = f"did you mean {close[0]}?" if close else "see README, \"Settings\""
+        hint = f"did you mean {close[0]}?" if close else "see README, \"Configuration\""
         lines.append(f"{name} is not a billing-copilot setting and is ignored ({hint})")
     return lines

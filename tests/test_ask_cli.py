@@ -88,3 +88,15 @@ def test_fresh_process_answers_without_importing_litellm(tmp_path: object) -> No
 ])
 def test_account_name(question: str, name: str | None) -> None:
     assert account_name(question) == name
+
+
+def test_ask_with_an_llm_model_but_no_llm_extra_is_one_line(capsys: pytest.CaptureFixture[str],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLM_MODEL", "openai/gpt-4o-mini")
+    monkeypatch.setenv("LLM_API_KEY", "sk-test")
+    monkeypatch.setitem(sys.modules, "litellm", None)  # what a venv without the llm extra looks like to `import`
+    assert main(["ask", "why is INV-42 higher"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == ("error: LLM_MODEL is set but the llm extra is not installed: pip install "
+                                            "'billing-copilot[llm]' (or unset LLM_MODEL for the deterministic answers)")
+    assert "Traceback" not in err

@@ -29,7 +29,7 @@ def test_misspelt_variables_get_a_warning_with_the_closest_name(tmp_path: Path) 
     assert lines == [
         "APPROVER is not a billing-copilot setting and is ignored (did you mean APPROVERS?)",
         "BILLRUN_POLL_SECOND is not a billing-copilot setting and is ignored (did you mean BILLRUN_POLL_SECONDS?)",
-        'DUNNING_WHATEVER is not a billing-copilot setting and is ignored (see README, "Settings")',
+        'DUNNING_WHATEVER is not a billing-copilot setting and is ignored (see README, "Configuration")',
         "LLM_MODLE is not a billing-copilot setting and is ignored (did you mean LLM_MODEL?)",
         "SLACK_BOT_TOKN is not a billing-copilot setting and is ignored (did you mean SLACK_BOT_TOKEN?)",
         "ZUORA_BASEURL is not a billing-copilot setting and is ignored (did you mean ZUORA_BASE_URL?)",
