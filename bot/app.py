@@ -26,11 +26,13 @@ from bot.actions.kinds.subscription_change import ChangeSettings
 from bot.actions.outbox import Outbox, Worker
 from bot.billruns.subscribers import Subscribers
 from bot.config import ConfigError, Settings
-from bot.copilot import Copilot, LiteLLMModel, Toolbox, ToolContext
+from bot.copilot import Copilot, DemoCopilot, LiteLLMModel, Toolbox, ToolContext
 from bot.copilot.feedback import Feedback
 from bot.copilot.history import History
+from bot.copilot.notes import NoteSettings
 from bot.storage import open_db
-from bot.webhooks.events import DM_TOPIC, PROPOSE_TOPIC, Events
+from bot.webhooks.billrun_notes import NotePlan
+from bot.webhooks.events import DM_TOPIC, NOTE_TOPIC, PROPOSE_TOPIC, Events
 from bot.webhooks.inbox import CALLOUT_TOPIC
 from bot.zuora import ZuoraClient
 
@@ -85,7 +87,7 @@ class Services:
             return
         self.outbox.release_dead()
         self.outbox.wake_waiting("card")  # the previous process's card backstops: due now
-        handlers = {CALLOUT_TOPIC: self.events.handle}
+        handlers = {CALLOUT_TOPIC: self.events.handle, NOTE_TOPIC: self.events.apply_note}
         if self.follower is not None:
             handlers[FOLLOW_TOPIC] = self.follower.handle
         self.worker = Worker(self.outbox, handlers, threads=8, name="callout")
@@ -133,7 +135,7 @@ def _within(call: Callable[[], object], deadline: float) -> bool:
 
 def _zuora(settings: Settings, sandbox: ZuoraSandbox | None) -> tuple[ZuoraClient, Callable[[], date],
                                                                       ZuoraSandbox | None]:
-    if settings.zuora_base_url:
+    if not settings.uses_sandbox:
         secret = settings.zuora_client_secret.get_secret_value() if settings.zuora_client_secret else ""
         client = ZuoraClient(settings.zuora_base_url, client_id=settings.zuora_client_id or "",
                              client_secret=secret, version=settings.zuora_version,
@@ -164,9 +166,11 @@ def build(settings: Settings, *, sandbox: ZuoraSandbox | None = None, database: 
     if settings.llm_model:
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
         model = LiteLLMModel(settings.llm_model, api_base=settings.llm_api_base, api_key=key)
-    toolbox = Toolbox(ToolContext(zuora, today=today, changes=ChangeSettings.of(settings)),
+    toolbox = Toolbox(ToolContext(zuora, today=today, changes=ChangeSettings.of(settings),
+                                  notes=NoteSettings.of(settings, model)),
                       ui_url=settings.zuora_ui_url)
-    copilot = Copilot(toolbox, model=model, redact_pii=settings.redact_pii, timeout_s=settings.llm_timeout_s)
+    copilot = (DemoCopilot if settings.demo else Copilot)(toolbox, model=model, redact_pii=settings.redact_pii,
+                                                          timeout_s=settings.llm_timeout_s)
     try:
         policy = Policy.parse(settings.approvers, settings.approval_tiers, settings.write_off_two_approvers_above)
     except PolicyError as exc:
@@ -184,6 +188,8 @@ def build(settings: Settings, *, sandbox: ZuoraSandbox | None = None, database: 
                          escalate_after_days=settings.dunning_escalate_after_days)
     events = Events(zuora=zuora, db=db, outbox=outbox, approvals=approvals, channel=settings.collections_channel,
                     subscribers=subscribers, today=today, rules=rules)
+    if settings.billrun_notes:
+        events.notes = NotePlan.of(settings, NoteSettings.of(settings, model))
     follower = _follower(settings, approvals, outbox, events)
     return Services(settings=settings, zuora=zuora, copilot=copilot, today=today, db=db, history=History(db),
                     subscribers=subscribers, outbox=outbox, events=events, approvals=approvals, sandbox=box,
@@ -261,7 +267,8 @@ def slack_app(services: Services, *, socket_mode: bool = False, listener_executo
         from bot.actions.mirror import AuditMirror
 
         mirror = AuditMirror(services.zuora, services.approvals.audit, redact=settings.redact_pii)
-    desk = Desk(services.approvals, Groups(services.approvals.policy.groups), services.outbox, mirror=mirror) \
+    desk = Desk(services.approvals, Groups(services.approvals.policy.groups), services.outbox, mirror=mirror,
+                demo=settings.demo) \
         if services.approvals else None
     if services.approvals is not None:
         services.approvals.on_change = _card_backstop(services.outbox, services.follower)

@@ -117,7 +117,7 @@ def test_ambiguous_account_name_asks_which(copilot: Copilot) -> None:
 def test_who_is_overdue(copilot: Copilot, sandbox: ZuoraSandbox) -> None:
     answer = copilot.ask("who is overdue")
     assert answer.intent == "list_overdue_invoices"
-    assert "*Stark Logistics* (A00000007): 3 invoice(s), 20,459.56 USD, oldest due 2026-08-31 (81 days)" \
+    assert "*Stark Logistics* (A00000007): 3 invoices, 20,459.56 USD, oldest due 2026-08-31 (81 days)" \
         in answer.text
     expected = [i for i in sandbox.tenant.invoices.values() if i["status"] == "Posted" and i["balance"] > 0
                 and i["dueDate"] < sandbox.tenant.today]
@@ -166,7 +166,8 @@ def test_tool_schemas_come_from_argument_models_and_docstrings(copilot: Copilot)
                             "propose_dunning_email", "propose_collections_escalation",
                             "propose_subscription_change", "propose_retention_offer", "churn_risk",
                             "accounts_at_risk",
-                            "list_invoice_schedules", "propose_invoice_schedule_run", "propose_bill_run"}
+                            "list_invoice_schedules", "propose_invoice_schedule_run", "propose_bill_run",
+                            "propose_invoice_note", "propose_note_email"}
     assert "nothing changes in Zuora now" in schemas["propose_credit_memo"]["description"]
     explain = schemas["explain_invoice"]
     assert explain["parameters"]["required"] == ["invoice"]

@@ -274,3 +274,13 @@ def test_sdk_as_client_against_the_http_server() -> None:
             InvoicesApi(api).get_invoice("INV09999999", zuora_version=VERSION)
         assert not_found.value.status == 404
         assert server.sandbox.requests[-2].headers["user-agent"].startswith("zuora-py-sdk/")
+
+
+def test_the_checker_counts_unknown_keys_as_errors_except_documented_ones() -> None:
+    errs, _ = check(M.GetSubscriptionResponse, {"createdDate": "2026-01-01 00:00:00", "success": True})
+    assert "$.createdDate: not a field of GetSubscriptionResponse" in errs
+    errs, _ = check(M.GetPaymentMethodForAccountResponse, {"accountKey": "x", "success": True, "custom__c": 1})
+    assert not [e for e in errs if "not a field" in e]
+    nested, _ = check(M.GetSubscriptionResponse, {"ratePlans": [{"ratePlanCharges": [{"chargeSegments": [
+        {"uom": "Seat"}]}]}]})
+    assert any(e.endswith("chargeSegments[0].uom: not a field of RatePlanChargeSegment") for e in nested)

@@ -129,7 +129,8 @@ def _clarify(message: str) -> Route:
 
 
 def account_name(text: str) -> str | None:
-    """The customer name a question mentions ("payments for Acme" → "Acme"), if any."""
+    """The customer name a question mentions ("payments for Acme", "account summary for Acme" → "Acme"), if any."""
+    text = _SUMMARY_OF.sub("for ", text)
     for pattern in _NAME_PATTERNS:
         match = pattern.search(text)
         if not match:
@@ -274,6 +275,27 @@ def progress(decision: Route) -> str:
     return phrases.get(decision.tool or "", "Looking it up in Zuora…")
 
 
+_NOTE = re.compile(r"\b(?:draft|write|prepare|make)\s+(?:an?\s+|the\s+)?(?:customer\s+|invoice\s+)?"
+                   r"(?:note|summary)\b|\b(?:customer|invoice)\s+(?:note|summary)\b", re.IGNORECASE)
+_IN_LANGUAGE = re.compile(r"\b(?:in|auf|en)\s+([^\W\d_]{2,20}(?:[-_][A-Za-z]{2})?)\s*[.!?]?\s*$", re.IGNORECASE)
+
+
+_EMAIL_NOTE = re.compile(r"\b(?:e-?mail|send)\s+(?:an?\s+|the\s+)?(?:customer\s+|invoice\s+)?(?:note|summary)\b",
+                         re.IGNORECASE)
+
+
+def _note(cleaned: str) -> Route:
+    """`draft note INV-42`, `… in German`: a customer note for an invoice (only drafts a proposal)."""
+    invoice = _INVOICE.search(cleaned)
+    if not invoice:
+        return _clarify("Which invoice should the note be for? For example: `draft note INV-42 in German`.")
+    args: dict[str, Any] = {"invoice": invoice.group(0).strip()}
+    language = _IN_LANGUAGE.search(cleaned[invoice.end():])
+    if language:
+        args["language"] = language.group(1)
+    return Route("tool", "propose_note_email" if _EMAIL_NOTE.search(cleaned) else "propose_invoice_note", args)
+
+
 _SCHEDULES_READ = re.compile(r"^(?:show\s+|list\s+)?(?:the\s+)?(?:invoice\s+)?schedules?\s+(?:of\s+|for\s+)?"
                              r"(A\d{3,12}|A-S\d{3,12}|O-\d{3,12})\b", re.IGNORECASE)
 _RUN_SCHEDULE = re.compile(r"\b(?:run|execute|bill)\s+(?:the\s+)?(?:invoice\s+)?schedule\s+(IS-\d{3,12})\b(.*)$",
@@ -310,9 +332,24 @@ def _schedule_route(cleaned: str) -> Route | None:
     return None
 
 
+def _other_invoice(cleaned: str, first: re.Match[str]) -> str | None:
+    """A second invoice the question names (a different number from the first), as typed."""
+    number = first.group(1) or first.group(2)
+    for match in _INVOICE.finditer(cleaned, first.end()):
+        if int(match.group(1) or match.group(2)) != int(number):
+            return match.group(0).strip()
+    return None
+
+
+_SUMMARY_OF = re.compile(r"\b(?:account\s+)?(?:summary|snapshot|overview|status|details|info(?:rmation)?|balance)"
+                         r"\s+(?:for|of|on|about)\s+", re.IGNORECASE)
+
+
 def _route(cleaned: str) -> Route:
     if not cleaned or _HELP.match(cleaned):
         return Route("help")
+    if _NOTE.search(cleaned) or _EMAIL_NOTE.search(cleaned):
+        return _note(cleaned)
     scheduled = _schedule_route(cleaned)
     if scheduled is not None:
         return scheduled
@@ -324,9 +361,14 @@ def _route(cleaned: str) -> Route:
     invoice = _INVOICE.search(cleaned)
     if invoice:
         typed = invoice.group(0).strip()
-        if _EXPLAIN.search(cleaned):
+        if _EXPLAIN.search(cleaned) or _THAN.search(cleaned):
             expect = "lower" if _LOWER.search(cleaned) else "higher" if _HIGHER.search(cleaned) else None
-            return Route("tool", "explain_invoice", {"invoice": typed}, expect=expect)
+            args: dict[str, Any] = {"invoice": typed}
+            other = _other_invoice(cleaned, invoice)
+            if other:  # "compare INV-42 and INV-1", "why is INV-42 higher than INV-1": the one asked for
+                args["compare_to"] = other
+            if other or _EXPLAIN.search(cleaned):
+                return Route("tool", "explain_invoice", args, expect=expect)
         return Route("tool", "get_invoice", {"invoice": typed})
     subscription = _SUBSCRIPTION.search(cleaned)
     if subscription:

@@ -18,10 +18,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.actions import Record
+from bot.copilot.shared import for_channel
 from bot.slack.agent import FEEDBACK, feedback_done
 from bot.slack.billruns import EXPLAIN
 from bot.slack.blocks import ACTION_FOLLOW_UP, ACTION_SHARE, answer_message
-from bot.slack.cards import APPROVE, EDIT, REJECT, REPROPOSE, ROW, edit_modal, parse_value, reject_modal
+from bot.slack.cards import APPROVE, APPROVE_ALL, EDIT, REJECT, REPROPOSE, ROW, edit_modal, parse_value, reject_modal
 from bot.slack.conversation import COMMAND_MEMORY, Conversations, SlackDeps, command_thread
 from bot.slack.listeners.messages import reply_in_thread
 from bot.slack.workpool import Later
@@ -92,7 +93,7 @@ def register(app: App, deps: SlackDeps, later: Later) -> None:
         channel = (body.get("container") or {}).get("channel_id") or body["channel"]["id"]
         exchange = turn.exchange
         try:
-            client.chat_postMessage(channel=channel, **answer_message(exchange.answer, shared_by=user,
+            client.chat_postMessage(channel=channel, **answer_message(for_channel(exchange.answer), shared_by=user,
                                                                       question=exchange.question))
         except SlackApiError as exc:
             error = str(exc.response.get("error"))
@@ -195,6 +196,22 @@ def register_approvals(app: App, deps: SlackDeps, later: Later) -> None:
             later.quick(body, client, reject, body, value, client, respond)
         elif verb == "edit":
             later.quick(body, client, edit, body, value, client, respond)
+
+    def approve_all(body: dict[str, Any], values: str, client: WebClient, respond: Respond) -> None:
+        """Each row of a grouped card approved as if clicked one by one (each checked and claimed on its own)."""
+        refused = []
+        for value in values.split()[:100]:
+            result = desk.approve(client, value, clicker=body["user"]["id"], team=_team(body))
+            if result.kind not in ("claimed", "done"):
+                refused.append(result.message)
+        if refused:
+            _say(respond, f"{len(refused)} not approved: {refused[0]}")
+
+    @app.action(APPROVE_ALL)
+    def on_approve_all(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient,
+                       respond: Respond) -> None:
+        ack()
+        later.work_or_busy(body, client, respond, approve_all, body, action.get("value", ""), client, respond)
 
     @app.action(REPROPOSE)
     def repropose(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient,
