@@ -91,6 +91,9 @@ READS = [
     ("GET", "/object-query/billing-runs", {"filter[]": "billingrunnumber.EQ:BR-00000012"}, "QueryBillingRunsResponse"),
     ("GET", "/object-query/billing-runs/BR-00000012", {}, "ExpandedBillingRun"),
     ("GET", "/object-query/accounts", {"filter[]": "name.SW:stark"}, "QueryAccountsResponse"),
+    ("GET", "/object-query/accounts", {"filter[]": "name.SW:stark", "expand[]": "billto"}, "QueryAccountsResponse"),
+    ("GET", "/object-query/payments", {"filter[]": "status.EQ:Processed", "expand[]": "paymentapplications",
+                                       "sort[]": "effectivedate.ASC", "pageSize": 20}, "QueryPaymentsResponse"),
     ("GET", "/v1/credit-memos", {"accountNumber": "A00000012"}, "CreditMemosResponse"),
     ("GET", "/v1/credit-memos/CM00000001", {}, "CreditMemoResponse"),
 ]

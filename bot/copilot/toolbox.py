@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.copilot import propose  # noqa: F401 (registers the propose_* tools)
+from bot.copilot import portfolio, propose  # noqa: F401 (registers the portfolio and propose_* tools)
 from bot.copilot.results import Citation, Result
 from bot.copilot.tools import TOOLS, Tool, ToolContext, ToolError
 from bot.zuora import InvoiceNotFound, ZuoraAPIError, ZuoraError, ZuoraInvalidKey
