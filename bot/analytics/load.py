@@ -53,7 +53,7 @@ class Loader:
     """Streams accounts, invoices and payments for one answer, recording a `Trace`."""
 
     def __init__(self, client: ZuoraClient, *, page_size: int = PAGE_SIZE) -> None:
-        self.client = client
+        self.zuora = client
         self.page_size = page_size
         self.trace = Trace()
 
@@ -61,7 +61,7 @@ class Loader:
                 expand: tuple[str, ...] = ()) -> Iterator[dict[str, Any]]:
         params = query_params(filters=filters, sort=sort, expand=expand)
         self.trace.add(path, params)
-        for count, row in enumerate(self.client.iter_query(path, params, page_size=self.page_size)):
+        for count, row in enumerate(self.zuora.iter_query(path, params, page_size=self.page_size)):
             if count % self.page_size == 0:
                 self.trace.pages += 1
             self.trace.records += 1

@@ -4,7 +4,11 @@ It records every request whole (method path, parsed body, Authorization header) 
 methods the app calls with the shapes Slack uses: `auth.test`, `chat.postMessage` (a new `ts`
 each time), `chat.update`, `conversations.open`, `views.open`, `views.publish`,
 `usergroups.users.list`, `apps.connections.open`; `/hooks/<anything>` stands in for a command's `response_url`. `fail()`
-scripts errors, including a 429 with `Retry-After`.
+scripts errors, including a 429 with `Retry-After`. File uploads follow Slack's external flow:
+`files.getUploadURLExternal` (needs `filename` and `length`) hands out an upload URL here, the bytes
+POSTed to it are kept in `uploads` (file id → bytes), and `files.completeUploadExternal` shares the
+uploaded files (`files` JSON, `channel_id`, `thread_ts`); an unknown or never-uploaded file id is
+`file_not_found`, a length that differs from the bytes uploaded is `file_upload_size_mismatch`.
 """
 
 from __future__ import annotations
@@ -41,11 +45,22 @@ class FakeSlack:
         self._failures: dict[str, list[tuple[int, str, int | None]]] = {}
         self._lock = threading.Lock()
         self._ts = 1_790_000_000
+        self.uploads: dict[str, bytes] = {}
+        """File id → the bytes uploaded to its URL."""
+        self._expected: dict[str, tuple[str, int]] = {}
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                data_in = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.path.startswith("/upload/"):  # the file's bytes, not a Web API call
+                    status = fake._upload(self.path.removeprefix("/upload/"), data_in)
+                    self.send_response(status)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"OK")
+                    return
+                raw = data_in.decode()
                 if "json" in (self.headers.get("Content-Type") or ""):
                     body = json.loads(raw or "{}")
                 else:
@@ -103,6 +118,35 @@ class FakeSlack:
             time.sleep(0.005)
         raise AssertionError(f"timed out; Slack saw {[r.method for r in self.requests]}")
 
+    def _upload(self, file_id: str, data: bytes) -> int:
+        with self._lock:
+            self.requests.append(Recorded(f"upload:{file_id}", {"length": len(data)}, None))
+            if file_id not in self._expected:
+                return 404
+            self.uploads[file_id] = data
+            return 200
+
+    def _files(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
+        if method == "files.getUploadURLExternal":
+            if not body.get("filename") or not str(body.get("length", "")).isdigit():
+                return {"ok": False, "error": "invalid_arguments"}
+            with self._lock:
+                file_id = f"F{len(self._expected) + 1:08d}"
+                self._expected[file_id] = (str(body["filename"]), int(body["length"]))
+            return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+        files = body.get("files")
+        files = json.loads(files) if isinstance(files, str) else files or []
+        shared = []
+        with self._lock:
+            for entry in files:
+                file_id = entry.get("id")
+                if file_id not in self.uploads:
+                    return {"ok": False, "error": "file_not_found"}
+                if len(self.uploads[file_id]) != self._expected[file_id][1]:
+                    return {"ok": False, "error": "file_upload_size_mismatch"}
+                shared.append({"id": file_id, "name": self._expected[file_id][0], "title": entry.get("title")})
+        return {"ok": True, "files": shared}
+
     def _answer(self, path: str, body: dict[str, Any], auth: str | None
                 ) -> tuple[int, dict[str, Any] | bytes, dict[str, str]]:
         method = path.removeprefix("/api/") if path.startswith("/api/") else path
@@ -133,4 +177,6 @@ class FakeSlack:
             "views.publish": {"ok": True, "view": {"id": "V0002"}},
             "usergroups.users.list": {"ok": True, "users": self.groups.get(str(body.get("usergroup")), [])},
         }
+        if method in ("files.getUploadURLExternal", "files.completeUploadExternal"):
+            return 200, self._files(method, body), {}
         return 200, answers.get(method, {"ok": True}), {}
