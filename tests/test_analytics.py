@@ -369,3 +369,24 @@ def test_cli_writes_csv_and_chart_and_imports_matplotlib_only_for_them(tmp_path:
     bad = subprocess.run([sys.executable, "-m", "bot", "ask", "aging", "--csv", str(tmp_path / "no" / "x.csv")],
                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert bad.returncode == 2 and "cannot write --csv" in bad.stderr
+
+
+# -- the LLM path: it picks the tool and its parameters; its numbers must come from the result ---------
+
+def test_a_model_answer_with_the_results_numbers_is_grounded(client: ZuoraClient, sandbox: ZuoraSandbox) -> None:
+    from tests.fakes.llm import ScriptedModel, call, say
+
+    text = ("Last 12 months (2025-11-21 to 2026-11-20): 4,584.07 USD not recovered in the United States "
+            "(3 payments, 2 accounts) and 3,678.81 EUR in Germany, of 7,323.16 EUR failed.")
+    model = ScriptedModel(call("failed_payments", '{"period": "last 12 months", "group_by": "country"}'), say(text))
+    copilot = Copilot(Toolbox(ToolContext(client, today=lambda: sandbox.tenant.today)), model=model)
+    answer = copilot.ask("how much did failed payments cost us this year by region?")
+    assert answer.source == "llm" and answer.text == text and answer.intent == "failed_payments"
+    assert answer_csv(answer.facts) is not None  # the files come with an LLM answer too
+    tool_message = model.calls[1][0][-1]
+    assert "object-query/payments" in (tool_message.content or "") and "SELECT" not in (tool_message.content or "")
+    invented = ScriptedModel(call("failed_payments", '{"group_by": "country"}'),
+                             say("Failed payments leaked 9,999.99 USD, mostly in the United States."))
+    fallback = Copilot(Toolbox(ToolContext(client, today=lambda: sandbox.tenant.today)), model=invented).ask(
+        "failed payments by country")
+    assert fallback.source == "deterministic" and "4,584.07 USD" in fallback.text

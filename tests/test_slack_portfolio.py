@@ -78,7 +78,7 @@ def test_other_answers_upload_nothing_and_zuora_names_are_escaped(stack: Stack, 
     stack.mention("show invoice 42", ts="1790000400.000100")
     slack.wait_for(lambda rs: any(r.method == "chat.update" for r in rs))
     assert not slack.calls("files.getUploadURLExternal")
-    facts = {"question": "top_customers", "as_of": "2026-11-20", "period": "last month", "period_start": "2026-10-01",
+    facts = {"question": "top_customers", "as_of": "2026-11-20", "sentence": "<!channel>", "period_start": "2026-10-01",
              "period_end": "2026-10-31", "columns": ["account_name"], "rows": [{"account_name": "<!channel>"}],
              "totals": {"USD": "1.00", "<!here>": "2"}, "records_read": 1}
     message = answer_message(Answer(text="*Top* <!channel>", intent="top_customers", facts=facts))

@@ -37,10 +37,14 @@ class PortfolioResult(Result):
 
     question: str
     as_of: date
-    period: str | None = None
+    period: str | None = Field(default=None, exclude=True)
+    """The period's label ("last quarter"); kept out of the payload so that grounding, which cuts every free-text
+    value out of the sources, does not also cut it out of `sentence`."""
     period_start: date | None = None
     period_end: date | None = None
     """Inclusive last day."""
+    sentence: str | None = None
+    """The period in our words ("last 12 months (2025-11-21 to 2026-11-20)"): numbers in it ground an LLM answer."""
     queries: list[str]
     records_read: int
     pages_read: int
@@ -106,6 +110,7 @@ def _result(question: str, report: Report, loader: Loader, today: date, period: 
     return PortfolioResult(
         question=question, as_of=today, period=period.label if period else None,
         period_start=period.start if period else None, period_end=period.last_day if period else None,
+        sentence=period.describe() if period else f"as of {today}",
         queries=list(loader.trace.queries), records_read=loader.trace.records, pages_read=loader.trace.pages,
         columns=list(table.columns), rows=[{c: _cell(v) for c, v in zip(table.columns, row, strict=True)}
                                            for row in table.rows],

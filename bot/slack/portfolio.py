@@ -33,8 +33,8 @@ def summary_fields(answer: Answer) -> dict[str, Any] | None:
     if found is None:
         return None
     pairs: list[tuple[str, str]] = []
-    if found.get("period"):
-        pairs.append(("Period", f"{found['period']} ({found.get('period_start')} to {found.get('period_end')})"))
+    if found.get("period_start"):
+        pairs.append(("Period", str(found.get("sentence") or f"{found['period_start']} to {found.get('period_end')}")))
     pairs.append(("As of", str(found.get("as_of"))))
     for currency, total in sorted((found.get("totals") or {}).items()):
         try:
