@@ -156,7 +156,8 @@ def build(settings: Settings, *, sandbox: ZuoraSandbox | None = None, database: 
     if settings.llm_model:
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
         model = LiteLLMModel(settings.llm_model, api_base=settings.llm_api_base, api_key=key)
-    toolbox = Toolbox(ToolContext(zuora, today=today), ui_url=settings.zuora_ui_url)
+    toolbox = Toolbox(ToolContext(zuora, today=today, data_query=settings.zuora_data_query),
+                      ui_url=settings.zuora_ui_url)
     copilot = Copilot(toolbox, model=model, redact_pii=settings.redact_pii, timeout_s=settings.llm_timeout_s)
     try:
         policy = Policy.parse(settings.approvers, settings.approval_tiers, settings.write_off_two_approvers_above)

@@ -390,3 +390,57 @@ def test_a_model_answer_with_the_results_numbers_is_grounded(client: ZuoraClient
     fallback = Copilot(Toolbox(ToolContext(client, today=lambda: sandbox.tenant.today)), model=invented).ask(
         "failed payments by country")
     assert fallback.source == "deterministic" and "4,584.07 USD" in fallback.text
+
+
+# -- Data Query: the same answers from SQL jobs --------------------------------------------------------
+
+QUESTIONS = [("receivables_aging", {}), ("late_payers", {"period": "last 6 months", "limit": 50}),
+             ("failed_payments", {"period": "last 12 months", "group_by": "country"}),
+             ("failed_payments", {"period": "this year", "group_by": "code"}),
+             ("top_customers", {"period": "last 12 months", "measure": "payments", "limit": 50}),
+             ("top_customers", {"period": "last quarter", "measure": "invoiced", "limit": 5})]
+
+
+@pytest.mark.parametrize(("tool", "args"), QUESTIONS, ids=[f"{t}-{i}" for i, (t, _) in enumerate(QUESTIONS)])
+def test_data_query_and_object_query_give_the_same_numbers(client: ZuoraClient, sandbox: ZuoraSandbox,
+                                                           tool: str, args: dict) -> None:
+    today = sandbox.tenant.today
+    oq = Toolbox(ToolContext(client, today=lambda: today)).run(tool, args).result
+    dq = Toolbox(ToolContext(client, today=lambda: today, data_query=True)).run(tool, args).result
+    assert oq is not None and dq is not None
+    assert dq.rows == oq.rows and dq.totals == oq.totals and dq.summary == oq.summary
+    assert all(q.startswith("SELECT ") for q in dq.queries) and dq.records_read == oq.records_read
+    assert any(r.path == "/query/jobs" for r in sandbox.requests)
+    result_reads = [r for r in sandbox.requests if r.path.startswith("/query/results/")]
+    assert result_reads and all("authorization" not in r.headers for r in result_reads)  # pre-signed: no bearer
+
+
+def test_data_query_jobs_are_polled_and_failures_are_errors(client: ZuoraClient, sandbox: ZuoraSandbox,
+                                                            clock: FakeClock) -> None:
+    rows = list(client.data_query.rows("SELECT accountnumber FROM account WHERE accountnumber = 'A00000007'"))
+    assert rows == [{"accountnumber": "A00000007"}]
+    polls = [r for r in sandbox.requests if r.path.startswith("/query/jobs/")]
+    assert len(polls) == 2  # in_progress, then completed
+    from bot.zuora.dataquery import ZuoraDataQueryError
+    with pytest.raises(ZuoraDataQueryError, match="failed: Query failed"):
+        list(client.data_query.rows("SELECT nope FROM nowhere"))
+    with pytest.raises(Exception, match="Only SELECT"):
+        list(client.data_query.rows("DELETE FROM invoice"))
+    job = next(iter(sandbox.tenant.query_caches["dataquery:jobs"].values()))
+    forged = httpx.Client(transport=httpx.MockTransport(sandbox.handle)).get(
+        job["dataFile"].replace(job["signature"], "0" * 32))
+    assert forged.status_code == 403
+
+
+def test_data_query_failing_mid_answer_is_a_clear_error(sandbox: ZuoraSandbox, clock: FakeClock) -> None:
+    sandbox.inject("/query/results/*", statuses=[500, 500, 500, 500, 500, 500])
+    with make_client(sandbox, clock) as client:
+        copilot = Copilot(Toolbox(ToolContext(client, today=lambda: TODAY, data_query=True)))
+        answer = copilot.ask("aging")
+    assert answer.intent == "error" and "Receivables aging" not in answer.text
+
+
+def test_a_misspelt_data_query_setting_fails_in_one_line(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "bot", "ask", "aging"], capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path, env={**__import__("os").environ, "ZUORA_DATA_QUERY": "maybe"})
+    assert done.returncode != 0 and "ZUORA_DATA_QUERY" in done.stderr and len(done.stderr.strip().splitlines()) == 1

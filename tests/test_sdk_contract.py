@@ -277,3 +277,17 @@ def test_sdk_as_client_against_the_http_server() -> None:
             InvoicesApi(api).get_invoice("INV09999999", zuora_version=VERSION)
         assert not_found.value.status == 404
         assert server.sandbox.requests[-2].headers["user-agent"].startswith("zuora-py-sdk/")
+
+
+def test_data_query_jobs_match_sdk_models(world: tuple[ZuoraSandbox, Raw]) -> None:
+    _, raw = world
+    status, submitted = raw("POST", "/query/jobs", {"query": "SELECT id, accountnumber FROM account",
+                                                    "outputFormat": "JSON", "compression": "NONE",
+                                                    "output": {"target": "S3"}})
+    assert status == 200 and submitted["data"]["queryStatus"] == "accepted"
+    _ok(M.SubmitDataQueryResponse, submitted)
+    for expected in ("in_progress", "completed"):
+        status, job = raw("GET", f"/query/jobs/{submitted['data']['id']}")
+        assert status == 200 and job["data"]["queryStatus"] == expected
+        _ok(M.GetDataQueryJobResponse, job)
+    assert job["data"]["outputRows"] == 70 and job["data"]["dataFile"].startswith("http")

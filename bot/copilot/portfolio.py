@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from bot.analytics import portfolio as pf
 from bot.analytics.export import Report, chart_png, chart_spec, csv_text, table_of
-from bot.analytics.load import Loader
+from bot.analytics.load import Loader, loader_for
 from bot.analytics.periods import Period, PeriodError, find_period, parse_period
 from bot.copilot.results import Citation, Result
 from bot.copilot.tools import ToolContext, ToolError, tool
@@ -122,7 +122,7 @@ def receivables_aging(ctx: ToolContext, args: AgingArgs) -> PortfolioResult:
     """Receivables aging: the open balance of posted invoices by days past due (current, 1-30, 31-60, 61-90,
     90+) per currency, and the accounts with the oldest unpaid money. Answers "aging", "AR aging", "what is
     overdue and for how long"."""
-    loader = Loader(ctx.client)
+    loader = loader_for(ctx.client, data_query=ctx.data_query)
     today = ctx.today()
     accounts = loader.accounts()
     report = pf.aging(loader.open_invoices(), accounts, today)
@@ -138,7 +138,7 @@ def late_payers(ctx: ToolContext, args: LatePayersArgs) -> PortfolioResult:
     """Late payers: accounts whose invoices due in the period were paid after the due date or are still
     unpaid past it, ranked by average days late, with the worst case and the count of late invoices."""
     period = _period(ctx, args.period)
-    loader = Loader(ctx.client)
+    loader = loader_for(ctx.client, data_query=ctx.data_query)
     today = ctx.today()
     accounts = loader.accounts()
     report = pf.late_payers(loader.invoices_due(period), accounts, period, today)
@@ -154,7 +154,7 @@ def failed_payments(ctx: ToolContext, args: FailedPaymentsArgs) -> PortfolioResu
     """Failed-payment leakage: failed (declined) payments in the period that no later payment of the same
     account recovered, grouped by month, quarter, bill-to country or state, or decline code, per currency."""
     period = _period(ctx, args.period)
-    loader = Loader(ctx.client)
+    loader = loader_for(ctx.client, data_query=ctx.data_query)
     today = ctx.today()
     accounts = loader.accounts()
     report = pf.leakage(loader.payments_for_leakage(period), accounts, period, args.group_by)
@@ -170,7 +170,7 @@ def top_customers(ctx: ToolContext, args: TopCustomersArgs) -> PortfolioResult:
     """Top customers by value in the period: payments received ("revenue") or invoiced amounts, top N per
     currency, with each one's share of the currency's total."""
     period = _period(ctx, args.period)
-    loader = Loader(ctx.client)
+    loader = loader_for(ctx.client, data_query=ctx.data_query)
     today = ctx.today()
     accounts = loader.accounts()
     report = pf.top_customers(loader.values(period, args.measure), accounts, period, args.measure, args.limit)

@@ -99,6 +99,8 @@ class ToolContext:
 
     client: ZuoraClient
     today: Callable[[], date] = date.today
+    data_query: bool = False
+    """Portfolio questions run as Data Query SQL jobs instead of Object Query pages (`ZUORA_DATA_QUERY`)."""
 
 
 @dataclass(frozen=True)

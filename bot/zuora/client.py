@@ -155,6 +155,9 @@ class ZuoraClient:
         self.subscriptions = Subscriptions(self)
         self.usage = Usage(self)
         self.custom_objects = CustomObjects(self)
+        from bot.zuora.dataquery import DataQuery
+
+        self.data_query = DataQuery(self)
 
     # -- lifecycle -------------------------------------------------------------------------------
 

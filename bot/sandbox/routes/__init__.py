@@ -1,5 +1,14 @@
 """The sandbox's endpoints, one module per noun; importing this package registers them."""
 
-from bot.sandbox.routes import accounts, billruns, customobjects, invoices, memos, payments, subscriptions
+from bot.sandbox.routes import (
+    accounts,
+    billruns,
+    customobjects,
+    dataquery,
+    invoices,
+    memos,
+    payments,
+    subscriptions,
+)
 
-__all__ = ["accounts", "billruns", "customobjects", "invoices", "memos", "payments", "subscriptions"]
+__all__ = ["accounts", "billruns", "customobjects", "dataquery", "invoices", "memos", "payments", "subscriptions"]
