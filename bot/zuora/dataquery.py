@@ -48,12 +48,11 @@ class DataQuery(Resource):
             raise ZuoraDataQueryError(f"Data Query job {job.get('id')} {job['queryStatus']}: "
                                       f"{str(job.get('errorMessage') or 'no result')[:300]}")
         try:
-            with client.limiter.slot():
-                response = client._http.get(job["dataFile"])  # pre-signed: no bearer token goes with it
+            with client.limiter.slot(), client._http.stream("GET", job["dataFile"]) as response:  # no bearer
+                if response.status_code != 200:
+                    raise ZuoraDataQueryError(f"reading the Data Query result failed (HTTP {response.status_code})")
+                for line in response.iter_lines():  # streamed: memory stays flat in the number of rows
+                    if line.strip():
+                        yield loads(line)
         except httpx.TransportError as exc:
             raise ZuoraTransportError(f"reading the Data Query result failed ({type(exc).__name__})") from None
-        if response.status_code != 200:
-            raise ZuoraDataQueryError(f"reading the Data Query result failed (HTTP {response.status_code})")
-        for line in response.content.splitlines():
-            if line.strip():
-                yield loads(line)
