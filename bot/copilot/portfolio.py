@@ -185,18 +185,23 @@ def _totals(totals: dict[str, Decimal]) -> str:
     return ", ".join(money(v, c) for c, v in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
+def _shown(r: PortfolioResult) -> int:
+    """Rows the text shows: the top N of every currency for a ranking (at most 30), else `SHOWN`."""
+    return min(len(r.rows), 30) if r.question == "top_customers" else SHOWN
+
+
 def _evidence(r: PortfolioResult) -> list[str]:
     lines = [f"_Read {r.records_read} record(s) in {r.pages_read} page(s), as of {r.as_of}. Queries:_"]
     lines += [f"`{q}`" for q in r.queries]
-    if len(r.rows) > SHOWN:
-        lines.append(f"_Showing {SHOWN} of {len(r.rows)} rows; the CSV has them all._")
+    if len(r.rows) > _shown(r):
+        lines.append(f"_Showing {_shown(r)} of {len(r.rows)} rows; the CSV has them all._")
     return lines
 
 
 def portfolio_lines(r: PortfolioResult) -> tuple[list[str], list[str]]:
     """The answer's lines and follow-up questions."""
     when = f"{r.period} ({r.period_start} to {r.period_end})" if r.period else f"as of {r.as_of}"
-    rows = r.rows[:SHOWN]
+    rows = r.rows[:_shown(r)]
     if r.question == "aging":
         if not r.rows:
             return [f"Nothing is open: no posted invoice has a balance as of {r.as_of}."] + _evidence(r), []
@@ -207,7 +212,8 @@ def portfolio_lines(r: PortfolioResult) -> tuple[list[str], list[str]]:
                                                       for k, v in buckets.items()))
         lines.append("Oldest first:")
         lines += [f"• *{row['account_name']}* ({row['account_number']}): {money(row['total'], row['currency'])} open, "
-                  f"oldest {row['oldest_invoice']} {row['oldest_days_past_due']} days past due" for row in rows]
+                  + (f"oldest {row['oldest_invoice']} {row['oldest_days_past_due']} days past due"
+                     if row["oldest_days_past_due"] else "nothing past due yet") for row in rows]
         follow = [f"account {row['account_number']}" for row in rows[:3]]
     elif r.question == "late_payers":
         if not r.rows:
