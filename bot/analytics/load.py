@@ -26,6 +26,7 @@ from bot.zuora.base import query_params
 __all__ = ["Loader", "SqlLoader", "Trace", "loader_for"]
 
 PAGE_SIZE = 99
+_CENT = Decimal("0.01")
 
 
 @dataclass
@@ -46,7 +47,10 @@ def _date(value: Any) -> date | None:
 
 
 def _money(value: Any) -> Decimal:
-    return value if isinstance(value, Decimal) else Decimal(str(value or 0))
+    """An amount with at least two decimals (JSON's `1800.0` reads as `1800.00`; sub-cent digits are kept)."""
+    amount = value if isinstance(value, Decimal) else Decimal(str(value or 0))
+    exponent = amount.as_tuple().exponent
+    return amount.quantize(_CENT) if isinstance(exponent, int) and exponent > -2 else amount
 
 
 class Loader:

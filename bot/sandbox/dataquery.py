@@ -74,6 +74,13 @@ def _rows(tenant: Tenant) -> dict[str, list[tuple[Any, ...]]]:
             "paymentapplication": applications}
 
 
+def _amount(name: str, value: Any) -> Any:
+    """Money columns keep their two decimals (`1800.00`, as Zuora stores them), written as decimal strings."""
+    if name in _NUMERIC and isinstance(value, int | float):
+        return str(Decimal(str(value)).quantize(Decimal("0.01")))
+    return value
+
+
 def run_sql(tenant: Tenant, sql: str) -> list[dict[str, Any]]:
     """Run a read-only query over a snapshot of `tenant`; raises `ValueError` with the engine's message."""
     if not _READ_ONLY.match(sql):
@@ -91,7 +98,7 @@ def run_sql(tenant: Tenant, sql: str) -> list[dict[str, Any]]:
         except sqlite3.Error as exc:
             raise ValueError(f"Query failed: {exc}") from None
         names = [d[0] for d in cursor.description or ()]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        return [{k: _amount(k, v) for k, v in zip(names, row, strict=True)} for row in cursor.fetchall()]
     finally:
         db.close()
 
