@@ -278,11 +278,13 @@ def part_callouts() -> list[str]:
         with ThreadPoolExecutor(SENDERS) as senders:
             replies = list(senders.map(send, range(CALLOUTS)))
         sent_in = time.monotonic() - t0
-        numbers = [b["PaymentNumber"] for b in bodies]
+        accounts = {b["AccountNumber"] for b in bodies}
 
         def represented() -> int:
-            text = json.dumps([r.body for r in slack.requests if r.method in ("chat.postMessage", "chat.update")])
-            return sum(1 for number in numbers if number in text)
+            """Declines (one account each) on a card or a digest row, posted or added by an update."""
+            text = json.dumps([r.body.get("blocks") for r in slack.requests
+                               if r.method in ("chat.postMessage", "chat.update")])
+            return sum(1 for number in accounts if f"({number})" in text)
 
         deadline, quiet_since, seen = time.monotonic() + 240, time.monotonic(), len(slack.requests)
         while time.monotonic() < deadline and time.monotonic() - quiet_since < 20 and represented() < CALLOUTS:
@@ -296,16 +298,17 @@ def part_callouts() -> list[str]:
     _stop(sandbox)
     slack.close()
     per_second = Counter((int(at - t0), channel) for at, method, channel in slack.timeline
-                         if method == "chat.postMessage" and channel)
+                         if method in ("chat.postMessage", "chat.update") and channel)
     busiest = max(per_second.values(), default=0)
-    posts = sum(per_second.values())
+    posts = sum(1 for _, method, channel in slack.timeline if method == "chat.postMessage" and channel)
+    updates = sum(1 for _, method, channel in slack.timeline if method == "chat.update" and channel)
     latencies = [ms for _, ms in replies]
     ok = sum(1 for status, _ in replies if status == 200)
     return [f"{CALLOUTS} declined-payment callouts from {SENDERS} senders (sent in {sent_in:.1f} s), "
             f"Zuora 250 ms/request",
             f"  response ms p50 / p99 / max  {_p(latencies, 50):8.1f} / {_p(latencies, 99):8.1f} / "
             f"{max(latencies):8.1f}   ({ok}/{CALLOUTS} answered 200)",
-            f"  posts: {posts} in all; most in one second in one channel: {busiest}",
+            f"  messages: {posts} posts + {updates} updates; most in one second in one channel: {busiest}",
             f"  declines represented          {represented()}/{CALLOUTS} (after {settled:.0f} s)"]
 
 
