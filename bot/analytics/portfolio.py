@@ -41,7 +41,7 @@ GROUPINGS = ("month", "quarter", "country", "state", "code")
 MEASURES = ("payments", "invoiced")
 Grouping = Literal["month", "quarter", "country", "state", "code"]
 Measure = Literal["payments", "invoiced"]
-ZERO = Decimal(0)
+ZERO = Decimal("0.00")
 
 
 @dataclass(frozen=True)
