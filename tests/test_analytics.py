@@ -283,6 +283,10 @@ def test_late_payers_match_the_tenants_records(toolbox: Toolbox, sandbox: ZuoraS
     ("top 5 customers by invoiced amount this year", "top_customers",
      {"period": "this year", "measure": "invoiced", "limit": 5}),
     ("who are our biggest customers", "top_customers", {"measure": "payments", "limit": 10}),
+    ("bill run trend", "bill_run_trend", {}),
+    ("totals of the last 3 bill runs", "bill_run_trend", {"runs": 3}),
+    ("invoice history A00000071", "invoice_history", {"account": "A00000071"}),
+    ("invoice history for Globex last 6 months", "invoice_history", {"period": "last 6 months", "account": "Globex"}),
 ])
 def test_portfolio_phrasings(text: str, tool: str, args: dict) -> None:
     decision = route(text)
@@ -399,7 +403,9 @@ QUESTIONS = [("receivables_aging", {}), ("late_payers", {"period": "last 6 month
              ("failed_payments", {"period": "last 12 months", "group_by": "country"}),
              ("failed_payments", {"period": "this year", "group_by": "code"}),
              ("top_customers", {"period": "last 12 months", "measure": "payments", "limit": 50}),
-             ("top_customers", {"period": "last quarter", "measure": "invoiced", "limit": 5})]
+             ("top_customers", {"period": "last quarter", "measure": "invoiced", "limit": 5}),
+             ("bill_run_trend", {"runs": 4}), ("invoice_history", {"account": "A00000071"}),
+             ("invoice_history", {"account": "Globex", "period": "last 6 months"})]
 
 
 @pytest.mark.parametrize(("tool", "args"), QUESTIONS, ids=[f"{t}-{i}" for i, (t, _) in enumerate(QUESTIONS)])
@@ -445,3 +451,25 @@ def test_a_misspelt_data_query_setting_fails_in_one_line(tmp_path: Path) -> None
     done = subprocess.run([sys.executable, "-m", "bot", "ask", "aging"], capture_output=True, text=True, timeout=60,
                           cwd=tmp_path, env={**__import__("os").environ, "ZUORA_DATA_QUERY": "maybe"})
     assert done.returncode != 0 and "ZUORA_DATA_QUERY" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+
+def test_bill_run_trend_matches_the_tenants_records(toolbox: Toolbox, sandbox: ZuoraSandbox) -> None:
+    result = toolbox.run("bill_run_trend", {"runs": 3}).result
+    assert result is not None
+    runs = sorted(sandbox.tenant.bill_runs.values(), key=lambda r: r["targetDate"])[-3:]
+    expected = defaultdict(Decimal)
+    for inv in sandbox.tenant.invoices.values():
+        if inv["status"] == "Posted" and inv.get("sourceId") in {r["billRunNumber"] for r in runs}:
+            expected[(inv["sourceId"], inv["currency"])] += inv["amount"]
+    assert {(r["bill_run"], r["currency"]): r["total"] for r in result.rows} == dict(expected)
+    assert [r["bill_run"] for r in result.rows][0] == runs[0]["billRunNumber"]  # oldest first
+
+
+def test_invoice_history_shows_how_late_each_invoice_was_paid(copilot: Copilot) -> None:
+    answer = copilot.ask("invoice history A00000071")
+    assert answer.intent == "invoice_history"
+    assert [r["days_late"] for r in answer.facts["rows"]] == [60, 53, 46, 39, 32, 25]  # Brightline, newest first
+    assert "*Brightline Freight* (A00000071): 6 invoice(s)" in answer.text
+    assert route("invoice history").kind == "clarify"
+    assert copilot.ask("invoice history for A00000099").intent == "error"

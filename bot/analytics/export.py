@@ -19,14 +19,16 @@ from typing import Any
 from bot.analytics.portfolio import (
     AGING_BUCKETS,
     AgingReport,
+    HistoryReport,
     LatePayersReport,
     LeakageReport,
     TopCustomersReport,
+    TrendReport,
 )
 
 __all__ = ["Report", "Table", "chart_png", "chart_spec", "csv_text", "table_of", "to_csv"]
 
-Report = AgingReport | LatePayersReport | LeakageReport | TopCustomersReport
+Report = AgingReport | LatePayersReport | LeakageReport | TopCustomersReport | TrendReport | HistoryReport
 Cell = str | int | Decimal | date | None
 _CSV_INJECTION = ("=", "+", "-", "@", "\t", "\r")
 _CHART_LOCK = threading.Lock()
@@ -53,6 +55,14 @@ def table_of(report: Report) -> Table:
                                      "average_days_late", "worst_days_late", "worst_invoice", "still_open"),
                      [(p.account.account_number, p.account.name, p.late_invoices, p.invoices_due,
                        p.average_days_late, p.worst_days_late, p.worst_invoice, p.open_late) for p in report.payers])
+    if isinstance(report, TrendReport):
+        return Table("bill_run_trend", ("bill_run", "target_date", "currency", "invoices", "total"),
+                     [(r.run.number, r.run.target_date, r.currency, r.invoices, r.total) for r in report.rows])
+    if isinstance(report, HistoryReport):
+        return Table("invoice_history", ("invoice_number", "invoice_date", "due_date", "currency", "amount", "balance",
+                                         "paid_on", "days_late"),
+                     [(i.invoice_number, i.invoice_date, i.due_date, i.currency, i.amount, i.balance, i.paid_on,
+                       report.days_late(i)) for i in report.invoices])
     if isinstance(report, LeakageReport):
         return Table(f"failed_payments_by_{report.group_by}", (report.group_by, "currency", "failed", "failed_count",
                                                                "recovered", "leaked", "leaked_count", "accounts"),
@@ -105,6 +115,21 @@ def chart_spec(report: Report) -> dict[str, Any] | None:
     elif isinstance(report, LatePayersReport):
         title, unit = f"Average days paid late, {report.period.label}", "days"
         rows = [(p.account.name, p.average_days_late) for p in report.payers[:15]]
+    elif isinstance(report, TrendReport):
+        if not report.rows:
+            return None
+        totals: dict[str, Decimal] = {}
+        for r in report.rows:
+            totals[r.currency] = totals.get(r.currency, Decimal(0)) + r.total
+        currency = max(totals, key=lambda c: (totals[c], c))
+        title, unit, vertical = f"Bill-run totals, last {report.runs} runs ({currency})", currency, True
+        rows = [(r.run.number, r.total) for r in report.rows if r.currency == currency]
+    elif isinstance(report, HistoryReport):
+        if not report.invoices:
+            return None
+        currency = report.invoices[0].currency
+        title, unit, vertical = f"Invoices of {report.account.name}, {report.period.label} ({currency})", currency, True
+        rows = [(str(i.invoice_date), i.amount) for i in reversed(report.invoices) if i.currency == currency]
     elif isinstance(report, LeakageReport):
         if not report.groups:
             return None

@@ -11,15 +11,17 @@ Errors: a `ZuoraError` raised mid-stream propagates unchanged (the caller shows 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 from urllib.parse import unquote, urlencode
 
 from bot.analytics.periods import Period
-from bot.analytics.portfolio import AccountInfo, InvoiceRecord, PaymentRecord
+from bot.analytics.portfolio import AccountInfo, BillRunInfo, InvoiceRecord, PaymentRecord
 from bot.zuora import ZuoraClient
 from bot.zuora.base import query_params
 
@@ -40,6 +42,17 @@ class Trace:
     def add(self, path: str, params: list[tuple[str, Any]]) -> int:
         self.queries.append(f"GET {path}?{unquote(urlencode(params))}" if params else f"GET {path}")
         return len(self.queries) - 1
+
+
+_ID = re.compile(r"^[0-9a-f]{32}$")
+_RUN = re.compile(r"^BR-\d{1,12}$")
+
+
+def _check_id(value: str) -> str:
+    """A Zuora id (32 hex) read back from Zuora, checked before it goes into a filter or a query."""
+    if not _ID.match(value):
+        raise ValueError("not a Zuora id")
+    return value
 
 
 def _date(value: Any) -> date | None:
@@ -88,7 +101,7 @@ class Loader:
                 currency=row.get("currency") or "", invoice_date=_date(row["invoiceDate"]) or date.min,
                 due_date=_date(row.get("dueDate")), amount=_money(row.get("amount")),
                 balance=_money(row.get("balance")), status=row.get("status") or "",
-                paid_on=(paid_on or {}).get(row["id"]))
+                paid_on=(paid_on or {}).get(row["id"]), source_id=row.get("sourceId"))
 
     def payments(self, filters: list[str], *, applications: bool = False) -> Iterator[tuple[PaymentRecord, list[
             tuple[str, date]]]]:
@@ -125,6 +138,26 @@ class Loader:
             ["status.EQ:Error", f"effectivedate.GE:{period.start}", f"effectivedate.LT:{period.end}"]))
         yield from (p for p, _ in self.payments(["status.EQ:Processed", f"effectivedate.GE:{period.start}"]))
 
+    def bill_runs(self, count: int) -> list[BillRunInfo]:
+        """The newest `count` completed bill runs."""
+        rows = self._stream("/object-query/billing-runs", ["status.EQ:Completed"], sort="targetdate.DESC")
+        return [BillRunInfo(r["billingRunNumber"], _date(r.get("targetDate"))) for r in islice(rows, count)]
+
+    def run_invoices(self, runs: list[BillRunInfo]) -> Iterator[InvoiceRecord]:
+        if not runs:
+            return iter(())
+        return self.invoices([f"sourceid.IN:[{','.join(r.number for r in runs)}]"])
+
+    def account_invoices(self, account_id: str, period: Period) -> Iterator[InvoiceRecord]:
+        """One account's invoices dated in `period`, each with the date it was paid in full."""
+        _check_id(account_id)
+        paid_on: dict[str, date] = {}
+        for _, apps in self.payments([f"accountid.EQ:{account_id}", "status.EQ:Processed"], applications=True):
+            for invoice_id, day in apps:
+                paid_on[invoice_id] = max(day, paid_on.get(invoice_id, date.min))
+        return self.invoices([f"accountid.EQ:{account_id}", f"invoicedate.GE:{period.start}",
+                              f"invoicedate.LT:{period.end}"], paid_on=paid_on)
+
     def values(self, period: Period, measure: str) -> Iterator[InvoiceRecord | PaymentRecord]:
         if measure == "payments":
             return (p for p, _ in self.payments(
@@ -137,8 +170,10 @@ class Loader:
 _SQL = {
     "accounts": "SELECT a.id, a.accountnumber, a.name, a.currency, c.country, c.state FROM account a "
                 "LEFT JOIN contact c ON c.id = a.billtoid",
-    "invoices": "SELECT id, invoicenumber, accountid, currency, invoicedate, duedate, amount, balance, status "
-                "FROM invoice WHERE status = 'Posted'{where} ORDER BY invoicedate, invoicenumber",
+    "runs": "SELECT billingrunnumber, targetdate FROM billingrun WHERE status = 'Completed' "
+            "ORDER BY targetdate DESC LIMIT {count:d}",
+    "invoices": "SELECT id, invoicenumber, accountid, currency, invoicedate, duedate, amount, balance, status, "
+                "sourceid FROM invoice WHERE status = 'Posted'{where} ORDER BY invoicedate, invoicenumber",
     "paid_on": "SELECT pa.invoiceid, max(pa.effectivedate) AS paidon FROM paymentapplication pa "
                "JOIN payment p ON p.id = pa.paymentid WHERE p.status = 'Processed' AND p.effectivedate >= {start} "
                "GROUP BY pa.invoiceid",
@@ -185,7 +220,7 @@ class SqlLoader(Loader):
                 invoice_id=r["id"], invoice_number=r["invoicenumber"], account_id=r["accountid"],
                 currency=r.get("currency") or "", invoice_date=_date(r["invoicedate"]) or date.min,
                 due_date=_date(r.get("duedate")), amount=_money(r.get("amount")), balance=_money(r.get("balance")),
-                status=r.get("status") or "", paid_on=(paid_on or {}).get(r["id"]))
+                status=r.get("status") or "", paid_on=(paid_on or {}).get(r["id"]), source_id=r.get("sourceid"))
 
     def _payments(self, status: str, where: str) -> Iterator[PaymentRecord]:
         for r in self._rows(_SQL["payments"].format(status=_STATUSES[status], where=where)):
@@ -207,6 +242,24 @@ class SqlLoader(Loader):
         yield from self._payments("Error", f" AND effectivedate >= {_d(period.start)} AND effectivedate < "
                                            f"{_d(period.end)}")
         yield from self._payments("Processed", f" AND effectivedate >= {_d(period.start)}")
+
+    def bill_runs(self, count: int) -> list[BillRunInfo]:
+        return [BillRunInfo(r["billingrunnumber"], _date(r.get("targetdate")))
+                for r in self._rows(_SQL["runs"].format(count=int(count)))]
+
+    def run_invoices(self, runs: list[BillRunInfo]) -> Iterator[InvoiceRecord]:
+        if not runs:
+            return iter(())
+        numbers = ", ".join(f"'{r.number}'" for r in runs if _RUN.match(r.number))
+        return self._invoices(f" AND sourceid IN ({numbers})")
+
+    def account_invoices(self, account_id: str, period: Period) -> Iterator[InvoiceRecord]:
+        key = f"'{_check_id(account_id)}'"
+        paid_on = {r["invoiceid"]: _date(r["paidon"]) or date.min for r in self._rows(
+            "SELECT pa.invoiceid, max(pa.effectivedate) AS paidon FROM paymentapplication pa JOIN payment p "
+            f"ON p.id = pa.paymentid WHERE p.status = 'Processed' AND p.accountid = {key} GROUP BY pa.invoiceid")}
+        return self._invoices(f" AND accountid = {key} AND invoicedate >= {_d(period.start)} AND invoicedate < "
+                              f"{_d(period.end)}", paid_on)
 
     def values(self, period: Period, measure: str) -> Iterator[InvoiceRecord | PaymentRecord]:
         where = "effectivedate" if measure == "payments" else "invoicedate"

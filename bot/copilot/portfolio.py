@@ -20,12 +20,13 @@ from bot.analytics.export import Report, chart_png, chart_spec, csv_text, table_
 from bot.analytics.load import Loader, loader_for
 from bot.analytics.periods import Period, PeriodError, find_period, parse_period
 from bot.copilot.results import Citation, Result
-from bot.copilot.tools import ToolContext, ToolError, tool
+from bot.copilot.tools import ToolContext, ToolError, _account, tool
 from bot.money import money
 
 __all__ = ["PORTFOLIO_TOOLS", "PortfolioResult", "answer_chart", "answer_csv", "portfolio_lines", "table_facts"]
 
-PORTFOLIO_TOOLS = ("receivables_aging", "late_payers", "failed_payments", "top_customers")
+PORTFOLIO_TOOLS = ("receivables_aging", "late_payers", "failed_payments", "top_customers", "bill_run_trend",
+                   "invoice_history")
 SHOWN = 10
 """Rows the text (and the Slack table) shows; the CSV has them all."""
 _PERIOD_HELP = ("a period such as \"this month\", \"last quarter\", \"last 6 months\", \"last 90 days\", "
@@ -179,6 +180,44 @@ def top_customers(ctx: ToolContext, args: TopCustomersArgs) -> PortfolioResult:
                    [c.account for c in report.top])
 
 
+class TrendArgs(BaseModel):
+    runs: int = Field(default=6, ge=1, le=24, description="How many of the latest completed bill runs")
+
+
+class HistoryArgs(PeriodArgs):
+    account: str = Field(min_length=1, max_length=128,
+                         description="Account number (A00000007), account id, or the start of the account name")
+
+
+@tool(TrendArgs)
+def bill_run_trend(ctx: ToolContext, args: TrendArgs) -> PortfolioResult:
+    """Bill-run trend: invoice count and total per currency of each of the latest N completed bill runs."""
+    loader = loader_for(ctx.client, data_query=ctx.data_query)
+    today = ctx.today()
+    runs = loader.bill_runs(args.runs)
+    report = pf.bill_run_trend(runs, loader.run_invoices(runs))
+    totals: dict[str, Decimal] = {}
+    for row in report.rows:
+        totals[row.currency] = totals.get(row.currency, Decimal("0.00")) + row.total
+    summary = {"runs": len(runs)}
+    return _result("bill_run_trend", report, loader, today, None, totals, summary, [])
+
+
+@tool(HistoryArgs)
+def invoice_history(ctx: ToolContext, args: HistoryArgs) -> PortfolioResult:
+    """One account's invoice history in the period: each posted invoice with amount, balance, due date, when it
+    was paid and how many days late."""
+    period = _period(ctx, args.period)
+    account = _account(ctx, args.account)
+    info = pf.AccountInfo(account.account_id, account.account_number, account.name, account.currency)
+    loader = loader_for(ctx.client, data_query=ctx.data_query)
+    today = ctx.today()
+    report = pf.invoice_history(info, loader.account_invoices(account.account_id, period), period, today)
+    summary = {"account_number": info.account_number, "account_name": info.name, "invoices": len(report.invoices),
+               "open": {c: str(v) for c, v in report.open_totals.items()}}
+    return _result("invoice_history", report, loader, today, period, report.totals, summary, [info])
+
+
 # -- answer text (mrkdwn from our templates; Zuora text is escaped by the Slack block builder) -------
 
 def _totals(totals: dict[str, Decimal]) -> str:
@@ -237,6 +276,23 @@ def portfolio_lines(r: PortfolioResult) -> tuple[list[str], list[str]]:
                   f"({row['leaked_count']} payment(s), {row['accounts']} account(s)) of "
                   f"{money(row['failed'], row['currency'])} failed" for row in rows]
         follow = [f"failed payments {r.period} by {g}" for g in ("country", "code") if g != group]
+    elif r.question == "bill_run_trend":
+        if not r.rows:
+            return [f"No completed bill runs as of {r.as_of}."] + _evidence(r), []
+        lines = [f"*Bill-run trend*, the last {r.summary['runs']} completed runs:"]
+        lines += [f"• {row['bill_run']} ({row['target_date']}): {row['invoices']} invoice(s), "
+                  f"{money(row['total'], row['currency'])}" for row in r.rows[:30]]
+        follow = ["aging", "top 10 customers by invoiced amount last 12 months"]
+    elif r.question == "invoice_history":
+        who = f"*{r.summary['account_name']}* ({r.summary['account_number']})"
+        if not r.rows:
+            return [f"{who} has no posted invoices in {when}."] + _evidence(r), []
+        lines = [f"{who}: {r.summary['invoices']} invoice(s) in {when}, {_totals(r.totals)} invoiced."]
+        lines += [f"• {row['invoice_number']} {row['invoice_date']}: {money(row['amount'], row['currency'])}, "
+                  + (f"open {money(row['balance'], row['currency'])}" if Decimal(str(row['balance'])) else
+                     f"paid {row['paid_on'] or ''}".rstrip())
+                  + (f", {row['days_late']} days late" if row["days_late"] else "") for row in rows]
+        follow = [f"account {r.summary['account_number']}"]
     else:
         measure = "payments received" if r.summary["measure"] == "payments" else "invoiced amount"
         if not r.rows:

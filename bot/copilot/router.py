@@ -277,7 +277,9 @@ def progress(decision: Route) -> str:
                "receivables_aging": "Reading every open invoice for the aging…",
                "late_payers": "Reading invoices and payments to find late payers…",
                "failed_payments": "Reading failed payments and their recoveries…",
-               "top_customers": "Ranking customers…"}
+               "top_customers": "Ranking customers…",
+               "bill_run_trend": "Adding up the latest bill runs…",
+               "invoice_history": f"Reading the invoice history of {account}…"}
     return phrases.get(decision.tool or "", "Looking it up in Zuora…")
 
 
@@ -345,12 +347,32 @@ _MRR = re.compile(r"\b(?:mrr|arr|recurring\s+revenue)\b", re.IGNORECASE)
 GROUPINGS_HELP = "month, quarter, country (region), state or decline code"
 
 
+_TREND = re.compile(r"\bbill[- ]?runs?\s+(?:trend|history|totals?|over\s+time)\b|\btrend\b.*\bbill[- ]?runs?\b|"
+                    r"\blast\s+(\d{1,3})\s+bill[- ]?runs?\b", re.IGNORECASE)
+_HISTORY = re.compile(r"\binvoice\s+history\b|\bhistory\s+of\s+(?:the\s+)?invoices\b|\ball\s+invoices\s+(?:of|for)\b",
+                      re.IGNORECASE)
+
+
 def _portfolio(cleaned: str) -> Route | None:
-    """A question about the whole book (aging, late payers, failed payments, top customers), or None."""
-    if any(p.search(cleaned) for p in (_INVOICE, _ACCOUNT, _SUBSCRIPTION)):
-        return None
+    """A question about the whole book (aging, late payers, failed payments, top customers, bill-run trend) or
+    one account's invoice history, or None."""
     phrase = period_phrase(cleaned)
     args: dict[str, Any] = {"period": phrase} if phrase else {}
+    if _HISTORY.search(cleaned) and not _INVOICE.search(cleaned):
+        number = _ACCOUNT.search(cleaned)
+        rest = _HISTORY.sub(" ", cleaned.replace(phrase, " ") if phrase else cleaned)
+        account = number.group(1).upper() if number and len(number.group(1)) != 32 else number.group(1) if number \
+            else account_name(rest)
+        if not account:
+            return _clarify("Whose invoice history? Give the account number (like A00000007) or the customer's name.")
+        return Route("tool", "invoice_history", {**args, "account": account})
+    if any(p.search(cleaned) for p in (_INVOICE, _ACCOUNT, _SUBSCRIPTION)):
+        return None
+    if trend := _TREND.search(cleaned):
+        count = next((g for g in trend.groups() if g), None)
+        if count and not 1 <= int(count) <= 24:
+            return _clarify("I can show the trend of 1 to 24 bill runs.")
+        return Route("tool", "bill_run_trend", {"runs": int(count)} if count else {})
     rest = _GROUP.sub(" ", cleaned.replace(phrase, " ") if phrase else cleaned)
     if _TOP.search(cleaned):
         count = _TOP.search(cleaned).group(1)  # type: ignore[union-attr]

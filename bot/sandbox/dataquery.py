@@ -4,7 +4,8 @@ column names (lower-case), the job's SQL run there, the result kept as JSON Line
 
 Tables and columns (the subset our templates use, named as in Zuora's Data Query):
 `account(id, accountnumber, name, currency, status, billtoid)`, `contact(id, country, state, city)`,
-`invoice(id, invoicenumber, accountid, currency, invoicedate, duedate, amount, balance, status)`,
+`invoice(id, invoicenumber, accountid, currency, invoicedate, duedate, amount, balance, status, sourceid)`,
+`billingrun(id, billingrunnumber, status, targetdate)`,
 `payment(id, paymentnumber, accountid, currency, effectivedate, amount, status, type,
 gatewayresponsecode, gatewayresponse)`, `paymentapplication(id, paymentid, invoiceid, applyamount,
 effectivedate)`. Dates are ISO text; amounts are NUMERIC. Trino's typed date literal `DATE 'yyyy-mm-dd'`
@@ -36,7 +37,8 @@ _TABLES = {
     "account": ("id", "accountnumber", "name", "currency", "status", "billtoid"),
     "contact": ("id", "country", "state", "city"),
     "invoice": ("id", "invoicenumber", "accountid", "currency", "invoicedate", "duedate", "amount", "balance",
-                "status"),
+                "status", "sourceid"),
+    "billingrun": ("id", "billingrunnumber", "status", "targetdate"),
     "payment": ("id", "paymentnumber", "accountid", "currency", "effectivedate", "amount", "status", "type",
                 "gatewayresponsecode", "gatewayresponse"),
     "paymentapplication": ("id", "paymentid", "invoiceid", "applyamount", "effectivedate"),
@@ -63,14 +65,16 @@ def _rows(tenant: Tenant) -> dict[str, list[tuple[Any, ...]]]:
             contacts[contact["id"]] = (contact["id"], contact.get("country"), contact.get("state"), contact.get("city"))
         accounts.append((a["id"], a["accountNumber"], a["name"], a["currency"], a["status"], contact.get("id")))
     invoices = [(i["id"], i["invoiceNumber"], i["accountId"], i["currency"], i["invoiceDate"], i.get("dueDate"),
-                 i["amount"], i["balance"], i["status"]) for i in tenant.invoices.values()]
+                 i["amount"], i["balance"], i["status"], i.get("sourceId")) for i in tenant.invoices.values()]
+    runs = [(r["id"], r["billRunNumber"], r["status"], r.get("targetDate")) for r in tenant.bill_runs.values()]
     payments, applications = [], []
     for p in tenant.payments.values():
         payments.append((p["id"], p["number"], p["accountId"], p["currency"], p["effectiveDate"], p["amount"],
                          p["status"], p["type"], p.get("gatewayResponseCode"), p.get("gatewayResponse")))
         applications += [(a["id"], p["id"], a["invoiceId"], a["amount"], p["effectiveDate"])
                          for a in p.get("applications") or []]
-    return {"account": accounts, "contact": list(contacts.values()), "invoice": invoices, "payment": payments,
+    return {"account": accounts, "contact": list(contacts.values()), "invoice": invoices, "billingrun": runs,
+            "payment": payments,
             "paymentapplication": applications}
 
 
