@@ -172,7 +172,8 @@ def test_chart_is_a_png_and_the_spec_never_mixes_currencies() -> None:
     assert spec is not None and spec["unit"] == "EUR" and spec["labels"] == ["=Beta"]
     assert chart_png(spec)[:8] == b"\x89PNG\r\n\x1a\n"
     assert chart_spec(pf.top_customers([], ACCOUNTS, period, "payments", 5)) is None
-    assert to_csv(table_of(report)).splitlines()[1:] == ["1,B1,'=Beta,EUR,1000.00,1,100.0", "1,A1,Acme,USD,10.00,1,100.0"]
+    assert to_csv(table_of(report)).splitlines()[1:] == ["1,B1,'=Beta,EUR,1000.00,1,100.0",
+                                                         "1,A1,Acme,USD,10.00,1,100.0"]
 
 
 # -- the answers against the sandbox, recomputed from its records ------------------------------------
