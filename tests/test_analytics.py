@@ -474,3 +474,17 @@ def test_invoice_history_shows_how_late_each_invoice_was_paid(copilot: Copilot) 
     assert "*Brightline Freight* (A00000071): 6 invoice(s)" in answer.text
     assert route("invoice history").kind == "clarify"
     assert copilot.ask("invoice history for A00000099").intent == "error"
+
+
+def test_nothing_typed_reaches_the_sql(client: ZuoraClient, sandbox: ZuoraSandbox, toolbox: Toolbox) -> None:
+    from bot.analytics.load import SqlLoader
+
+    before = len(sandbox.requests)
+    with pytest.raises(ValueError, match="not a Zuora id"):
+        next(iter(SqlLoader(client).account_invoices("x' OR 1=1 --", parse_period(None, TODAY))))
+    assert len(sandbox.requests) == before
+    dq = Toolbox(ToolContext(client, today=lambda: TODAY, data_query=True))
+    planted = dq.run("late_payers", {"period": "2026-01-01'; DELETE FROM invoice; --"})
+    assert planted.error is not None and planted.error.kind == "invalid"
+    assert all("DELETE" not in r.body.decode(errors="replace") for r in sandbox.requests)
+    assert dq.run("invoice_history", {"account": "A00000071' OR '1'='1"}).error is not None
