@@ -269,7 +269,9 @@ def leakage(payments: Iterable[PaymentRecord], accounts: dict[str, AccountInfo],
             group_by: str) -> LeakageReport:
     """Failed payments in `period` not recovered by a later processed payment, grouped by `group_by`.
 
-    `payments` must include processed payments dated after the period (they can recover its failures).
+    `payments` must give the failed payments first, then the processed ones dated from the period's start on
+    (including after it: they can recover its failures); only processed payments of accounts with a failure
+    are kept.
     """
     if group_by not in GROUPINGS:
         raise ValueError(f"unsupported grouping {group_by!r}; supported: {', '.join(GROUPINGS)}")
@@ -281,8 +283,8 @@ def leakage(payments: Iterable[PaymentRecord], accounts: dict[str, AccountInfo],
         key = (p.account_id, p.currency)
         if p.status == "Error" and p.effective_date in period:
             failed[key].append(p)
-        elif p.status == "Processed" and p.effective_date >= period.start:
-            processed[key].append(p)
+        elif p.status == "Processed" and p.effective_date >= period.start and key in failed:
+            processed[key].append(p)  # only accounts with failures: memory follows the failures, not the book
     leaked: list[PaymentRecord] = []
     recovered: list[PaymentRecord] = []
     for key, fails in failed.items():
