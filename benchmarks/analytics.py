@@ -1,6 +1,6 @@
 """Benchmark the portfolio questions over 10k and 100k invoices: Object Query against Data Query.
 
-Run: `.venv/bin/python benchmarks/analytics.py [--sizes 10000,100000] [--latency 0.25]` (prints a
+Run: `.venv/bin/python benchmarks/analytics.py [--sizes 10000,100000] [--latency 0.25] [--only TOOL,…]` (prints a
 table; no network). For each size the sandbox runs as a separate process over HTTP with `--latency`
 seconds added to every request (Zuora's own answer time, roughly), holding a synthetic book of N
 invoices over 12 months (N/10 accounts, about a fifth still open, some paid late) and N/5 payments
@@ -114,6 +114,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--latency", type=float, default=0.25)
+    parser.add_argument("--only", default="", help="comma-separated tool names (default: every question)")
     options = parser.parse_args()
     print(f"latency {options.latency * 1000:.0f} ms per request")
     print(f"{'invoices':>9} {'question':<18} {'path':<12} {'requests':>8} {'records':>8} {'seconds':>8} "
@@ -125,6 +126,8 @@ def main() -> None:
         url = child.stdout.readline().strip()
         try:
             for tool, args in QUESTIONS:
+                if options.only and tool not in options.only.split(","):
+                    continue
                 for data_query in (False, True):
                     requests, seconds, peak, records = _measure(url, tool, args, data_query)
                     print(f"{n:>9} {tool:<18} {'Data Query' if data_query else 'Object Query':<12} {requests:>8} "
