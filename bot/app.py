@@ -21,6 +21,7 @@ import sqlite_utils
 
 from bot.actions import Approvals, AuditLog, Policy, PolicyError
 from bot.actions.dunning import DunningRules
+from bot.actions.follow import FOLLOW_TOPIC, Follower
 from bot.actions.outbox import Outbox, Worker
 from bot.billruns.subscribers import Subscribers
 from bot.config import ConfigError, Settings
@@ -56,6 +57,8 @@ class Services:
     outbox: Outbox
     events: Events
     """What Zuora's events lead to (the outbox's `callout` rows)."""
+    follower: Follower | None = None
+    """Follows bill runs that approved proposals started (the outbox's `follow` rows); None without approvals."""
     approvals: Approvals | None = None
     """None when no approvers are configured (proposals are then switched off)."""
     sandbox: ZuoraSandbox | None = None
@@ -80,7 +83,10 @@ class Services:
             return
         self.outbox.release_dead()
         self.outbox.wake_waiting("card")  # the previous process's card backstops: due now
-        self.worker = Worker(self.outbox, {CALLOUT_TOPIC: self.events.handle}, threads=8, name="callout")
+        handlers = {CALLOUT_TOPIC: self.events.handle}
+        if self.follower is not None:
+            handlers[FOLLOW_TOPIC] = self.follower.handle
+        self.worker = Worker(self.outbox, handlers, threads=8, name="callout")
         self.spawn("outbox-callouts", self.worker.run, self.stop)
         if self.notifier is not None:
             self.spawn("outbox-notifier", self.notifier.run, self.stop)
@@ -176,16 +182,40 @@ def build(settings: Settings, *, sandbox: ZuoraSandbox | None = None, database: 
                          escalate_after_days=settings.dunning_escalate_after_days)
     events = Events(zuora=zuora, db=db, outbox=outbox, approvals=approvals, channel=settings.collections_channel,
                     subscribers=subscribers, today=today, rules=rules)
+    follower = _follower(settings, approvals, outbox, events)
     return Services(settings=settings, zuora=zuora, copilot=copilot, today=today, db=db, history=History(db),
-                    subscribers=subscribers, outbox=outbox, events=events, approvals=approvals, sandbox=box)
+                    subscribers=subscribers, outbox=outbox, events=events, approvals=approvals, sandbox=box,
+                    follower=follower)
 
 
-def _card_backstop(outbox: Outbox) -> Callable[[Any, str, str], None]:
+def _follower(settings: Settings, approvals: Approvals | None, outbox: Outbox, events: Events) -> Follower | None:
+    """Bill runs started by approved proposals are followed to their invoices; a completion callout hurries the
+    follow-up, and a completed run is summarised for bill-run subscribers like any other."""
+    if approvals is None:
+        return None
+    from bot.webhooks.callouts import Callout
+
+    def completed(bill_run_id: str) -> None:
+        events.take(Callout(event="BillRunCompletion", object_id=bill_run_id, fields={}, notification_id=None),
+                    source="follow")
+
+    follower = Follower(approvals, outbox, callouts=bool(settings.zuora_callout_username or
+                                                         settings.zuora_callout_secret),
+                        max_checks=settings.billrun_follow_checks, completed=completed)
+    approvals.on_change = follower.on_change
+    events.on_bill_run = follower.hurry
+    return follower
+
+
+def _card_backstop(outbox: Outbox, follower: Follower | None = None) -> Callable[[Any, str, str], None]:
     """Each transition (inside its transaction) records the card update it needs, due in 30 s: the desk
-    does it at once and marks it done; after a crash in between, the notifier does it."""
+    does it at once and marks it done; after a crash in between, the notifier does it. A success that
+    started a bill run also records its follow-up (`follower`)."""
     from bot.slack.approvals import CARD_TOPIC
 
     def record(proposal: Any, action: str, status: str) -> None:
+        if follower is not None:
+            follower.on_change(proposal, action, status)
         if action == "proposed":
             return  # the card is posted by whoever proposed it
         announce = status in ("succeeded", "failed")
@@ -232,7 +262,7 @@ def slack_app(services: Services, *, socket_mode: bool = False, listener_executo
     desk = Desk(services.approvals, Groups(services.approvals.policy.groups), services.outbox, mirror=mirror) \
         if services.approvals else None
     if services.approvals is not None:
-        services.approvals.on_change = _card_backstop(services.outbox)
+        services.approvals.on_change = _card_backstop(services.outbox, services.follower)
     services.desk = desk
 
     def home_sections(client: Any, user: str) -> list[Any]:

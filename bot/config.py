@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     """Failed attempts on an invoice after which no retry is proposed (escalation instead)."""
     billrun_poll_seconds: int = Field(default=300, ge=0)
     """0 disables the polling backstop."""
+    billrun_follow_checks: int = Field(default=10, ge=1, le=11)
+    """How many times a bill run started from Slack is looked at (5 s, 10 s, … capped at 2 min) before the card
+    says to follow it in Zuora."""
     shutdown_grace_seconds: float = Field(default=20.0, ge=0, le=600)
     """On SIGTERM/SIGINT: how long in-flight work and the outbox get before the process exits."""
     read_only: bool = False

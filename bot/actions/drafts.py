@@ -24,9 +24,11 @@ from bot.actions.kinds import (
     Snapshot,
     WriteOff,
     account_snapshot,
+    bill_run,
     collections_escalation,
     credit_memo,
     dunning_email,
+    invoice_schedule_run,
     invoice_snapshot,
     payment_plan,
     payment_retry,
@@ -63,6 +65,14 @@ class Drafts(DraftContext):
     def collections_escalation(self, typed: str, reason: str, *,
                                extra: list[str] | None = None) -> CollectionsEscalation:
         return collections_escalation.draft(self, typed, reason, extra=extra)
+
+    def invoice_schedule_run(self, number: str, mode: invoice_schedule_run.Mode, position: int | None, reason: str,
+                             *, post_invoice: bool = True) -> invoice_schedule_run.InvoiceScheduleRun:
+        return invoice_schedule_run.draft(self, number, mode, position, reason, post_invoice=post_invoice)
+
+    def bill_run(self, account: str, target: date | None, reason: str, *,
+                 post_invoice: bool = True) -> bill_run.BillRunNow:
+        return bill_run.draft(self, account, target, reason, post_invoice=post_invoice)
 
     def again(self, p: Proposal) -> Proposal:
         """The same request drafted again from today's data (after a stale or expired card)."""

@@ -193,6 +193,12 @@ class Outbox:
                             "lease_owner = null, lease_until = null, last_error = ?, updated_at = ? where id = ?",
                             [_stamp(self.now() + delay), f"waiting: {reason}"[:500], _stamp(self.now()), item.id])
 
+    def hurry(self, key: str) -> bool:
+        """Make the pending, unclaimed row with `key` due now (an event says its wait is over); False if none."""
+        with locked(self.db):
+            return bool(self.db.execute("update outbox set next_attempt_at = ? where key = ? and status = 'pending' "
+                                        "and lease_owner is null", [_stamp(self.now()), key]).rowcount)
+
     def release(self, item: Item) -> None:
         """Give a claimed row back untouched (due now, the attempt does not count)."""
         with locked(self.db):

@@ -133,6 +133,12 @@ class Store:
         """Record that the request is about to go to Zuora (inside the caller's transaction)."""
         self.db.execute("update proposals set sent_at = ? where id = ?", [now.isoformat(), proposal_id])
 
+    def set_outcome(self, proposal_id: str, outcome: dict[str, Any], now: datetime) -> None:
+        """Replace the outcome of an ended proposal without changing its status (what a follow-up found out);
+        inside the caller's transaction, with the audit row that records it."""
+        self.db.execute("update proposals set outcome = ?, updated_at = ? where id = ?",
+                        [json.dumps(outcome), now.isoformat(), proposal_id])
+
     def set_card(self, proposal_id: str, channel: str, message_ts: str) -> None:
         with locked(self.db):
             self.db.execute("update proposals set channel = ?, message_ts = ? where id = ?",

@@ -84,6 +84,10 @@ def failure(message: str, kind: str, *, tried: str | None = None, tool: str | No
 
 def render(result: Result, *, expect: Literal["higher", "lower"] | None = None) -> Answer:
     """The templated answer for a tool result."""
+    from bot.copilot.schedules import SchedulesResult, render_schedules
+
+    if isinstance(result, SchedulesResult):
+        return render_schedules(result)
     if isinstance(result, ExplainResult):
         return _explain(result, expect)
     if isinstance(result, InvoiceResult):

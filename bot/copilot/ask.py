@@ -39,16 +39,21 @@ _KINDS = (
     ("payment_plan", r"payment plan|plan(?=\s+(?:for\s+)?(?:inv|#|invoice))|instal+ments?|spread (?:it|the)"),
     ("dunning_email", r"dunning|remind(?:er)?s?|resend|re-?send|chase|nudge"),
     ("collections_escalation", r"escalat\w*|collections?"),
+    ("invoice_schedule_run", r"(?:run|execute|bill)\s+(?:the\s+)?(?:invoice\s+)?schedules?|schedule\s+items?"),
+    ("bill_run", r"bill\s+(?:A\d{3,12}|it|them|the account|now)|(?:ad[ -]hoc\s+)?bill[ -]run|invoice (?:them|it) now"),
 )
 _KIND_WORDS = [(kind, re.compile(rf"\b(?:{words})\b", re.IGNORECASE)) for kind, words in _KINDS]
 _INVOICE = re.compile(r"(?<![\w-])(?:inv(?:oice)?[\s#:_-]*\d{1,12}|#\s?\d{1,12}|[0-9a-f]{32})(?![\w-])", re.IGNORECASE)
 _ACCOUNT = re.compile(r"(?<![\w-])(A\d{3,12}|[0-9a-f]{32})(?![\w-])", re.IGNORECASE)
 _STOP = {"the", "this", "that", "account", "customer", "invoice", "credit", "please", "them", "they", "their",
          "write", "off", "retry", "plan", "remind", "escalate", "collections", "payment", "payments", "balance"}
-_ACCOUNT_KINDS = {"collections_escalation"}
+_ACCOUNT_KINDS = {"collections_escalation", "bill_run"}
+_SCHEDULE_KINDS = {"invoice_schedule_run"}
+_SCHEDULE = re.compile(r"(?<![\w-])(IS-\d{3,12})(?![\w-])", re.IGNORECASE)
 _KIND_LABEL = {"credit_memo": "a credit memo", "write_off": "a write-off", "payment_retry": "a payment retry",
                "payment_plan": "a payment plan", "dunning_email": "a reminder email",
-               "collections_escalation": "a collections escalation"}
+               "collections_escalation": "a collections escalation",
+               "invoice_schedule_run": "an invoice schedule run", "bill_run": "an ad hoc bill run"}
 
 
 @dataclass(frozen=True)
@@ -164,6 +169,11 @@ class Ask:
         return self.invoices | self.resolved_invoices
 
     @property
+    def _schedules(self) -> frozenset[str]:
+        """Invoice schedule numbers in the requester's words."""
+        return frozenset(m.group(1).upper() for m in _SCHEDULE.finditer(self.words))
+
+    @property
     def _accounts(self) -> frozenset[str]:
         return self.accounts | self.resolved_accounts
 
@@ -176,6 +186,11 @@ class Ask:
             asked = " or ".join(sorted(_KIND_LABEL.get(k, k) for k in self.kinds)) or "no change"
             return Refusal("kind_not_asked", f"The requester did not ask for {_KIND_LABEL.get(kind, kind)} "
                                              f"(they asked for {asked}). Propose only what they asked for.")
+        if kind in _SCHEDULE_KINDS:
+            if str(args.get("schedule") or "").strip().upper() not in self._schedules:
+                return Refusal("schedule_not_named", "The requester did not name that invoice schedule. Propose only "
+                                                     "for the schedule they named.")
+            return None
         if kind in _ACCOUNT_KINDS:
             account = str(args.get("account") or "")
             if not (account.strip().upper() in self._accounts or self._typed_name(account)):
@@ -208,6 +223,10 @@ class Ask:
         kind = str(proposal.get("kind"))
         if kind not in self.kinds:
             return Refusal("kind_not_asked", f"The requester did not ask for {_KIND_LABEL.get(kind, kind)}.")
+        if kind in _SCHEDULE_KINDS:
+            if str(proposal.get("schedule_number") or "").upper() not in self._schedules:
+                return Refusal("schedule_not_named", "The requester did not name that invoice schedule.")
+            return None
         if kind in _ACCOUNT_KINDS:
             keys = {str(proposal.get(k) or "").upper() for k in ("account_number", "account_id")} - {""}
             if not keys & self._accounts and not self._typed_name(str(proposal.get("account_name") or "")):

@@ -28,6 +28,7 @@ EXAMPLES = (
     "who is overdue",
     "subscription A-S00000002",
     "usage A00000002",
+    "schedules A00000010",
 )
 PORTFOLIO_EXAMPLES = (
     "aging",
@@ -80,6 +81,8 @@ PROPOSAL_EXAMPLES = (
     "plan INV-387 3",
     "remind INV-385",
     "escalate A00000007",
+    "run schedule IS-00000003 the next item",
+    "bill A00000010 on 2026-12-01",
 )
 _BEFORE = re.compile(r"\b(?:(?:the\s+)?(?:one|invoice|bill)\s+before(?:\s+(?:it|that|this))?|before\s+that|"
                      r"previous(?:\s+(?:one|invoice|bill))?|prior\s+(?:one|invoice|bill)|earlier\s+(?:one|invoice)|"
@@ -193,7 +196,8 @@ def _propose(cleaned: str) -> Route:
                                                       for m in words.finditer(cleaned))), None)
     if kind is None:
         return _clarify("I can propose credit memos, write-offs, payment retries, payment plans, reminder "
-                        "emails and collections escalations; anything else is done in Zuora.")
+                        "emails, collections escalations, invoice schedule runs (`run schedule IS-00000003 the "
+                        "next item`) and ad hoc bill runs (`bill A00000010 now`); anything else is done in Zuora.")
     quoted = _QUOTED.search(cleaned)
     stripped = _QUOTED.sub(" ", cleaned)
     because = _BECAUSE.search(stripped)
@@ -283,9 +287,48 @@ def progress(decision: Route) -> str:
     return phrases.get(decision.tool or "", "Looking it up in Zuora…")
 
 
+_SCHEDULES_READ = re.compile(r"^(?:show\s+|list\s+)?(?:the\s+)?(?:invoice\s+)?schedules?\s+(?:of\s+|for\s+)?"
+                             r"(A\d{3,12}|A-S\d{3,12}|O-\d{3,12})\b", re.IGNORECASE)
+_RUN_SCHEDULE = re.compile(r"\b(?:run|execute|bill)\s+(?:the\s+)?(?:invoice\s+)?schedule\s+(IS-\d{3,12})\b(.*)$",
+                           re.IGNORECASE)
+_BILL_NOW = re.compile(r"\bbill\s+(A\d{3,12})\b(.*)$", re.IGNORECASE)
+_NO_POST = re.compile(r"\b(?:don'?t|do not|without|no)\s+post(?:ing)?\b|\b(?:leave|keep)\s+(?:it\s+|them\s+)?"
+                      r"(?:as\s+)?(?:a\s+)?drafts?\b|\bdrafts? only\b", re.IGNORECASE)
+_DATE = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
+
+
+def _schedule_route(cleaned: str) -> Route | None:
+    """Invoice schedules and ad hoc bill runs: `schedules A00000010`, `run schedule IS-00000003 item 2` (or
+    "the next item", "all pending items up to today"), `bill A00000010 now [on 2026-12-01]`."""
+    read = _SCHEDULES_READ.search(cleaned)
+    if read:
+        return Route("tool", "list_invoice_schedules", {"key": read.group(1).upper()})
+    run = _RUN_SCHEDULE.search(cleaned)
+    if run and not NEGATION.search(cleaned[:run.start()]):
+        rest, args = run.group(2), {"schedule": run.group(1).upper(), "post_invoice": not _NO_POST.search(cleaned)}
+        item = re.search(r"\bitem\s*#?\s*(\d{1,3})\b", rest, re.IGNORECASE)
+        if item:
+            return Route("tool", "propose_invoice_schedule_run", {**args, "which": "item", "item": int(item.group(1))})
+        if re.search(r"\b(all|every|due|overdue|up to today|pending items)\b", rest, re.IGNORECASE):
+            return Route("tool", "propose_invoice_schedule_run", {**args, "which": "due"})
+        if re.search(r"\bnext\b", rest, re.IGNORECASE):
+            return Route("tool", "propose_invoice_schedule_run", {**args, "which": "next"})
+        return _clarify(f"Which item of {run.group(1).upper()}? Say `item 2`, `the next item` or `all pending items "
+                        f"up to today`.")
+    bill = _BILL_NOW.search(cleaned)
+    if bill and not NEGATION.search(cleaned[:bill.start()]):
+        when = _DATE.search(bill.group(2))
+        args = {"account": bill.group(1).upper(), "post_invoice": not _NO_POST.search(cleaned)}
+        return Route("tool", "propose_bill_run", {**args, "target_date": when.group(1)} if when else args)
+    return None
+
+
 def _route(cleaned: str) -> Route:
     if not cleaned or _HELP.match(cleaned):
         return Route("help")
+    scheduled = _schedule_route(cleaned)
+    if scheduled is not None:
+        return scheduled
     if _ACTIONS.search(cleaned):
         return _propose(cleaned)
     portfolio = _portfolio(cleaned)

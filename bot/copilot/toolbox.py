@@ -12,7 +12,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.copilot import portfolio, propose  # noqa: F401 (registers the portfolio and propose_* tools)
+from bot.copilot import (
+    portfolio,  # noqa: F401 (registers the portfolio tools)
+    propose,  # noqa: F401 (registers the propose_* tools)
+    schedules,  # noqa: F401 (registers the invoice-schedule and bill-run tools)
+)
 from bot.copilot.results import Citation, Result
 from bot.copilot.tools import TOOLS, Tool, ToolContext, ToolError
 from bot.zuora import InvoiceNotFound, ZuoraAPIError, ZuoraError, ZuoraInvalidKey

@@ -75,6 +75,9 @@ def build_demo_tenant(*, today: date = DEMO_TODAY, seed: int = 7) -> Tenant:
         run["numberOfInvoices"] = run["numberOfAccounts"] = len(billed)
         for p in billed:
             _settle(tenant, p, m, bill_date, rng)
+    from bot.sandbox.schedules import seed_schedules
+
+    seed_schedules(tenant)
     from bot.sandbox.portfolio_stories import add_portfolio_stories
 
     add_portfolio_stories(tenant)  # added after everything above: no existing record changes

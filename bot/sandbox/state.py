@@ -41,6 +41,11 @@ class Tenant:
     credit_memos: dict[str, Record] = field(default_factory=dict)
     payment_schedules: dict[str, Record] = field(default_factory=dict)
     bill_runs: dict[str, Record] = field(default_factory=dict)
+    invoice_schedules: dict[str, Record] = field(default_factory=dict)
+    bill_run_jobs: dict[str, Record] = field(default_factory=dict)
+    """What an API-created bill run bills (`bot.sandbox.schedules`), by bill-run id."""
+    bill_run_error: str | None = None
+    """Test hook: the next API-created bill run that processes ends in Error with this message."""
     usage: dict[str, Record] = field(default_factory=dict)
     orders: dict[str, Record] = field(default_factory=dict)
     emails: list[Record] = field(default_factory=list)

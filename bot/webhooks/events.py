@@ -75,6 +75,8 @@ class Events:
     rules: DunningRules = field(default_factory=DunningRules)
     billrun_message: Callable[[Any], dict[str, Any]] | None = None
     """Builds the summary DM (Block Kit, from `bot.slack`); None when Slack is not wired."""
+    on_bill_run: Callable[[str], Any] | None = None
+    """Told the id of each bill run a completion event names (a proposal following it looks now)."""
     wait_every: timedelta = timedelta(seconds=60)
     max_attempts: int = 12
     new_id: Callable[[], str] = lambda: uuid.uuid4().hex
@@ -105,8 +107,8 @@ class Events:
             if first:
                 log.warning("callouts: %s events wait until %s (they are kept, not dropped)", callout.event,
                             result.reason)
+            self.inbox.note(key, f"waiting until {result.reason}")  # before the row says so: readers see both
             self.outbox.wait(item, result.reason, delay=self.wait_every)
-            self.inbox.note(key, f"waiting until {result.reason}")
             return None
         detail, effects = result
         with transaction(self.db):
@@ -167,6 +169,8 @@ class Events:
         """Summarise a completed bill run for each subscriber (one DM each, ever)."""
         from bot.billruns import find_bill_run, summarize
 
+        if self.on_bill_run is not None:
+            self.on_bill_run(key)
         if self.billrun_message is None:
             return Waiting("the Slack app runs (bill-run summaries are sent as Slack DMs)")
         try:

@@ -8,7 +8,9 @@ from bot.sandbox.routes import (
     invoices,
     memos,
     payments,
+    schedules,
     subscriptions,
 )
 
-__all__ = ["accounts", "billruns", "customobjects", "dataquery", "invoices", "memos", "payments", "subscriptions"]
+__all__ = ["accounts", "billruns", "customobjects", "dataquery", "invoices", "memos", "payments", "schedules",
+           "subscriptions"]

@@ -9,6 +9,7 @@ from bot.sandbox.errors import SandboxError
 from bot.sandbox.query import cache_of, page, parse_query
 from bot.sandbox.routes.common import lower_fields
 from bot.sandbox.routing import Call, Reply, route
+from bot.sandbox.schedules import advance
 
 FILTERS = ("id", "createdbyid", "updateddate", "billingrunnumber", "executeddate", "name", "numberofaccounts",
            "numberofinvoices", "numberofcreditmemos", "status", "targetdate", "batches", "repeattype")
@@ -32,6 +33,7 @@ def get_bill_run(call: Call) -> Reply:
     run = call.tenant.bill_runs.get(call.args["bill_run_id"])  # the v1 path takes the id only
     if run is None:
         raise SandboxError(40, f"Cannot find a BillRun instance with id {call.args['bill_run_id']}.")
+    advance(call.tenant, run)  # API-created runs move one state per read (the sandbox's clock)
     body = {k: v for k, v in render.v1(run).items() if k not in (
         "numberOfInvoices", "numberOfAccounts", "numberOfCreditMemos", "executedDate", "startDate", "endDate",
         "totalTime", "errorMessage")}
