@@ -3,8 +3,9 @@
 Subcommands: `serve` (the Slack app over HTTP on `$PORT`), `socket` (the Slack app over Socket
 Mode; both stop cleanly on SIGTERM/SIGINT within `SHUTDOWN_GRACE_SECONDS`), `ask` (answer a
 billing question in the terminal), `poll --once` (the callouts' backstop), `audit export|verify`
-(the approvals audit log), `sandbox` (the embedded Zuora emulator as an HTTP server) and `migrate`
-(bring the database schema up to date).
+(the approvals audit log), `sandbox` (the embedded Zuora emulator as an HTTP server), `migrate`
+(bring the database schema up to date) and `demo` (a local page standing in for Slack, driving the
+real app; see `bot.demo`).
 """
 
 from __future__ import annotations
@@ -272,6 +273,32 @@ def _sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from bot.demo.server import Demo
+
+    logging.getLogger().setLevel(logging.WARNING)  # the page is the interface; problems still print
+    started = time.monotonic()
+    try:
+        demo = Demo(host=args.host, port=args.port)
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port} ({exc.strerror or exc}); try --port", file=sys.stderr)
+        return 1
+    stopping = threading.Event()
+    _on_stop_signals(lambda name: stopping.set())
+    demo.start()
+    print(f"billing-copilot demo: open {demo.url}  (ready in {time.monotonic() - started:.1f} s; Ctrl-C stops it)",
+          flush=True)
+    print("  the real app on the embedded Zuora sandbox, a throwaway database and a local stand-in for Slack"
+          + ("" if demo.services.settings.llm_model else "; no LLM (set LLM_MODEL to use one)"), flush=True)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"  warning: listening on {args.host}: anyone who reaches it can act as any demo user", flush=True)
+    try:
+        stopping.wait()
+    finally:
+        demo.close()
+    return 0
+
+
 def _migrate(args: argparse.Namespace) -> int:
     from bot.storage import applied_migrations, migrate, open_db
 
@@ -323,6 +350,10 @@ def _parser() -> argparse.ArgumentParser:
     for p in (export, *(audit_sub.choices[n] for n in ("verify", "checkpoint", "mirror"))):
         p.add_argument("--database", help="database file (default: DATABASE_PATH)")
     audit.set_defaults(run=_audit)
+    demo = sub.add_parser("demo", help="a local page standing in for Slack, driving the real app (no workspace needed)")
+    demo.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    demo.add_argument("--port", type=int, default=3000, help="port (default 3000; 0 picks a free one)")
+    demo.set_defaults(run=_demo)
     migrate = sub.add_parser("migrate", help="create or upgrade the SQLite database")
     migrate.add_argument("--database", help="database file (default: DATABASE_PATH)")
     migrate.set_defaults(run=_migrate)

@@ -26,6 +26,7 @@ from bot.actions.outbox import Outbox, Worker
 from bot.billruns.subscribers import Subscribers
 from bot.config import ConfigError, Settings
 from bot.copilot import Copilot, LiteLLMModel, Toolbox, ToolContext
+from bot.copilot.feedback import Feedback
 from bot.copilot.history import History
 from bot.storage import open_db
 from bot.webhooks.events import DM_TOPIC, PROPOSE_TOPIC, Events
@@ -271,7 +272,7 @@ def slack_app(services: Services, *, socket_mode: bool = False, listener_executo
 
     deps = SlackDeps(copilot=services.copilot, history=services.history, events=EventLog(services.db), desk=desk,
                      collections_channel=settings.collections_channel, subscribers=services.subscribers,
-                     home_sections=home_sections)
+                     home_sections=home_sections, feedback=Feedback(services.db))
     if listener_executor is None:
         services.listeners = listener_executor = ThreadPoolExecutor(10, thread_name_prefix="slack-listener")
     services.later = Later(WorkPool(settings.slack_workers, settings.slack_queue),

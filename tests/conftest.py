@@ -95,3 +95,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
     if exitstatus == 0 and any(held != tried for tried, held in tally().values()):
         session.exitstatus = 1
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    """Each phase's report on the item (`item.rep_call`), so fixtures can keep artifacts of a failed test."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

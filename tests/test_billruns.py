@@ -89,8 +89,13 @@ def test_a_completed_bill_run_is_dmed_once_to_each_subscriber(stack: Stack, slac
 
     stack.action("billrun.explain", "INV00000455", user="U0OPS001", channel="D0OPS001",
                  message={"ts": "1790003000.000100"})
-    update = slack.wait_for(lambda rs: any(r.method == "chat.update" for r in rs)) and slack.calls("chat.update")[0]
-    assert update.body["channel"] == "D0OPS001" and update.body["blocks"][0]["text"]["text"].startswith(
+    def replies(rs: list[Recorded]) -> list[Recorded]:
+        return [r for r in rs if r.method == "chat.postMessage" and r.body.get("thread_ts") == "1790003000.000100"]
+
+    # in the DM (the app's Messages tab) the thread's status chip shows the work, then the answer is posted there
+    [reply] = replies(slack.wait_for(lambda rs: bool(replies(rs))))
+    assert slack.calls("assistant.threads.setStatus")[0].body["thread_ts"] == "1790003000.000100"
+    assert reply.body["channel"] == "D0OPS001" and reply.body["blocks"][0]["text"]["text"].startswith(
         "INV00000455 vs ")
 
     found = poller(stack.services).once(since=datetime(2026, 10, 25))  # a callout-less pass finds it: no new DM

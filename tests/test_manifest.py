@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCOPES_OF_METHOD = {  # Slack's docs: the bot scope each Web API method needs (None: no scope)
     "auth.test": None, "chat.postMessage": "chat:write", "chat.update": "chat:write", "views.publish": None,
     "views.open": None, "conversations.open": "im:write", "users.info": "users:read",
-    "usergroups.users.list": "usergroups:read",
+    "usergroups.users.list": "usergroups:read", "assistant.threads.setStatus": "assistant:write",
     "files.upload.v2": "files:write"}  # files_upload_v2: files.getUploadURLExternal + files.completeUploadExternal
 SCOPES_OF_EVENT = {"app_mention": "app_mentions:read", "message.im": "im:history", "app_home_opened": None}
 
@@ -103,3 +103,14 @@ def test_the_manifest_keeps_dms_open_and_within_slacks_limits() -> None:
         assert command["url"].endswith("/slack/events")
     urls = {m["settings"]["event_subscriptions"]["request_url"], m["settings"]["interactivity"]["request_url"]}
     assert len(urls) == 1 and urls.pop().startswith("https://")
+
+
+def test_the_agent_view_matches_the_code() -> None:
+    """Slack's agent messaging experience (not the older `assistant_view`), with the greeting's prompts."""
+    from bot.slack.agent import SUGGESTED_PROMPTS
+
+    features = manifest()["features"]
+    agent = features["agent_view"]
+    assert "assistant_view" not in features and 0 < len(agent["agent_description"]) <= 300
+    assert [(p["title"], p["message"]) for p in agent["suggested_prompts"]] == list(SUGGESTED_PROMPTS)
+    assert len(agent["suggested_prompts"]) <= 4 and "assistant:write" in manifest()["oauth_config"]["scopes"]["bot"]

@@ -202,11 +202,52 @@ def test_direct_messages_are_answered_and_the_bot_ignores_itself(stack: Stack, s
     stack.event({**dm, "subtype": "message_changed", "ts": "1790000600.000060"})  # an edit
     stack.event({**dm, "channel_type": "channel", "channel": "C0OTHER", "ts": "1790000600.000070"})
     stack.event(dm)
-    update = [r for r in _answered(slack, 1) if r.method == "chat.update"][0]
-    assert update.body["channel"] == "D0REP001" and "A00000007" in update.body["text"]
+    # the Messages tab (agent experience): the thread's status chip first, then the answer in the thread
+    requests = slack.wait_for(lambda rs: any(r.method == "chat.postMessage" for r in rs))
+    methods = [r.method for r in requests if r.method in ("assistant.threads.setStatus", "chat.postMessage")]
+    assert methods == ["assistant.threads.setStatus", "chat.postMessage"]
+    status = slack.calls("assistant.threads.setStatus")[0].body
+    assert status == {"channel_id": "D0REP001", "thread_ts": "1790000600.000100",
+                      "status": "Looking up account A00000007…", "team_id": "T0000001"}
+    answer = slack.calls("chat.postMessage")[0]
+    assert answer.body["channel"] == "D0REP001" and "A00000007" in answer.body["text"]
+    assert answer.body["thread_ts"] == "1790000600.000100"
     time.sleep(0.3)
-    assert len(slack.calls("chat.postMessage")) == 1
-    assert slack.calls("chat.postMessage")[0].body["thread_ts"] == "1790000600.000100"
+    assert len(slack.calls("chat.postMessage")) == 1 and not slack.calls("chat.update")
+
+    # thumbs down, then thumbs up from the same person: one verdict recorded (the latest), the buttons replaced
+    feedback = answer.body["blocks"][-1]
+    assert [e["action_id"] for e in feedback["elements"]] == ["copilot.feedback.good", "copilot.feedback.bad"]
+    turn = feedback["elements"][0]["value"]
+    message = {"ts": "1790000003.000100", "text": answer.body["text"], "blocks": answer.body["blocks"]}
+    stack.action("copilot.feedback.bad", turn, channel="D0REP001", message=message)
+    slack.wait_for(lambda rs: any(r.method == "chat.update" for r in rs))
+    stack.action("copilot.feedback.good", turn, channel="D0REP001", message=message)
+    slack.wait_for(lambda rs: len([r for r in rs if r.method == "chat.update"]) >= 2)
+    from bot.copilot.feedback import Feedback
+
+    assert Feedback(stack.services.db).of(int(turn)) == {"U0REP001": "good"}
+    update = slack.calls("chat.update")[-1].body
+    assert update["ts"] == "1790000003.000100" and "found this helpful" in json.dumps(update["blocks"])
+    assert "copilot.feedback" not in json.dumps(update["blocks"]) and "A00000007" in json.dumps(update["blocks"])
+    stack.action("copilot.feedback.good", "999999", channel="D0REP001", message=message)  # an unknown answer
+    slack.wait_for(lambda rs: any("no longer available" in json.dumps(r.body) for r in rs
+                                  if r.method.startswith("/hooks/")))
+
+
+def test_opening_the_messages_tab_greets_once_a_day_with_suggested_prompts(stack: Stack, slack: FakeSlack) -> None:
+    from bot.slack.agent import SUGGESTED_PROMPTS
+
+    for _ in range(2):
+        stack.event({"type": "app_home_opened", "user": "U0REP001", "channel": "D0REP001", "tab": "messages"})
+    [greeting] = slack.wait_for(lambda rs: any(r.method == "chat.postMessage" for r in rs)) and \
+        slack.calls("chat.postMessage")
+    prompts = [e for b in greeting.body["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert greeting.body["channel"] == "D0REP001" and "<@U0REP001>" in greeting.body["text"]
+    assert [(p["text"]["text"], p["value"]) for p in prompts] == list(SUGGESTED_PROMPTS)
+    assert all(p["action_id"].startswith("copilot.follow_up.") for p in prompts)
+    time.sleep(0.3)
+    assert len(slack.calls("chat.postMessage")) == 1  # the second opening: no second greeting
 
 
 def test_slack_rate_limits_are_retried(stack: Stack, slack: FakeSlack) -> None:

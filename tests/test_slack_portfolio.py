@@ -47,7 +47,7 @@ def test_a_mention_gets_the_table_then_the_csv_and_chart_in_its_thread(stack: St
     [done] = [r for r in requests if r.method == "files.completeUploadExternal"]
     assert done.body["channel_id"] == "C0SUPPORT" and done.body["thread_ts"] == "1790000100.000100"
     ids = [f["id"] for f in json.loads(done.body["files"])]
-    data = {f: slack.uploads[f] for f in ids}
+    data = {f: slack.files[f]["content"] for f in ids}
     table = next(v for v in data.values() if not v.startswith(b"\x89PNG"))
     rows = list(csv.DictReader(io.StringIO(table.decode())))
     assert {(r["country"], r["leaked"]) for r in rows} >= {("United States", "4584.07")}

@@ -17,6 +17,7 @@ from uuid import uuid4
 from bot.billruns.subscribers import Subscribers
 from bot.copilot import Copilot
 from bot.copilot.answers import Answer
+from bot.copilot.feedback import Feedback
 from bot.copilot.history import History, Turn
 from bot.slack.approvals import Desk
 from bot.slack.blocks import HomeSection, answer_message, waiting_sections
@@ -50,6 +51,8 @@ class SlackDeps:
     subscribers: Subscribers | None = None
     """Bill-run summary subscriptions."""
     home_sections: Callable[[Any, str], list[HomeSection]] = field(default=lambda client, user_id: waiting_sections())
+    feedback: Feedback | None = None
+    """Thumbs up/down on answers in the Messages tab (`bot.slack.agent`); None: no feedback buttons."""
 
 
 def question_of(text: str | None) -> str:

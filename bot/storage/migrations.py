@@ -199,3 +199,14 @@ def m011_outbox(db: sqlite_utils.Database) -> None:
         created_at text not null,
         updated_at text not null)""")
     db.execute("create index outbox_due on outbox (status, topic, lane, next_attempt_at)")
+
+
+@migration
+def m012_answer_feedback(db: sqlite_utils.Database) -> None:
+    """Thumbs up/down on the agent's answers: one verdict per person per answer (the latest click wins)."""
+    db.execute("""create table answer_feedback (
+        turn_id integer not null,
+        user_id text not null,
+        verdict text not null,
+        recorded_at text not null,
+        primary key (turn_id, user_id))""")

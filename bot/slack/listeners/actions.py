@@ -18,6 +18,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.actions import Record
+from bot.slack.agent import FEEDBACK, feedback_done
 from bot.slack.billruns import EXPLAIN
 from bot.slack.blocks import ACTION_FOLLOW_UP, ACTION_SHARE, answer_message
 from bot.slack.cards import APPROVE, EDIT, REJECT, REPROPOSE, ROW, edit_modal, parse_value, reject_modal
@@ -36,6 +37,7 @@ _CANNOT_POST = {"not_in_channel": "I'm not a member of this channel: invite me w
 def register(app: App, deps: SlackDeps, later: Later) -> None:
     conversations = Conversations(deps)
     register_approvals(app, deps, later)
+    register_feedback(app, deps, later)
 
     def explained(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         message = body.get("message") or {}
@@ -99,6 +101,33 @@ def register(app: App, deps: SlackDeps, later: Later) -> None:
                     text=f":warning: I couldn't post it: {reason}. Then click the button again.")
             return
         respond(replace_original=True, text=f":white_check_mark: Posted to <#{channel}>.")
+
+
+def register_feedback(app: App, deps: SlackDeps, later: Later) -> None:
+    """Thumbs up/down on an answer: recorded, then the buttons give way to a thank-you (on the quick pool)."""
+    feedback = deps.feedback
+    if feedback is None:
+        return
+
+    def recorded(body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        value, verdict = action.get("value", ""), action["action_id"].rsplit(".", 1)[-1]
+        turn = deps.history.get(int(value)) if value.isdigit() and len(value) < 19 else None
+        if turn is None or verdict not in ("good", "bad"):
+            _say(respond, "That answer is no longer available.")
+            return
+        user = body["user"]["id"]
+        feedback.record(turn.id, user, verdict)  # type: ignore[arg-type]
+        message = body.get("message") or {}
+        channel = (body.get("container") or {}).get("channel_id") or (body.get("channel") or {}).get("id")
+        if message.get("ts") and channel:
+            client.chat_update(channel=channel, ts=message["ts"], text=message.get("text") or "",
+                               blocks=feedback_done(message.get("blocks") or [], verdict, user))
+
+    @app.action(re.compile(rf"^{re.escape(FEEDBACK)}\.(good|bad)$"))
+    def on_feedback(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient,
+                    respond: Respond) -> None:
+        ack()
+        later.quick(body, client, recorded, body, action, client, respond)
 
 
 def _team(body: dict[str, Any]) -> str:

@@ -1,6 +1,6 @@
 """App Home: what the bot can do, with examples, plus the sections other features provide, and the
-bill-run summary toggle (the view is published again after a change). Publishing runs on the quick
-pool, after the ack."""
+bill-run summary toggle (the view is published again after a change); opening the Messages tab
+greets the person with suggested prompts (`bot.slack.agent`). Both run on the quick pool, after the ack."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from bot.slack.agent import greeting_message
 from bot.slack.billruns import SUBSCRIBE, UNSUBSCRIBE
 from bot.slack.blocks import home_view
 from bot.slack.conversation import SlackDeps
@@ -21,10 +22,16 @@ def register(app: App, deps: SlackDeps, later: Later) -> None:
     def publish(client: WebClient, user: str) -> None:
         client.views_publish(user_id=user, view=home_view(deps.home_sections(client, user)))
 
+    def greet(client: WebClient, user: str, channel: str) -> None:
+        if deps.events.first_delivery(f"greeting:{user}:{deps.events.now().date().isoformat()}"):
+            client.chat_postMessage(channel=channel, **greeting_message(user))
+
     @app.event("app_home_opened")
     def on_home_opened(event: dict[str, Any], body: dict[str, Any], client: WebClient) -> None:
-        if event.get("tab", "home") != "home":
-            return  # the Messages tab needs nothing published
+        if event.get("tab", "home") == "messages":  # the agent's conversation: a greeting, once a day
+            if event.get("channel"):
+                later.quick(body, client, greet, client, event["user"], event["channel"])
+            return
         later.quick(body, client, publish, client, event["user"])
 
     subscribers = deps.subscribers

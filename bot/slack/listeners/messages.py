@@ -1,9 +1,10 @@
 """Mentions and direct messages: answer in the thread, with a placeholder updated in place.
 
 The placeholder ("Comparing INV-42 with the invoice before it…") is posted at once and replaced by
-the answer; follow-ups in the same thread see the conversation so far. Edits, bot messages and
-other subtypes are ignored (Bolt already drops the bot's own events). The listener only queues
-the work (Bolt's 200 goes out when it returns); a full pool gets "busy" in the thread.
+the answer (in a DM, the app's Messages tab, the thread's status chip says it instead and the answer
+ends with feedback buttons: `bot.slack.agent`); follow-ups in the same thread see the conversation
+so far. Edits, bot messages and other subtypes are ignored (Bolt already drops the bot's own
+events). The listener only queues the work (Bolt's 200 goes out when it returns); a full pool gets "busy" in the thread.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.slack.agent import is_agent_thread, set_status, with_feedback
 from bot.slack.blocks import progress_message
 from bot.slack.conversation import Conversations, SlackDeps, question_of
 from bot.slack.portfolio import upload_files
@@ -32,11 +34,18 @@ def reply_in_thread(conversations: Conversations, client: WebClient, *, channel:
     A drafted proposal's card goes in the same thread, or to `card_channel` when given.
     """
     status = conversations.progress(question, channel=channel, thread=thread)
-    placeholder = client.chat_postMessage(channel=channel, thread_ts=thread, **progress_message(status))
+    agent = is_agent_thread(channel)
+    placeholder = None if agent and set_status(client, channel, thread, status) else \
+        client.chat_postMessage(channel=channel, thread_ts=thread, **progress_message(status))
     turn, reference = conversations.answer(question, channel=channel, thread=thread, user_id=user_id)
     proposed = conversations.propose(client, turn, team=team, channel=card_channel or channel,
                                      thread_ts=None if card_channel else thread)
     message = conversations.message(turn, reference, note=proposed)
+    if agent and conversations.deps.feedback is not None:
+        message = with_feedback(message, turn.id)
+    if placeholder is None:  # the status chip: Slack clears it when the answer is posted
+        client.chat_postMessage(channel=channel, thread_ts=thread, **message)
+        return
     try:
         client.chat_update(channel=channel, ts=placeholder["ts"], **message)
     except SlackApiError as exc:  # e.g. the placeholder was deleted meanwhile: post the answer instead

@@ -1,0 +1,5 @@
+"""`python -m bot demo`: a local page standing in for Slack, driving the real app through signed requests.
+
+`slack_api` is the fake Slack Web API (the tests use it too); `server` runs the app, the fake and
+the page together (`Demo`); `page.html` is the page (vanilla HTML/JS, no build step).
+"""
