@@ -28,8 +28,10 @@ from bot.config import ConfigError, Settings
 from bot.copilot import Copilot, LiteLLMModel, Toolbox, ToolContext
 from bot.copilot.feedback import Feedback
 from bot.copilot.history import History
+from bot.copilot.notes import NoteSettings
 from bot.storage import open_db
-from bot.webhooks.events import DM_TOPIC, PROPOSE_TOPIC, Events
+from bot.webhooks.billrun_notes import NotePlan
+from bot.webhooks.events import DM_TOPIC, NOTE_TOPIC, PROPOSE_TOPIC, Events
 from bot.webhooks.inbox import CALLOUT_TOPIC
 from bot.zuora import ZuoraClient
 
@@ -84,7 +86,7 @@ class Services:
             return
         self.outbox.release_dead()
         self.outbox.wake_waiting("card")  # the previous process's card backstops: due now
-        handlers = {CALLOUT_TOPIC: self.events.handle}
+        handlers = {CALLOUT_TOPIC: self.events.handle, NOTE_TOPIC: self.events.apply_note}
         if self.follower is not None:
             handlers[FOLLOW_TOPIC] = self.follower.handle
         self.worker = Worker(self.outbox, handlers, threads=8, name="callout")
@@ -163,7 +165,8 @@ def build(settings: Settings, *, sandbox: ZuoraSandbox | None = None, database: 
     if settings.llm_model:
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
         model = LiteLLMModel(settings.llm_model, api_base=settings.llm_api_base, api_key=key)
-    toolbox = Toolbox(ToolContext(zuora, today=today, data_query=settings.zuora_data_query),
+    toolbox = Toolbox(ToolContext(zuora, today=today, data_query=settings.zuora_data_query,
+                                  notes=NoteSettings.of(settings, model)),
                       ui_url=settings.zuora_ui_url)
     copilot = Copilot(toolbox, model=model, redact_pii=settings.redact_pii, timeout_s=settings.llm_timeout_s)
     try:
@@ -183,6 +186,8 @@ def build(settings: Settings, *, sandbox: ZuoraSandbox | None = None, database: 
                          escalate_after_days=settings.dunning_escalate_after_days)
     events = Events(zuora=zuora, db=db, outbox=outbox, approvals=approvals, channel=settings.collections_channel,
                     subscribers=subscribers, today=today, rules=rules)
+    if settings.billrun_notes:
+        events.notes = NotePlan.of(settings, NoteSettings.of(settings, model))
     follower = _follower(settings, approvals, outbox, events)
     return Services(settings=settings, zuora=zuora, copilot=copilot, today=today, db=db, history=History(db),
                     subscribers=subscribers, outbox=outbox, events=events, approvals=approvals, sandbox=box,

@@ -107,6 +107,35 @@ class Settings(BaseSettings):
     """Slack requests that may wait for a worker; beyond that the user is told "busy" at once."""
     port: int = Field(default=3000, ge=1, le=65535)
 
+    # -- customer notes (issue 17) --
+    customer_language_field: str = Field(default="Language__c", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,60}__c$")
+    """Account custom field holding the customer's language (a code like `de` or a name like `German`)."""
+    default_customer_language: str = "en"
+    """The note language when neither the field nor the bill-to country gives one."""
+    invoice_note_field: str = Field(default="AI_Summary__c", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,60}__c$")
+    """Invoice Long Text custom field that takes the full note."""
+    billrun_notes: bool = False
+    """Draft a note per invoice after each completed bill run."""
+    note_review_threshold: Decimal = Field(default=Decimal("10000"), ge=0)
+    """Invoices at or above this total (in their own currency) get a review card of their own."""
+    high_touch_field: str = Field(default="HighTouch__c", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,60}__c$")
+    account_owner_field: str = Field(default="AccountOwner__c", pattern=r"^[A-Za-z][A-Za-z0-9_]{0,60}__c$")
+    note_autopilot: bool = False
+    """Apply bill-run notes below the threshold without a click (each audited as applied by the autopilot)."""
+    zuora_note_workflow_id: str | None = Field(default=None, pattern=r"^\d{1,18}$")
+    """A Zuora workflow that emails `Subject`/`BodyHtml` to the account: enables `email note INV-42`."""
+    """Apply bill-run notes below the threshold without a click (each audited as applied by the autopilot)."""
+
+    @field_validator("default_customer_language")
+    @classmethod
+    def _check_language(cls, value: str) -> str:
+        from bot.notes.language import UnknownLanguage, language_named
+
+        try:
+            return language_named(value)
+        except UnknownLanguage as exc:
+            raise ValueError(str(exc)) from None
+
     @field_validator("approvers", mode="before")
     @classmethod
     def _split_approvers(cls, value: object) -> object:

@@ -42,7 +42,8 @@ def test_explanation_message(client: ZuoraClient, sandbox: ZuoraSandbox) -> None
     context = [e["text"] for e in message["blocks"][2]["elements"]]
     assert context[0] == "Sources: INV00000042, INV00000022" and "read as INV00000042" in context[1]
     buttons = message["blocks"][3]["elements"]
-    assert [b["value"] for b in buttons] == ["show INV00000042", "show INV00000022", "answer-1"]
+    assert [b["value"] for b in buttons] == ["show INV00000042", "show INV00000022", "draft note INV00000042",
+                                                "answer-1"]
     assert buttons[-1]["action_id"] == ACTION_SHARE and buttons[-1]["style"] == "primary"
     assert message["text"].startswith("*INV00000042* (868.46 USD")
 

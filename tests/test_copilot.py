@@ -165,6 +165,7 @@ def test_tool_schemas_come_from_argument_models_and_docstrings(copilot: Copilot)
                             "propose_write_off", "propose_payment_retry", "propose_payment_plan",
                             "propose_dunning_email", "propose_collections_escalation",
                             "list_invoice_schedules", "propose_invoice_schedule_run", "propose_bill_run",
+                            "propose_invoice_note", "propose_note_email",
                             "receivables_aging", "late_payers", "failed_payments", "top_customers",
                             "bill_run_trend", "invoice_history"}
     assert "nothing changes in Zuora now" in schemas["propose_credit_memo"]["description"]

@@ -60,6 +60,10 @@ class Result:
     message: str = ""
 
 
+AUTOPILOT = "autopilot"
+"""The actor the audit names for proposals applied without a click."""
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -198,6 +202,36 @@ class Approvals:
         current = self.store.get(proposal_id)
         return Result("already", current, _already(current) if current else "")
 
+    def autopilot(self, proposal_id: str) -> Result:
+        """Claim and run, without a click, a pending proposal drafted for the autopilot (`NOTE_AUTOPILOT`): only a
+        kind whose `autopilot` flag is set; audited as approved by `autopilot`; READ_ONLY still refuses."""
+        record = self.store.get(proposal_id)
+        if record is None:
+            return Result("not_found", None, "This proposal no longer exists.")
+        if not getattr(record.proposal, "autopilot", False):
+            return Result("denied", record, "This proposal was not drafted for the autopilot.")
+        if record.status != "pending":
+            return Result("already", record, _already(record))
+        if self.read_only:
+            with transaction(self.db):
+                self._audit(record, AUTOPILOT, "approve_refused", "read_only",
+                            detail="READ_ONLY is set: nothing is executed")
+            return Result("read_only", record, "The bot is in read-only mode (READ_ONLY=true): nothing is executed.")
+        request = record.proposal.request(self.today(), ref=record.id)
+        with transaction(self.db):
+            claimed = self.store.transition(record.id, ("pending",), "executing", now=self.now(),
+                                            approvals=(AUTOPILOT,), expect_approvals=record.approvals,
+                                            expect_version=record.version, request=request)
+            if claimed:
+                self._audit(record, AUTOPILOT, "approved", "autopilot", detail="applied by the autopilot")
+                current = self.store.get(record.id)
+                assert current is not None
+                self._audit(current, AUTOPILOT, "executing", "executing")
+        claimed_record = self.store.get(record.id)
+        if not claimed or claimed_record is None:
+            return Result("already", claimed_record, _already(claimed_record) if claimed_record else "")
+        return self.run(claimed_record)
+
     def run(self, record: Record) -> Result:
         """Execute a claimed proposal through the one checked path to Zuora, and record what happened."""
         current = self.store.get(record.id)
@@ -219,13 +253,19 @@ class Approvals:
         return Result("rejected", current, "Rejected.")
 
     def edit(self, proposal_id: str, *, clicker: str, team: str | None, groups: frozenset[str],
-             amount: Decimal, version: int | None = None) -> Result:
-        """A new amount makes a new version: validated against the data again; earlier approvals are void."""
+             amount: Decimal | None = None, version: int | None = None, text: str | None = None) -> Result:
+        """A new amount (or, for a kind with editable text, a new text) makes a new version: validated against the
+        data again; earlier approvals are void."""
         record = self._decidable(proposal_id, clicker, team, groups, "edit", version)
         if isinstance(record, Result):
             return record
         try:
-            edited = record.proposal.with_amount(amount)
+            if text is not None:
+                edited = record.proposal.with_text(text)
+            elif amount is not None:
+                edited = record.proposal.with_amount(amount)
+            else:
+                raise ProposalError("Nothing to change.")
         except ProposalError as exc:
             return Result("invalid", record, str(exc))
         request = edited.request(self.today(), ref=record.id)
@@ -237,12 +277,15 @@ class Approvals:
                 current = self.store.get(record.id)
                 assert current is not None
                 voided = f"; approvals voided: {', '.join(record.approvals)}" if record.approvals else ""
+                what = (f"text edited ({len(text)} characters)" if text is not None else
+                        f"amount {record.proposal.amount} → {edited.amount} {edited.currency}")
                 self._audit(current, clicker, "edited", "pending", team=team,
-                            detail=f"amount {record.proposal.amount} → {edited.amount} {edited.currency} "
-                                   f"(version {record.version} → {current.version}){voided}")
+                            detail=f"{what} (version {record.version} → {current.version}){voided}")
         current = self.store.get(record.id)
         if not moved:
             return self._lost(current, record.version)
+        if text is not None:
+            return Result("edited", current, "Text changed; it needs approval again.")
         return Result("edited", current, f"Amount changed to {edited.amount} {edited.currency}; it needs approval "
                                          f"again.")
 

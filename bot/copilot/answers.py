@@ -126,7 +126,7 @@ def _explain(result: ExplainResult, expect: Literal["higher", "lower"] | None) -
     notes = _matched_note(result.typed, result.matched)
     number = e.invoice.invoice_number
     facts = e.model_dump(mode="json")
-    follow = [f"show {number}"]
+    follow = [f"show {number}", f"draft note {number}"]
     if e.mode == "mixed_currency" or e.difference is None or e.previous is None:
         lines = [e.summary]
         if e.mode == "first_invoice":
@@ -154,7 +154,7 @@ def _explain(result: ExplainResult, expect: Literal["higher", "lower"] | None) -
         lines.append("No line changed.")
     if e.unexplained:
         lines.append(f":warning: {money(e.unexplained, c, signed=True)} is not explained by the invoice lines.")
-    follow = [f"show {number}", f"show {prev.invoice_number}"]
+    follow = [f"show {number}", f"show {prev.invoice_number}", f"draft note {number}"]
     return _answer("explain_invoice", result, lines, follow, notes, facts)
 
 

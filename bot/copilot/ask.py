@@ -41,6 +41,8 @@ _KINDS = (
     ("collections_escalation", r"escalat\w*|collections?"),
     ("invoice_schedule_run", r"(?:run|execute|bill)\s+(?:the\s+)?(?:invoice\s+)?schedules?|schedule\s+items?"),
     ("bill_run", r"bill\s+(?:A\d{3,12}|it|them|the account|now)|(?:ad[ -]hoc\s+)?bill[ -]run|invoice (?:them|it) now"),
+    ("note_email", r"(?:e-?mail|send) (?:the |an? )?(?:customer |invoice )?(?:notes?|summary)"),
+    ("invoice_note", r"(?<!credit )(?<!debit )(?:customer |invoice )?(?:notes?|summar(?:y|ies|i[sz]e))"),
 )
 _KIND_WORDS = [(kind, re.compile(rf"\b(?:{words})\b", re.IGNORECASE)) for kind, words in _KINDS]
 _INVOICE = re.compile(r"(?<![\w-])(?:inv(?:oice)?[\s#:_-]*\d{1,12}|#\s?\d{1,12}|[0-9a-f]{32})(?![\w-])", re.IGNORECASE)
@@ -53,7 +55,8 @@ _SCHEDULE = re.compile(r"(?<![\w-])(IS-\d{3,12})(?![\w-])", re.IGNORECASE)
 _KIND_LABEL = {"credit_memo": "a credit memo", "write_off": "a write-off", "payment_retry": "a payment retry",
                "payment_plan": "a payment plan", "dunning_email": "a reminder email",
                "collections_escalation": "a collections escalation",
-               "invoice_schedule_run": "an invoice schedule run", "bill_run": "an ad hoc bill run"}
+               "invoice_schedule_run": "an invoice schedule run", "bill_run": "an ad hoc bill run",
+               "invoice_note": "a customer note", "note_email": "a customer note by email"}
 
 
 @dataclass(frozen=True)

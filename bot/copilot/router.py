@@ -287,6 +287,27 @@ def progress(decision: Route) -> str:
     return phrases.get(decision.tool or "", "Looking it up in Zuora…")
 
 
+_NOTE = re.compile(r"\b(?:draft|write|prepare|make)\s+(?:an?\s+|the\s+)?(?:customer\s+|invoice\s+)?"
+                   r"(?:note|summary)\b|\b(?:customer|invoice)\s+(?:note|summary)\b", re.IGNORECASE)
+_IN_LANGUAGE = re.compile(r"\b(?:in|auf|en)\s+([^\W\d_]{2,20}(?:[-_][A-Za-z]{2})?)\s*[.!?]?\s*$", re.IGNORECASE)
+
+
+_EMAIL_NOTE = re.compile(r"\b(?:e-?mail|send)\s+(?:an?\s+|the\s+)?(?:customer\s+|invoice\s+)?(?:note|summary)\b",
+                         re.IGNORECASE)
+
+
+def _note(cleaned: str) -> Route:
+    """`draft note INV-42`, `… in German`: a customer note for an invoice (only drafts a proposal)."""
+    invoice = _INVOICE.search(cleaned)
+    if not invoice:
+        return _clarify("Which invoice should the note be for? For example: `draft note INV-42 in German`.")
+    args: dict[str, Any] = {"invoice": invoice.group(0).strip()}
+    language = _IN_LANGUAGE.search(cleaned[invoice.end():])
+    if language:
+        args["language"] = language.group(1)
+    return Route("tool", "propose_note_email" if _EMAIL_NOTE.search(cleaned) else "propose_invoice_note", args)
+
+
 _SCHEDULES_READ = re.compile(r"^(?:show\s+|list\s+)?(?:the\s+)?(?:invoice\s+)?schedules?\s+(?:of\s+|for\s+)?"
                              r"(A\d{3,12}|A-S\d{3,12}|O-\d{3,12})\b", re.IGNORECASE)
 _RUN_SCHEDULE = re.compile(r"\b(?:run|execute|bill)\s+(?:the\s+)?(?:invoice\s+)?schedule\s+(IS-\d{3,12})\b(.*)$",
@@ -326,6 +347,8 @@ def _schedule_route(cleaned: str) -> Route | None:
 def _route(cleaned: str) -> Route:
     if not cleaned or _HELP.match(cleaned):
         return Route("help")
+    if _NOTE.search(cleaned) or _EMAIL_NOTE.search(cleaned):
+        return _note(cleaned)
     scheduled = _schedule_route(cleaned)
     if scheduled is not None:
         return scheduled

@@ -101,6 +101,8 @@ class ToolContext:
     today: Callable[[], date] = date.today
     data_query: bool = False
     """Portfolio questions run as Data Query SQL jobs instead of Object Query pages (`ZUORA_DATA_QUERY`)."""
+    notes: Any = None
+    """`bot.copilot.notes.NoteSettings` for `propose_invoice_note` (None: the defaults)."""
 
 
 @dataclass(frozen=True)

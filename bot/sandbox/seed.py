@@ -78,10 +78,20 @@ def build_demo_tenant(*, today: date = DEMO_TODAY, seed: int = 7) -> Tenant:
     from bot.sandbox.schedules import seed_schedules
 
     seed_schedules(tenant)
+    _note_fields(tenant)
     from bot.sandbox.portfolio_stories import add_portfolio_stories
 
     add_portfolio_stories(tenant)  # added after everything above: no existing record changes
     return tenant
+
+
+def _note_fields(tenant: Tenant) -> None:
+    """Account custom fields the customer notes read (issue 17): a high-touch account and a language by field
+    (other accounts get theirs from the bill-to country)."""
+    for number, fields in (("A00000010", {"HighTouch__c": True}), ("A00000012", {"Language__c": "it"})):
+        account = tenant.find("accounts", number)
+        if account is not None:
+            account["custom"].update(fields)
 
 
 def _dt(day: date, hour: int = 2, minute: int = 0) -> datetime:

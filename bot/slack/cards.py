@@ -19,11 +19,13 @@ from bot.actions.store import Record
 from bot.money import money
 from bot.slack.mrkdwn import escape, mention
 
-__all__ = ["APPROVE", "EDIT", "EDIT_VIEW", "REJECT", "REJECT_VIEW", "REPROPOSE", "ROW", "approval_card",
+__all__ = ["APPROVE", "APPROVE_ALL", "EDIT", "EDIT_VIEW", "REJECT", "REJECT_VIEW", "REPROPOSE", "ROW", "approval_card",
            "card_value", "digest_card", "edit_modal", "home_section", "parse_value", "reject_modal", "who"]
 
 APPROVE, REJECT, EDIT, REPROPOSE = "approval.approve", "approval.reject", "approval.edit", "approval.repropose"
 ROW = "approval.row"
+APPROVE_ALL = "approval.approve_all"
+"""On a grouped card of customer notes: its value is the rows' `<id>:<version>` joined by spaces."""
 """The per-row menu of a digest card; its option values are `approve:<id>:<version>`, `reject:…`, `edit:…`."""
 REJECT_VIEW, EDIT_VIEW = "approval.reject_view", "approval.edit_view"
 
@@ -156,6 +158,8 @@ def _buttons(record: Record) -> list[dict[str, Any]]:
                _button("Reject", REJECT, value, "danger")]
     if p.editable:
         buttons.append(_button("Edit amount", EDIT, value))
+    elif p.text_editable and len(p.editable_text()) <= _MAX_TEXT_INPUT:
+        buttons.append(_button("Edit text", EDIT, value))
     return buttons
 
 
@@ -169,8 +173,23 @@ def reject_modal(value: str) -> dict[str, Any]:
                                     "max_length": 500}}]}
 
 
+_MAX_TEXT_INPUT = 3000
+"""Slack's limit for a plain-text input."""
+
+
 def edit_modal(record: Record) -> dict[str, Any]:
     p = record.proposal
+    if p.text_editable and not p.editable:
+        return {"type": "modal", "callback_id": EDIT_VIEW, "private_metadata": card_value(record),
+                "title": {"type": "plain_text", "text": "Edit text"},
+                "submit": {"type": "plain_text", "text": "Save"}, "close": {"type": "plain_text", "text": "Cancel"},
+                "blocks": [
+                    {"type": "section", "text": {"type": "mrkdwn", "text": escape(p.sentence(), 3000)}},
+                    {"type": "input", "block_id": "text", "label": {"type": "plain_text", "text": "Text"},
+                     "hint": {"type": "plain_text", "text": "The edited proposal needs approval again."},
+                     "element": {"type": "plain_text_input", "action_id": "text", "multiline": True,
+                                 "max_length": _MAX_TEXT_INPUT,
+                                 "initial_value": p.editable_text()[:_MAX_TEXT_INPUT]}}]}
     return {"type": "modal", "callback_id": EDIT_VIEW, "private_metadata": card_value(record),
             "title": {"type": "plain_text", "text": "Edit amount"},
             "submit": {"type": "plain_text", "text": "Save"}, "close": {"type": "plain_text", "text": "Cancel"},
@@ -213,13 +232,15 @@ MAX_DIGEST_ROWS = 45
 def digest_card(records: list[Record], *, now: datetime) -> dict[str, Any]:
     """Many proposals in one message (a bill-run day of declines): one row each, with a menu to decide."""
     pending = sum(r.status == "pending" for r in records)
-    header = f"{len(records)} declined payments: {pending} proposal(s) waiting for a decision"
+    what = "customer notes ready" if all(r.kind == "invoice_note" for r in records) else "declined payments"
+    header = f"{len(records)} {what}: {pending} proposal(s) waiting for a decision"
     blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": header[:150]}}]
     shown = records[:MAX_DIGEST_ROWS]
     room = 11_000 // max(len(shown), 1)  # Slack refuses a message over ~12k characters of blocks
     for r in shown:
         p = r.proposal
-        why = next((e.removeprefix("Dunning rule: ") for e in p.evidence if e.startswith("Dunning rule: ")), p.reason)
+        why = getattr(p, "short", None) or next(  # a note's row shows the note itself, short
+            (e.removeprefix("Dunning rule: ") for e in p.evidence if e.startswith("Dunning rule: ")), p.reason)
         status = _status_line(r, now) if r.status != "pending" else None
         text = (f"*{p.title}* · {escape(p.account_name, 100)} ({escape(p.account_number, 40)}) · "
                 f"{escape(p.sentence(), 400)}\n_{escape(why, 300)}_")
@@ -229,11 +250,18 @@ def digest_card(records: list[Record], *, now: datetime) -> dict[str, Any]:
                                "text": {"type": "mrkdwn", "text": _fit(text, min(room, 3000))}}
         if r.status == "pending":
             options = [("Approve", "approve"), ("Reject", "reject")] + \
-                ([("Edit amount", "edit")] if p.editable else [])
+                ([("Edit amount", "edit")] if p.editable else
+                 [("Edit text", "edit")] if p.text_editable and len(p.editable_text()) <= _MAX_TEXT_INPUT else [])
             row["accessory"] = {"type": "overflow", "action_id": ROW, "options": [
                 {"text": {"type": "plain_text", "text": label}, "value": f"{verb}:{card_value(r)}"}
                 for label, verb in options]}
         blocks.append(row)
+    waiting = [r for r in shown if r.status == "pending"]
+    if len(waiting) > 1 and all(r.kind == "invoice_note" for r in records):
+        blocks.append({"type": "actions", "elements": [{
+            "type": "button", "action_id": APPROVE_ALL, "style": "primary",
+            "text": {"type": "plain_text", "text": f"Approve all {len(waiting)}"},
+            "value": " ".join(card_value(r) for r in waiting)[:2000]}]})
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
         "Each row is a separate proposal; nothing changes in Zuora until an authorized approver approves it. "
         "Approving from the menu runs it at once.")}]})

@@ -158,8 +158,18 @@ class Notifier:
                 self.outbox.done(item)
                 continue
             fresh.append((item, record))
+        alone = [(i, r) for i, r in fresh if i.payload.get("alone")]  # a card of its own (a large invoice's note)
+        fresh = [(i, r) for i, r in fresh if not i.payload.get("alone")]
+        for pair in alone:
+            try:
+                posted = self.client.chat_postMessage(channel=channel, **self.desk.card(pair[1]))
+                self._attach([pair], str(posted["channel"]), str(posted["ts"]))
+            except SlackApiError as exc:
+                self._refused(channel, [pair], exc)
+            except Exception as exc:  # Slack unreachable: the row stays and is tried again
+                self.outbox.later(pair[0], f"{type(exc).__name__}: {exc}")
         if not fresh:
-            return False
+            return bool(alone)
         try:
             if digest is not None:
                 self._fold(channel, digest, fresh)

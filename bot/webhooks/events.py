@@ -32,18 +32,21 @@ from bot.actions.dunning import DunningRules
 from bot.actions.outbox import Item, Outbox
 from bot.billruns.subscribers import Subscribers
 from bot.storage import transaction
+from bot.webhooks.billrun_notes import NotePlan, plan_notes
 from bot.webhooks.callouts import Callout
 from bot.webhooks.declines import handle_declined
 from bot.webhooks.inbox import CALLOUT_TOPIC, Inbox
 from bot.zuora import ZuoraClient
 from bot.zuora.errors import ZuoraNotFound
 
-__all__ = ["DM_TOPIC", "PROPOSE_TOPIC", "Effect", "Events", "Waiting"]
+__all__ = ["DM_TOPIC", "NOTE_TOPIC", "PROPOSE_TOPIC", "Effect", "Events", "Waiting"]
 
 log = logging.getLogger(__name__)
 
 PROPOSE_TOPIC = "propose"
 """A proposal for a channel: payload `id`, `proposal` (JSON), `requester`; lane = the channel."""
+NOTE_TOPIC = "note_autopilot"
+"""A note applied without a card (`NOTE_AUTOPILOT`): payload `id`, `proposal` (JSON), `channel`."""
 DM_TOPIC = "dm"
 """A direct message: payload `user`, `message` (`text`, `blocks`), optional `bill_run_id`."""
 
@@ -75,6 +78,8 @@ class Events:
     rules: DunningRules = field(default_factory=DunningRules)
     billrun_message: Callable[[Any], dict[str, Any]] | None = None
     """Builds the summary DM (Block Kit, from `bot.slack`); None when Slack is not wired."""
+    notes: NotePlan | None = None
+    """Customer notes after a completed bill run (`BILLRUN_NOTES=true`); None when off."""
     on_bill_run: Callable[[str], Any] | None = None
     """Told the id of each bill run a completion event names (a proposal following it looks now)."""
     wait_every: timedelta = timedelta(seconds=60)
@@ -179,10 +184,50 @@ class Events:
             return f"Zuora has no bill run {key}; nothing to do.", []
         if run.status != "Completed":
             return f"Bill run {run.bill_run_number} is {run.status}; a summary is sent once it is completed.", []
+        notes = self.bill_run_notes(run.bill_run_id, run.bill_run_number) if self.notes else None
+        if isinstance(notes, Waiting):
+            return notes
+        said, noted = notes or ("", [])
         subscribers = self.subscribers.all()
         if not subscribers:
-            return f"Bill run {run.bill_run_number}: nobody subscribed.", []
+            return f"Bill run {run.bill_run_number}: nobody subscribed.{said}", noted
         message = self.billrun_message(summarize(self.zuora, run))
         effects = [Effect(DM_TOPIC, f"{DM_TOPIC}:billrun:{run.bill_run_id}:{user}",
                           {"user": user, "message": message, "bill_run_id": run.bill_run_id}) for user in subscribers]
-        return f"Bill run {run.bill_run_number}: summary sent to {len(effects)} subscriber(s).", effects
+        return f"Bill run {run.bill_run_number}: summary sent to {len(effects)} subscriber(s).{said}", effects + noted
+
+    def bill_run_notes(self, bill_run_id: str, bill_run_number: str) -> tuple[str, list[Effect]] | Waiting:
+        """A note proposal per invoice of the run (`BILLRUN_NOTES`), routed by `billrun_notes.plan_notes`."""
+        assert self.notes is not None
+        if self.approvals is None:
+            return Waiting("APPROVERS is set (customer notes are proposals)")
+        if not self.channel:
+            return Waiting("COLLECTIONS_CHANNEL is set (where customer notes are reviewed)")
+        routed, skipped = plan_notes(self.zuora, bill_run_number, self.notes, today=self.today(),
+                                     channel=self.channel)
+        effects = []
+        for r in routed:
+            payload = {"id": self.new_id(), "proposal": r.proposal.model_dump(mode="json"), "requester": "zuora",
+                       "target": r.proposal.target, "channel": self.channel, "alone": r.alone}
+            topic = NOTE_TOPIC if r.proposal.autopilot else PROPOSE_TOPIC
+            effects.append(Effect(topic, f"{topic}:note:{bill_run_id}:{r.proposal.invoice_id}", payload,
+                                  lane=r.lane if topic == PROPOSE_TOPIC else ""))
+        alone = sum(r.alone for r in routed)
+        auto = sum(r.proposal.autopilot for r in routed)
+        said = (f" Notes: {alone} to review one by one, {len(routed) - alone - auto} grouped, {auto} by the "
+                f"autopilot" + (f", {len(skipped)} skipped" if skipped else "") + ".")
+        return said, effects
+
+    def apply_note(self, item: Item) -> None:
+        """A `note_autopilot` row: open the proposal (once) and apply it without a click (audited as autopilot)."""
+        from bot.actions.kinds import parse_proposal
+
+        if self.approvals is None:
+            self.outbox.wait(item, "APPROVERS is not set", delay=self.wait_every)
+            return
+        record = self.approvals.open(parse_proposal(item.payload["proposal"]), requester="zuora", team="",
+                                     channel=str(item.payload.get("channel") or ""),
+                                     proposal_id=str(item.payload["id"]))
+        result = self.approvals.autopilot(record.id)
+        log.info("note autopilot %s: %s", record.id, result.kind)
+        self.outbox.done(item)

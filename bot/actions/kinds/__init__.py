@@ -25,26 +25,28 @@ from bot.actions.kinds.bill_run import BillRunNow
 from bot.actions.kinds.collections_escalation import CollectionsEscalation
 from bot.actions.kinds.credit_memo import CreditItem, CreditMemo
 from bot.actions.kinds.dunning_email import DunningEmail
+from bot.actions.kinds.invoice_note import InvoiceNote
 from bot.actions.kinds.invoice_schedule_run import InvoiceScheduleRun
+from bot.actions.kinds.note_email import NoteEmail
 from bot.actions.kinds.payment_plan import Installment, PaymentPlan, split
 from bot.actions.kinds.payment_retry import PaymentRetry
 from bot.actions.kinds.write_off import WriteOff
 
 __all__ = ["EDITABLE", "KINDS", "KIND_MODELS", "CollectionsEscalation", "CreditItem", "CreditMemo", "DraftContext",
-           "DunningEmail", "Installment", "Outcome", "PaymentPlan", "PaymentRetry", "Proposal", "ProposalBase",
-           "ProposalError", "Snapshot", "WriteOff", "ZuoraRequest", "account_snapshot", "invoice_snapshot",
-           "parse_proposal", "split"]
+           "DunningEmail", "Installment", "InvoiceNote", "NoteEmail", "Outcome", "PaymentPlan", "PaymentRetry",
+           "Proposal", "ProposalBase", "ProposalError", "Snapshot", "WriteOff", "ZuoraRequest", "account_snapshot",
+           "invoice_snapshot", "parse_proposal", "split"]
 __all__ += ["BillRunNow", "InvoiceScheduleRun"]
 
 KIND_MODELS: tuple[type[ProposalBase], ...] = (CreditMemo, WriteOff, PaymentRetry, PaymentPlan, DunningEmail,
                                                CollectionsEscalation,
-                                               InvoiceScheduleRun, BillRunNow)
+                                               InvoiceScheduleRun, BillRunNow, InvoiceNote, NoteEmail)
 KINDS = tuple(m.model_fields["kind"].default for m in KIND_MODELS)
 EDITABLE = tuple(m.model_fields["kind"].default for m in KIND_MODELS if m.editable)
 """Kinds whose amount an approver may edit (a write-off is always the whole balance)."""
 
 Proposal = Annotated[CreditMemo | WriteOff | PaymentRetry | PaymentPlan | DunningEmail | CollectionsEscalation
-                     | InvoiceScheduleRun | BillRunNow,
+                     | InvoiceScheduleRun | BillRunNow | InvoiceNote | NoteEmail,
                      Field(discriminator="kind")]
 _ADAPTER: TypeAdapter[Proposal] = TypeAdapter(Proposal)
 assert set(KINDS) == {m.model_fields["kind"].default for m in Proposal.__origin__.__args__}  # type: ignore[attr-defined]

@@ -164,6 +164,8 @@ class ProposalBase(BaseModel):
     """How a card names the kind ("credit memo")."""
     editable: ClassVar[bool] = False
     """Whether an approver may edit the amount."""
+    text_editable: ClassVar[bool] = False
+    """Whether an approver may edit the text (`with_text`), e.g. a customer note."""
     two_approvers_above_limit: ClassVar[bool] = False
     """Whether `WRITE_OFF_TWO_APPROVERS_ABOVE` applies (two different approvers above that amount)."""
 
@@ -208,6 +210,14 @@ class ProposalBase(BaseModel):
         if not self.editable:
             raise ProposalError("The amount of this kind of proposal cannot be edited.")
         return parse_proposal({**self.model_dump(), "amount": amount})
+
+    def with_text(self, text: str) -> Proposal:
+        """The same proposal with an approver's text, validated again (kinds with `text_editable`)."""
+        raise ProposalError("The text of this kind of proposal cannot be edited.")
+
+    def editable_text(self) -> str:
+        """The text an approver may edit (kinds with `text_editable`)."""
+        return ""
 
     def reread(self, client: ZuoraClient) -> Snapshot:
         """The object now, for the stale check before executing."""

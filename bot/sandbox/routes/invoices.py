@@ -127,3 +127,80 @@ def email_invoice(call: Call) -> Reply:
     call.tenant.emails.append({"invoiceId": invoice["id"], "to": addresses.split(","), "at": call.tenant.now()})
     invoice["lastEmailSentDate"] = call.tenant.now()
     return Reply({"success": True})
+
+
+_NOTE_FIELDS = {"comments", "dueDate", "invoiceDate", "transferredToAccounting", "autoPay", "templateId",
+                "invoiceItems", "IntegrationId__NS", "IntegrationStatus__NS", "SyncDate__NS"}
+_POSTED_FIELDS = {"comments", "transferredToAccounting", "autoPay", "templateId"}
+"""What a posted invoice still takes besides custom fields (zuora-api-2.md §22; `comments` is an assumption)."""
+LONG_TEXT = 8192
+
+
+@route("PUT", "/v1/invoices/{key}")
+def update_invoice(call: Call) -> Reply:
+    """`UpdateInvoiceRequest`: the §22 Draft/Posted matrix; custom fields (`X__c`) on both, Long Text ≤ 8,192."""
+    invoice = must_find(call, "invoices", call.args["key"])
+    body = call.json()
+    if not isinstance(body, dict) or not body:
+        raise SandboxError(21, "The request body must be a JSON object with at least one field.")
+    unknown = [k for k in body if k not in _NOTE_FIELDS and not k.endswith("__c")]
+    if unknown:
+        raise SandboxError(21, f"Unknown field '{unknown[0]}' in the request", resource=500101)
+    if invoice["status"] not in ("Draft", "Posted"):
+        raise SandboxError(30, f"Invoice {invoice['invoiceNumber']} is {invoice['status']}; it cannot be updated.")
+    if invoice["status"] == "Posted":
+        refused = [k for k in body if k not in _POSTED_FIELDS and not k.endswith("__c")]
+        if refused:
+            raise SandboxError(30, f"The field '{refused[0]}' cannot be updated on a posted invoice.")
+    if "dueDate" in body and "invoiceDate" in body:
+        raise SandboxError(30, "dueDate and invoiceDate cannot be updated in the same request.")
+    comments = body.get("comments")
+    if comments is not None and (not isinstance(comments, str) or len(comments) > 255):
+        raise SandboxError(30, "The length of field 'comments' must be no more than 255 characters.")
+    for key, value in body.items():
+        if key.endswith("__c") and value is not None and (not isinstance(value, str) or len(value) > LONG_TEXT):
+            raise SandboxError(30, f"The value of custom field '{key}' must be text of at most {LONG_TEXT} characters.")
+    for key, value in body.items():
+        if key == "invoiceItems":
+            continue  # item edits on draft standalone invoices are not emulated; accepted and ignored
+        invoice[key] = value
+    invoice["updatedDate"] = call.tenant.now()
+    rendered = render.v1_invoice(invoice)
+    answer = {k: rendered[k] for k in ("id", "accountId", "amount", "balance", "currency", "dueDate", "invoiceDate",
+                                       "status", "targetDate", "taxAmount", "updatedDate") if k in rendered}
+    answer.update({"number": invoice["invoiceNumber"], "comment": invoice.get("comments"), "success": True})
+    answer.update({k: v for k, v in rendered.items() if k.endswith("__c")})
+    return Reply(answer)
+
+
+NOTE_WORKFLOW_ID = "1001"
+"""The sandbox's one workflow: "Customer note email" (a Notifications: Email task on `Subject`/`BodyHtml`)."""
+_RESERVED = {"controller", "action", "id", "user_email", "user_token", "format"}
+
+
+@route("POST", "/workflows/{workflow_id}/run")
+def run_workflow(call: Call) -> Reply:
+    """`POST /workflows/{id}/run` (zuora-api-2.md §23): a `WorkflowInstance`; the email lands in the history."""
+    if call.args["workflow_id"] != NOTE_WORKFLOW_ID:
+        raise SandboxError(40, f"Workflow {call.args['workflow_id'][:20]} was not found.", status=404)
+    body = call.json()
+    if not isinstance(body, dict):
+        raise SandboxError(21, "The request body must be a JSON object of workflow parameters.")
+    reserved = sorted(_RESERVED & set(body))
+    if reserved:
+        raise SandboxError(21, f"'{reserved[0]}' is a reserved parameter name.")
+    account = call.tenant.accounts.get(str(body.get("AccountId") or ""))
+    if account is None:
+        raise SandboxError(40, "The workflow's AccountId is not an account of this tenant.")
+    contact = account["billToContact"]
+    to = contact.get("workEmail") or contact.get("personalEmail")
+    if not to:
+        raise SandboxError(30, "The bill-to contact has no email address.")
+    run_id = 50000 + len(call.tenant.emails)
+    now = call.tenant.now()
+    call.tenant.emails.append({"workflowRun": run_id, "accountId": account["id"], "to": [to],
+                               "subject": str(body.get("Subject") or ""), "bodyHtml": str(body.get("BodyHtml") or ""),
+                               "at": now})
+    stamp = render.iso(now)
+    return Reply({"id": run_id, "name": f"WF-{NOTE_WORKFLOW_ID}-{run_id}", "originalWorkflowId": int(NOTE_WORKFLOW_ID),
+                  "status": "Queued", "createdAt": stamp, "updatedAt": stamp})

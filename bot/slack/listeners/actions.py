@@ -21,7 +21,7 @@ from bot.actions import Record
 from bot.slack.agent import FEEDBACK, feedback_done
 from bot.slack.billruns import EXPLAIN
 from bot.slack.blocks import ACTION_FOLLOW_UP, ACTION_SHARE, answer_message
-from bot.slack.cards import APPROVE, EDIT, REJECT, REPROPOSE, ROW, edit_modal, parse_value, reject_modal
+from bot.slack.cards import APPROVE, APPROVE_ALL, EDIT, REJECT, REPROPOSE, ROW, edit_modal, parse_value, reject_modal
 from bot.slack.conversation import COMMAND_MEMORY, Conversations, SlackDeps, command_thread
 from bot.slack.listeners.messages import reply_in_thread
 from bot.slack.workpool import Later
@@ -195,6 +195,22 @@ def register_approvals(app: App, deps: SlackDeps, later: Later) -> None:
             later.quick(body, client, reject, body, value, client, respond)
         elif verb == "edit":
             later.quick(body, client, edit, body, value, client, respond)
+
+    def approve_all(body: dict[str, Any], values: str, client: WebClient, respond: Respond) -> None:
+        """Each row of a grouped card approved as if clicked one by one (each checked and claimed on its own)."""
+        refused = []
+        for value in values.split()[:100]:
+            result = desk.approve(client, value, clicker=body["user"]["id"], team=_team(body))
+            if result.kind not in ("claimed", "done"):
+                refused.append(result.message)
+        if refused:
+            _say(respond, f"{len(refused)} not approved: {refused[0]}")
+
+    @app.action(APPROVE_ALL)
+    def on_approve_all(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient,
+                       respond: Respond) -> None:
+        ack()
+        later.work_or_busy(body, client, respond, approve_all, body, action.get("value", ""), client, respond)
 
     @app.action(REPROPOSE)
     def repropose(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient,

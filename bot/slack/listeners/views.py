@@ -53,17 +53,22 @@ def register(app: App, deps: SlackDeps, later: Later) -> None:
 
     @app.view(EDIT_VIEW)
     def on_edit(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
-        try:
-            amount = parse_amount(_value(view, "amount"))
-        except AmountError as exc:
-            ack(response_action="errors", errors={"amount": str(exc)})
-            return
+        values = (view.get("state") or {}).get("values") or {}
+        block = "text" if "text" in values else "amount"
+        text, amount = (_value(view, "text"), None) if block == "text" else (None, None)
+        if block == "amount":
+            try:
+                amount = parse_amount(_value(view, "amount"))
+            except AmountError as exc:
+                ack(response_action="errors", errors={"amount": str(exc)})
+                return
         user = body["user"]
         proposal_id, version = parse_value(view["private_metadata"])
         result = desk.approvals.edit(proposal_id, clicker=user["id"], team=user.get("team_id"),
-                                     groups=desk.groups.of(client, user["id"]), amount=amount, version=version)
+                                     groups=desk.groups.of(client, user["id"]), amount=amount, version=version,
+                                     text=text)
         if result.kind != "edited":
-            ack(response_action="errors", errors={"amount": result.message})
+            ack(response_action="errors", errors={block: result.message})
             if result.kind in ("changed", "expired"):
                 desk.refresh(client, result.record)
             return
