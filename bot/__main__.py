@@ -22,6 +22,7 @@ from datetime import date
 from typing import Any
 
 from bot.config import ConfigError, load_settings
+from bot.money import count as counted
 
 __all__ = ["main"]
 
@@ -29,30 +30,41 @@ log = logging.getLogger("bot")
 
 
 def _ask(args: argparse.Namespace) -> int:
+    from bot import preflight
     from bot.app import build
 
     question = " ".join(args.question)
-    services = build(load_settings(), database=False)
+    settings = load_settings()
+    preflight.warn_unknown()
+    preflight.check_llm(settings)  # LLM_MODEL without the llm extra or a key: one line, not a traceback
+    services = build(settings, database=False)
     try:
         answer = services.copilot.ask(question)
     finally:
         services.close()
     if not _write_answer_files(args, answer):
         return 2
-    if args.json:
+    code = 1 if answer.intent == "error" else 0  # the same for every --format
+    if args.format == "json":
         print(answer.model_dump_json(indent=2))
-        return 0
-    print(answer.text)
+        return code
+    lines = [answer.text]
     if answer.facts.get("proposal"):
-        print("_note: approval cards are posted by the Slack app (`python -m bot serve`); from the terminal "
-              "nothing is proposed or changed._")
-    for note in answer.notes:
-        print(f"_note: {note}_")
+        lines.append("_note: approval cards are posted by the Slack app (`python -m bot serve`); from the terminal "
+                     "nothing is proposed or changed._")
+    lines += [f"_note: {note}_" for note in answer.notes]
     if answer.citations:
-        print("\nSources: " + ", ".join(f"{c.label} <{c.url}>" if c.url else c.label for c in answer.citations))
+        lines.append("\nSources: " + ", ".join(f"<{c.url}|{c.label}>" if c.url else c.label
+                                               for c in answer.citations))
     if answer.follow_ups:
-        print("Try next: " + " | ".join(answer.follow_ups))
-    return 1 if answer.intent == "error" else 0
+        lines.append("Try next: " + " | ".join(answer.follow_ups))
+    text = "\n".join(lines)
+    if args.format == "text":
+        from bot.terminal import plain
+
+        text = plain(text)
+    print(text)
+    return code
 
 
 def _write_answer_files(args: argparse.Namespace, answer: Any) -> bool:
@@ -94,12 +106,13 @@ def _on_stop_signals(stop: Callable[[str], None]) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from bot.app import build, require, slack_app, wsgi
+    from bot.app import build, slack_app, wsgi
     from bot.web import Server
 
     settings = load_settings()
-    require(settings, "slack_bot_token", "slack_signing_secret")
+    _preflight(settings, "serve", port=(args.host, args.port or settings.port))
     services = build(settings)
+    _preflight_zuora(services)
     grace = settings.shutdown_grace_seconds
     deadline: list[float] = []
     try:
@@ -120,6 +133,31 @@ def _serve(args: argparse.Namespace) -> int:
         services.close(left)
     log.info("stopped cleanly")
     return 0
+
+
+def _preflight(settings: Any, mode: Any, *, port: tuple[str, int] | None = None) -> None:
+    """Before anything is built: unknown variables warned about, missing settings all named, LLM usable,
+    the port free and the database writable."""
+    from bot import preflight
+
+    preflight.warn_unknown()
+    preflight.check_settings(settings, mode)
+    preflight.check_llm(settings)
+    if port is not None:
+        preflight.check_port(*port)
+    preflight.check_database(settings.database_path)
+    preflight.demo_banner(settings)
+
+
+def _preflight_zuora(services: Any) -> None:
+    """A Zuora token, fetched now: wrong credentials or URL stop the process with one line."""
+    from bot import preflight
+
+    try:
+        preflight.check_zuora(services.zuora, services.settings)
+    except BaseException:
+        services.close()
+        raise
 
 
 def _housekeeping(services: Any, app: Any, stop: threading.Event) -> None:
@@ -150,18 +188,19 @@ def _poll(args: argparse.Namespace) -> int:
         services.close()  # posts what the pass queued
     for line in lines:
         print(line)
-    print(f"poll: {len(lines)} new event(s) handled")
+    print(f"poll: {counted(len(lines), 'new event')} handled")
     return 0
 
 
 def _socket(args: argparse.Namespace) -> int:
-    from bot.app import build, require, slack_app
+    from bot.app import build, slack_app
     from bot.slack import socket_mode_handler
 
     settings = load_settings()
-    require(settings, "slack_bot_token", "slack_app_token")
+    _preflight(settings, "socket")
     assert settings.slack_app_token is not None
     services = build(settings)
+    _preflight_zuora(services)
     stopping = threading.Event()
     try:
         app = slack_app(services, socket_mode=True)
@@ -215,7 +254,7 @@ def _audit(args: argparse.Namespace) -> int:
                 print("error: AUDIT_MIRROR is not set", file=sys.stderr)
                 return 1
             sent = _mirror_for(settings, audit).flush()
-            print(f"{path}: {sent} audit row(s) mirrored to Zuora's AI_Audit_Log")
+            print(f"{path}: {counted(sent, 'audit row')} mirrored to Zuora's AI_Audit_Log")
             return 0
         elif args.audit_command == "checkpoint":
             point = audit.checkpoint()
@@ -300,18 +339,37 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
+    from bot.preflight import check_database
     from bot.storage import applied_migrations, migrate, open_db
 
     path = args.database or load_settings().database_path
+    check_database(path, name="--database" if args.database else "DATABASE_PATH")
     db = open_db(path, migrate=False)
     done = migrate(db)
-    print(f"{path}: applied {len(done)} migration(s){': ' + ', '.join(done) if done else ''}; "
+    print(f"{path}: applied {counted(len(done), 'migration')}{': ' + ', '.join(done) if done else ''}; "
           f"schema at {applied_migrations(db)[-1]}")
     return 0
 
 
+def _program_name() -> str:
+    """`billing-copilot` when run as the installed script, else `python -m bot`."""
+    import os
+
+    name = os.path.basename(sys.argv[0] if sys.argv else "")
+    return name if name and name not in ("__main__.py", "-c") and not name.endswith(".py") else "python -m bot"
+
+
+def _version() -> str:
+    from bot import __version__
+
+    return __version__
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bot", description="billing-copilot: Zuora billing in Slack")
+    parser = argparse.ArgumentParser(prog=_program_name(), description="billing-copilot: Zuora billing in Slack",
+                                     epilog="exit codes: 0 done; 1 the command ran and the answer or check is an "
+                                            "error; 2 bad command line or configuration")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = sub.add_parser("serve", help="run the Slack app over HTTP (POST /slack/events, GET /healthz)")
     serve.add_argument("--host", default="0.0.0.0", help="interface to listen on (default 0.0.0.0)")
@@ -321,7 +379,10 @@ def _parser() -> argparse.ArgumentParser:
     socket.set_defaults(run=_socket)
     ask = sub.add_parser("ask", help="answer a billing question in the terminal (embedded sandbox by default)")
     ask.add_argument("question", nargs="*", help='e.g. "why is INV-42 higher"')
-    ask.add_argument("--json", action="store_true", help="print the whole answer (facts, citations) as JSON")
+    ask.add_argument("--format", choices=("text", "mrkdwn", "json"), default="text",
+                     help="text (default: plain terminal text), mrkdwn (as Slack shows it), json (the whole answer: "
+                          "facts, citations)")
+    ask.add_argument("--json", dest="format", action="store_const", const="json", help="same as --format json")
     ask.add_argument("--csv", metavar="FILE", help="write a portfolio answer's full table as CSV")
     ask.add_argument("--chart", metavar="FILE", help="write a portfolio answer's chart as PNG")
     ask.set_defaults(run=_ask)
@@ -376,6 +437,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `… | head`: the reader left; say nothing more
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

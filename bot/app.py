@@ -25,7 +25,7 @@ from bot.actions.follow import FOLLOW_TOPIC, Follower
 from bot.actions.outbox import Outbox, Worker
 from bot.billruns.subscribers import Subscribers
 from bot.config import ConfigError, Settings
-from bot.copilot import Copilot, LiteLLMModel, Toolbox, ToolContext
+from bot.copilot import Copilot, DemoCopilot, LiteLLMModel, Toolbox, ToolContext
 from bot.copilot.feedback import Feedback
 from bot.copilot.history import History
 from bot.copilot.notes import NoteSettings
@@ -134,7 +134,7 @@ def _within(call: Callable[[], object], deadline: float) -> bool:
 
 def _zuora(settings: Settings, sandbox: ZuoraSandbox | None) -> tuple[ZuoraClient, Callable[[], date],
                                                                       ZuoraSandbox | None]:
-    if settings.zuora_base_url:
+    if not settings.uses_sandbox:
         secret = settings.zuora_client_secret.get_secret_value() if settings.zuora_client_secret else ""
         client = ZuoraClient(settings.zuora_base_url, client_id=settings.zuora_client_id or "",
                              client_secret=secret, version=settings.zuora_version,
@@ -168,7 +168,8 @@ def build(settings: Settings, *, sandbox: ZuoraSandbox | None = None, database: 
     toolbox = Toolbox(ToolContext(zuora, today=today, data_query=settings.zuora_data_query,
                                   notes=NoteSettings.of(settings, model)),
                       ui_url=settings.zuora_ui_url)
-    copilot = Copilot(toolbox, model=model, redact_pii=settings.redact_pii, timeout_s=settings.llm_timeout_s)
+    copilot = (DemoCopilot if settings.demo else Copilot)(toolbox, model=model, redact_pii=settings.redact_pii,
+                                                          timeout_s=settings.llm_timeout_s)
     try:
         policy = Policy.parse(settings.approvers, settings.approval_tiers, settings.write_off_two_approvers_above)
     except PolicyError as exc:
@@ -265,7 +266,8 @@ def slack_app(services: Services, *, socket_mode: bool = False, listener_executo
         from bot.actions.mirror import AuditMirror
 
         mirror = AuditMirror(services.zuora, services.approvals.audit, redact=settings.redact_pii)
-    desk = Desk(services.approvals, Groups(services.approvals.policy.groups), services.outbox, mirror=mirror) \
+    desk = Desk(services.approvals, Groups(services.approvals.policy.groups), services.outbox, mirror=mirror,
+                demo=settings.demo) \
         if services.approvals else None
     if services.approvals is not None:
         services.approvals.on_change = _card_backstop(services.outbox, services.follower)

@@ -6,17 +6,22 @@ with one line naming the offending variable. Secret values never appear in error
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["DEFAULT_ZUORA_VERSION", "ConfigError", "Settings", "load_settings", "redact_url"]
+__all__ = ["DEMO", "DEFAULT_ZUORA_VERSION", "ConfigError", "Settings", "load_settings", "redact_url",
+           "unknown_variables"]
 
 DEFAULT_ZUORA_VERSION = "2025-08-12"
+DEMO = "demo"
+"""`ZUORA_BASE_URL=demo`: the embedded sandbox with its fictional demo tenant, asked for on purpose."""
 _ZUORA_VERSION = re.compile(r"^(\d{4}-\d{2}-\d{2}|\d{3}\.0)$")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _SECRET_PARAM = re.compile(r"(?i)([?&;][^=&#]*(?:key|token|secret|password|passwd|pwd|sig|auth)[^=&#]*=)[^&#]*")
@@ -47,7 +52,7 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
 
     zuora_base_url: str | None = None
-    """Unset means the embedded sandbox (demo tenant, in-process)."""
+    """Unset or `demo` means the embedded sandbox (demo tenant, in-process); `serve` and `socket` need it set."""
     zuora_client_id: str | None = None
     zuora_client_secret: SecretStr | None = None
     zuora_version: str = DEFAULT_ZUORA_VERSION
@@ -172,14 +177,16 @@ class Settings(BaseSettings):
 
     @field_validator("zuora_base_url", "zuora_ui_url", "slack_api_url", "llm_api_base")
     @classmethod
-    def _check_url(cls, value: str | None) -> str | None:
+    def _check_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.field_name == "zuora_base_url" and value is not None and value.strip().lower() == DEMO:
+            return DEMO
         if value is not None and not re.match(r"^https?://[^\s/]+", value):
             raise ValueError(f"{redact_url(value)!r} is not an http(s) URL")
         return value
 
     @model_validator(mode="after")
     def _zuora_credentials(self) -> Settings:
-        if self.zuora_base_url and not (self.zuora_client_id and self.zuora_client_secret):
+        if not self.uses_sandbox and not (self.zuora_client_id and self.zuora_client_secret):
             missing = "ZUORA_CLIENT_ID" if not self.zuora_client_id else "ZUORA_CLIENT_SECRET"
             raise ValueError(f"{missing} is required when ZUORA_BASE_URL is set")
         if self.zuora_callout_username and not self.zuora_callout_password:
@@ -194,7 +201,12 @@ class Settings(BaseSettings):
     @property
     def uses_sandbox(self) -> bool:
         """True when no Zuora tenant is configured and the embedded sandbox serves the API."""
-        return self.zuora_base_url is None
+        return self.zuora_base_url in (None, DEMO)
+
+    @property
+    def demo(self) -> bool:
+        """True when the operator asked for the demo tenant (`ZUORA_BASE_URL=demo`)."""
+        return self.zuora_base_url == DEMO
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -202,9 +214,31 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = err.get("loc") or ()
-        message = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
-        if loc:
-            raise ConfigError(f"invalid setting {str(loc[0]).upper()}: {message}") from None
-        raise ConfigError(f"invalid settings: {message}") from None
+        problems = []  # every invalid setting at once, still one line
+        for err in exc.errors():
+            loc = err.get("loc") or ()
+            message = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+            problems.append(f"invalid setting {str(loc[0]).upper()}: {message}" if loc else
+                            f"invalid settings: {message}")
+        raise ConfigError("; ".join(problems)) from None
+
+
+_OUR_PREFIXES = ("ZUORA_", "SLACK_", "LLM_", "APPROV", "DUNNING_", "BILLRUN_")  # APPROV: APPROVAL_… and APPROVERS
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """One warning line per variable in `environ` that looks like ours (`ZUORA_…`, `SLACK_…`, `LLM_…`,
+    `APPROV…`, `DUNNING_…`, `BILLRUN_…`) but is no setting, naming the closest known one.
+
+    Unknown variables are otherwise ignored, so a misspelt `ZUORA_BASE_URL` would leave the default.
+    """
+    known = sorted(name.upper() for name in Settings.model_fields)
+    lines = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith(_OUR_PREFIXES) or upper in known:
+            continue
+        close = difflib.get_close_matches(upper, known, n=1, cutoff=0.75)
+        hint = f"did you mean {close[0]}?" if close else "see README, \"Configuration\""
+        lines.append(f"{name} is not a billing-copilot setting and is ignored ({hint})")
+    return lines

@@ -1,5 +1,9 @@
-"""Formatting of amounts, quantities and periods for answers (pure; `Decimal` in, text out), and the one
-parser of amounts people type (`parse_amount`).
+"""Formatting of amounts, quantities, counts and periods for answers (pure; `Decimal` in, text out), and the
+one parser of amounts people type (`parse_amount`).
+
+Amounts show their currency's minor units (ISO 4217, from Babel's CLDR data): `1,000 JPY`, `12.50 USD`,
+`1.250 KWD`; digits beyond them (a unit price of 0.015 USD) are kept, never rounded away. Counts
+are spelt with real plurals: `1 invoice`, `2 invoices`.
 """
 
 from __future__ import annotations
@@ -7,9 +11,12 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
-__all__ = ["CENT", "MAX_INTEGER_DIGITS", "AmountError", "cents", "money", "parse_amount", "period", "price", "qty",
-           "to_cents", "units"]
+from babel.numbers import get_currency_precision
+
+__all__ = ["CENT", "MAX_INTEGER_DIGITS", "AmountError", "cents", "count", "minor_units", "money", "parse_amount",
+           "period", "plural", "price", "qty", "to_cents", "to_minor", "units"]
 
 CENT = Decimal("0.01")
 MAX_INTEGER_DIGITS = 12
@@ -55,11 +62,58 @@ def cents(amount: Decimal) -> Decimal:
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+@lru_cache(maxsize=256)
+def minor_units(currency: str) -> int:
+    """Digits after the decimal point for `currency` (ISO 4217): USD 2, JPY 0, KWD 3; 2 when unknown."""
+    code = (currency or "").strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", code):
+        return 2
+    return int(get_currency_precision(code))
+
+
+def to_minor(amount: Decimal, currency: str) -> Decimal:
+    """`amount` with at least the currency's minor units (`250` → `250.00` USD, `1000` JPY stays `1000`);
+    digits beyond them are kept."""
+    rounded = amount.quantize(Decimal(1).scaleb(-minor_units(currency)))
+    return rounded if rounded == amount else amount.normalize()
+
+
 def money(amount: Decimal, currency: str, *, signed: bool = False) -> str:
-    """`1,234.50 USD`; with `signed`, `+1,234.50 USD` / `-30.00 USD`. Sub-cent amounts keep their digits."""
-    text = f"{abs(to_cents(amount)):,}"
+    """`1,234.50 USD`, `1,000 JPY`, `1.250 KWD`; with `signed`, `+1,234.50 USD` / `-30.00 USD`.
+
+    The amount shows its currency's minor units; digits beyond them (sub-cent amounts) are kept.
+    """
+    text = f"{abs(to_minor(amount, currency)):,}"
     sign = "-" if amount < 0 else ("+" if signed else "")
     return f"{sign}{text} {currency}"
+
+
+_IRREGULAR = {"person": "people", "child": "children", "entry": "entries", "day": "days", "key": "keys"}
+_UNCOUNTED = {"each", "usage", "data", "storage", "traffic", "bandwidth", "compute", "ea"}
+
+
+def plural(noun: str) -> str:
+    """The English plural of `noun` (of its last word): `invoice` → `invoices`, `API Call` → `API Calls`,
+    `entry` → `entries`, `match` → `matches`, `GB` → `GB`; a noun already plural is kept."""
+    head, _, last = noun.rpartition(" ")
+    low = last.lower()
+    already = low.endswith("s") and not low.endswith("ss")
+    if not last or low in _UNCOUNTED or (last.isupper() and len(last) <= 4) or already:
+        word = last
+    elif low in _IRREGULAR:
+        word = _IRREGULAR[low] if last.islower() else last[0] + _IRREGULAR[low][1:]
+    elif low.endswith("y") and low[-2:-1] not in ("a", "e", "i", "o", "u"):
+        word = last[:-1] + "ies"
+    elif low.endswith(("ss", "x", "ch", "sh", "z")):
+        word = last + "es"
+    else:
+        word = last + "s"
+    return f"{head} {word}" if head else word
+
+
+def count(n: int | Decimal, noun: str, plural_form: str | None = None) -> str:
+    """`1 invoice`, `0 invoices`, `1,250 rows`: the number and the noun, singular only for exactly one."""
+    return f"{qty(Decimal(n))} {noun if n == 1 else plural_form or plural(noun)}"
 
 
 def to_cents(amount: Decimal) -> Decimal:
@@ -72,12 +126,11 @@ def price(value: Decimal | None) -> str:
     return "?" if value is None else f"{to_cents(value.normalize()):,f}"
 
 
-def units(count: Decimal | None, unit_of_measure: str | None) -> str:
-    """`23,500 API Calls`, `1 Seat`, or just the number when there is no unit."""
+def units(amount: Decimal | None, unit_of_measure: str | None) -> str:
+    """`23,500 API Calls`, `1 Seat`, `2.5 Hours`, or just the number when there is no unit."""
     if not unit_of_measure:
-        return qty(count)
-    plural = count != 1 and not unit_of_measure.endswith("s")
-    return f"{qty(count)} {unit_of_measure}{'s' if plural else ''}"
+        return qty(amount)
+    return f"{qty(amount)} {unit_of_measure if amount == 1 else plural(unit_of_measure)}"
 
 
 def qty(value: Decimal | None) -> str:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["Server", "WSGIApp", "make_wsgi", "serve"]
+__all__ = ["Server", "WSGIApp", "head_without_body", "make_wsgi", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,30 @@ def make_wsgi(slack: WSGIApp, health: Callable[[], dict[str, Any]], callouts: WS
             return _json(start_response, "200 OK" if status.get("ok") else "503 Service Unavailable", status)
         return _json(start_response, "404 Not Found", {"error": "not found"})
 
-    return app
+    return head_without_body(app)
+
+
+def head_without_body(app: WSGIApp) -> WSGIApp:
+    """`app`, except that a HEAD request gets the headers only (same status and Content-Length as GET).
+
+    waitress sends whatever body the application returns, even for HEAD; on a kept-alive connection
+    the client then reads those bytes as the start of the next response.
+    """
+
+    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        result = app(environ, start_response)
+        if environ.get("REQUEST_METHOD") != "HEAD":
+            return result
+        try:
+            for _ in result:  # run the application to the end (start_response included), send nothing
+                pass
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        return []
+
+    return wrapped
 
 
 def _json(start_response: Callable[..., Any], status: str, payload: dict[str, Any],

@@ -56,11 +56,7 @@ class Stack:
     def close(self) -> None:
         self.release.set()
         self.http.close()
-        server = self.server
-        # Close the sockets from inside waitress's loop (closing them from here races its select()).
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))  # type: ignore[union-attr]
-        self._thread.join(5)
-        server.task_dispatcher.shutdown()  # type: ignore[union-attr]
+        stop_server(self.server, self._thread)
         self.executor.shutdown(wait=True)  # no listener outlives its test
         self.services.close()
 
@@ -131,6 +127,29 @@ class Stack:
         if message is not None:
             payload["message"] = message
         return self.post("payload=" + quote(json.dumps(payload)), "application/x-www-form-urlencoded")
+
+
+def stop_server(server: Any, thread: threading.Thread) -> None:
+    """Stop a waitress server running `server.run` in `thread`, in an order that races nothing.
+
+    1. Its worker threads finish their requests and exit (the loop keeps running meanwhile, so their
+       output is flushed): a worker pulls the loop's trigger pipe at the end of every request, and a
+       pull after the pipe is closed fails with `OSError: [Errno 9] Bad file descriptor` (or, worse,
+       writes into whatever file reused the descriptor).
+    2. Only then are the sockets and the trigger closed, from inside the loop (closing them from this
+       thread races the loop's select()), and the loop thread is joined.
+    """
+    server.task_dispatcher.shutdown(timeout=10)
+    closed = threading.Event()
+
+    def close_all() -> None:
+        wasyncore.close_all(server._map)
+        closed.set()
+
+    server.trigger.pull_trigger(close_all)
+    thread.join(10)
+    if not closed.is_set() or thread.is_alive():
+        raise RuntimeError("the test server did not stop within 10 s")
 
 
 CALLOUT_USER, CALLOUT_PASSWORD = "zuora", "callout-password-123"

@@ -261,8 +261,8 @@ def test_late_payers_match_the_tenants_records(toolbox: Toolbox, sandbox: ZuoraS
             late[sandbox.tenant.accounts[inv["accountId"]]["accountNumber"]].append(days)
     assert {r["account_number"]: (r["late_invoices"], r["worst_days_late"]) for r in result.rows} == \
         {n: (len(d), max(d)) for n, d in late.items()}
-    assert result.rows[0]["account_number"] == "A00000072"  # Kestrel: open invoices in every bucket
-    assert {"A00000007", "A00000071"} <= {r["account_number"] for r in result.rows}  # Stark; Brightline pays late
+    assert result.rows[0]["account_number"] == "A00000075"  # Kestrel: open invoices in every bucket
+    assert {"A00000007", "A00000074"} <= {r["account_number"] for r in result.rows}  # Stark; Brightline pays late
 
 
 # -- phrasing, empty results, unsupported groupings, failures ------------------------------------------
@@ -286,7 +286,7 @@ def test_late_payers_match_the_tenants_records(toolbox: Toolbox, sandbox: ZuoraS
     ("who are our biggest customers", "top_customers", {"measure": "payments", "limit": 10}),
     ("bill run trend", "bill_run_trend", {}),
     ("totals of the last 3 bill runs", "bill_run_trend", {"runs": 3}),
-    ("invoice history A00000071", "invoice_history", {"account": "A00000071"}),
+    ("invoice history A00000074", "invoice_history", {"account": "A00000074"}),
     ("invoice history for Globex last 6 months", "invoice_history", {"period": "last 6 months", "account": "Globex"}),
 ])
 def test_portfolio_phrasings(text: str, tool: str, args: dict) -> None:
@@ -363,7 +363,7 @@ def test_cli_writes_csv_and_chart_and_imports_matplotlib_only_for_them(tmp_path:
                            "--csv", str(csv_file), "--chart", str(png)], capture_output=True, text=True, timeout=120,
                           cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "*Top customers by payments received*" in done.stdout
+    assert done.stdout.startswith("Top customers by payments received, last 12 months")  # --format text: plain
     rows = csv_file.read_text().splitlines()
     assert rows[0] == "rank,account_number,account_name,currency,payments,documents,share_percent" and len(rows) == 10
     assert png.read_bytes()[:4] == b"\x89PNG"
@@ -405,7 +405,7 @@ QUESTIONS = [("receivables_aging", {}), ("late_payers", {"period": "last 6 month
              ("failed_payments", {"period": "this year", "group_by": "code"}),
              ("top_customers", {"period": "last 12 months", "measure": "payments", "limit": 50}),
              ("top_customers", {"period": "last quarter", "measure": "invoiced", "limit": 5}),
-             ("bill_run_trend", {"runs": 4}), ("invoice_history", {"account": "A00000071"}),
+             ("bill_run_trend", {"runs": 4}), ("invoice_history", {"account": "A00000074"}),
              ("invoice_history", {"account": "Globex", "period": "last 6 months"})]
 
 
@@ -468,10 +468,10 @@ def test_bill_run_trend_matches_the_tenants_records(toolbox: Toolbox, sandbox: Z
 
 
 def test_invoice_history_shows_how_late_each_invoice_was_paid(copilot: Copilot) -> None:
-    answer = copilot.ask("invoice history A00000071")
+    answer = copilot.ask("invoice history A00000074")
     assert answer.intent == "invoice_history"
     assert [r["days_late"] for r in answer.facts["rows"]] == [60, 53, 46, 39, 32, 25]  # Brightline, newest first
-    assert "*Brightline Freight* (A00000071): 6 invoice(s)" in answer.text
+    assert "*Brightline Freight* (A00000074): 6 invoices" in answer.text
     assert route("invoice history").kind == "clarify"
     assert copilot.ask("invoice history for A00000099").intent == "error"
 
@@ -487,4 +487,4 @@ def test_nothing_typed_reaches_the_sql(client: ZuoraClient, sandbox: ZuoraSandbo
     planted = dq.run("late_payers", {"period": "2026-01-01'; DELETE FROM invoice; --"})
     assert planted.error is not None and planted.error.kind == "invalid"
     assert all("DELETE" not in r.body.decode(errors="replace") for r in sandbox.requests)
-    assert dq.run("invoice_history", {"account": "A00000071' OR '1'='1"}).error is not None
+    assert dq.run("invoice_history", {"account": "A00000074' OR '1'='1"}).error is not None

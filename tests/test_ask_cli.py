@@ -15,7 +15,7 @@ from bot.copilot.router import account_name
 
 
 def test_ask_prints_the_breakdown(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["ask", "why", "is", "INV-42", "higher"]) == 0
+    assert main(["ask", "--format", "mrkdwn", "why", "is", "INV-42", "higher"]) == 0
     out = capsys.readouterr().out
     assert "*INV00000042* (868.46 USD, 2026-02-01) is *554.54 USD higher* than *INV00000022*" in out
     assert "The 5 drivers add up to +554.54 USD." in out
@@ -30,6 +30,35 @@ def test_ask_json_drivers_sum_to_the_difference(capsys: pytest.CaptureFixture[st
     assert sum(Decimal(d["amount"]) for d in facts["drivers"]) == Decimal(facts["difference"]) == \
         Decimal(facts["invoice"]["amount"]) - Decimal(facts["previous"]["amount"])
     assert {c["label"] for c in answer["citations"]} == {"INV00000042", "INV00000022"}
+
+
+def test_ask_prints_plain_text_by_default(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", "why is INV-42 higher"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("INV00000042 (868.46 USD, 2026-02-01) is 554.54 USD higher than INV00000022")
+    assert "*" not in out and ":warning:" not in out and "note: INV-42 was read as INV00000042." in out
+    assert main(["ask", "explain INV-777777"]) == 1
+    assert capsys.readouterr().out.startswith("! I couldn't find invoice 'INV-777777'")
+
+
+@pytest.mark.parametrize("fmt", [["--json"], ["--format", "json"], ["--format", "mrkdwn"], []])
+def test_every_format_exits_1_on_an_error_answer(capsys: pytest.CaptureFixture[str], fmt: list[str]) -> None:
+    assert main(["ask", *fmt, "explain INV-777777"]) == 1
+    if "json" in " ".join(fmt):
+        assert json.loads(capsys.readouterr().out)["intent"] == "error"
+
+
+def test_version_and_program_name(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot import __version__
+
+    monkeypatch.setattr(sys, "argv", ["/usr/local/bin/billing-copilot", "--version"])
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out == f"billing-copilot {__version__}\n"
+    monkeypatch.setattr(sys, "argv", ["/x/bot/__main__.py"])
+    with pytest.raises(SystemExit) as done:
+        main(["nonsense"])
+    assert done.value.code == 2 and capsys.readouterr().err.startswith("usage: python -m bot ")
 
 
 def test_ask_errors_exit_1_with_a_human_message(capsys: pytest.CaptureFixture[str]) -> None:
@@ -50,7 +79,8 @@ def test_fresh_process_answers_without_importing_litellm(tmp_path: object) -> No
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
                             check=False)
     assert result.returncode == 0, result.stderr
-    assert "overdue invoice(s)" in result.stdout and result.stdout.strip().endswith("NO-LITELLM")
+    # Stark Logistics and Umbrella Health (4), Kestrel's aging story (5), the two Brazil decline stories (2 each)
+    assert "13 overdue invoices from 5 accounts" in result.stdout and result.stdout.strip().endswith("NO-LITELLM")
 
 
 @pytest.mark.parametrize(("question", "name"), [
@@ -59,3 +89,15 @@ def test_fresh_process_answers_without_importing_litellm(tmp_path: object) -> No
 ])
 def test_account_name(question: str, name: str | None) -> None:
     assert account_name(question) == name
+
+
+def test_ask_with_an_llm_model_but_no_llm_extra_is_one_line(capsys: pytest.CaptureFixture[str],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLM_MODEL", "openai/gpt-4o-mini")
+    monkeypatch.setenv("LLM_API_KEY", "sk-test")
+    monkeypatch.setitem(sys.modules, "litellm", None)  # what a venv without the llm extra looks like to `import`
+    assert main(["ask", "why is INV-42 higher"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == ("error: LLM_MODEL is set but the llm extra is not installed: pip install "
+                                            "'billing-copilot[llm]' (or unset LLM_MODEL for the deterministic answers)")
+    assert "Traceback" not in err

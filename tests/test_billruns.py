@@ -80,8 +80,8 @@ def test_a_completed_bill_run_is_dmed_once_to_each_subscriber(stack: Stack, slac
     text = json.dumps(sent[0].body["blocks"], ensure_ascii=False)
     assert sent[0].body["text"].startswith("Bill run BR-00000012 completed (target 2026-11-01): 70 invoices")
     for part in ("*70* invoices for *70* accounts", "69,251.74 USD", "+11,802.93 USD, +20.5 %", "+5 invoices vs "
-                 "BR-00000011", "INV00000455", "530.75 USD → 8,786.25 USD", "(16.6×)", "1 zero-amount invoice(s)",
-                 "5 first invoice(s)"):
+                 "BR-00000011", "INV00000455", "530.75 USD → 8,786.25 USD", "(16.6×)", "1 zero-amount invoice:",
+                 "5 first invoices:"):
         assert part in text, part
     explain = [b["accessory"] for b in sent[0].body["blocks"] if b.get("accessory", {}).get("action_id") ==
                "billrun.explain"]

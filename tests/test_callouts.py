@@ -181,7 +181,7 @@ def test_a_digest_row_is_approved_from_its_menu(stack: Stack, slack: FakeSlack) 
     slack.wait_for(lambda rs: len([r for r in rs if r.method == "chat.update"]) >= 2)
     update = slack.calls("chat.update")[-1].body
     rows = len(re.findall('"approval:', json.dumps(update["blocks"])))
-    assert rows in (4, 5) and update["text"].startswith(f"{rows} declined payments: {rows - 1} proposal(s) waiting")
+    assert rows in (4, 5) and update["text"].startswith(f"{rows} declined payments: {rows - 1} proposals waiting")
     assert len(tenant.emails) == 1 and "Approved by <@U0APPROVER>" in json.dumps(update["blocks"])
 
 

@@ -117,7 +117,7 @@ def test_ambiguous_account_name_asks_which(copilot: Copilot) -> None:
 def test_who_is_overdue(copilot: Copilot, sandbox: ZuoraSandbox) -> None:
     answer = copilot.ask("who is overdue")
     assert answer.intent == "list_overdue_invoices"
-    assert "*Stark Logistics* (A00000007): 3 invoice(s), 20,459.56 USD, oldest due 2026-08-31 (81 days)" \
+    assert "*Stark Logistics* (A00000007): 3 invoices, 20,459.56 USD, oldest due 2026-08-31 (81 days)" \
         in answer.text
     expected = [i for i in sandbox.tenant.invoices.values() if i["status"] == "Posted" and i["balance"] > 0
                 and i["dueDate"] < sandbox.tenant.today]

@@ -136,7 +136,7 @@ def test_credit_lines() -> None:
 def test_tax_change_is_its_own_driver() -> None:
     result = compare([item("Seats", "300", tax="24.75")], [item("Seats", "300", tax="30.00")])
     assert kinds(result) == {"tax_change": D("5.25")}
-    assert "24.75 USD to 30.00 USD" in result.drivers[0].sentence
+    assert "tax 24.75 USD → 30.00 USD" in result.drivers[0].sentence  # the rate moved: 8.25 % → 10 %
 
 
 def test_what_the_items_cannot_explain_is_unexplained() -> None:
@@ -210,3 +210,56 @@ def test_drivers_always_sum_to_the_difference(previous: list[InvoiceItem], curre
     assert all(d.currency == "USD" and d.sentence for d in result.drivers)
     # Only a line that appears (a free new charge, a zero fee) may be shown at 0.00.
     assert all(d.amount != 0 or d.kind in ("new_charge", "one_time_charge") for d in result.drivers)
+
+
+# -- the mechanism, named: rates and the base they apply to ------------------------------------------------------
+
+
+def test_a_tax_rate_change_is_said_as_a_rate_with_its_base() -> None:
+    before = item("Seats", "300", qty="10", price="30", tax="24.75", period=JAN)  # 8.25 %
+    after = item("Seats", "300", qty="10", price="30", tax="28.50")  # 9.5 %
+    (tax,) = compare([before], [after]).drivers
+    assert tax.kind == "tax_change" and tax.amount == D("3.75")
+    assert tax.sentence == ("Tax rate went from 8.25 % to 9.5 % (taxable amount 300.00 USD → 300.00 USD): "
+                            "tax 24.75 USD → 28.50 USD (+3.75 USD).")
+    assert (tax.rate_before, tax.rate_after, tax.base_before, tax.base_after) == (D("8.25"), D("9.5"), D(300), D(300))
+    assert str(compare([before], [item("Seats", "300", tax="30")]).drivers[0].rate_after) == "10"  # not 1E+1
+
+
+def test_tax_at_the_same_rate_says_so_and_names_the_taxable_amounts() -> None:
+    before = item("Seats", "290", qty="1", tax="23.92", period=JAN)
+    after = item("Seats", "802.26", qty="1", tax="66.20")  # rounding per line: 8.2483 % vs 8.2517 %
+    tax = next(d for d in compare([before], [after]).drivers if d.kind == "tax_change")
+    assert "at the same 8.25 % rate, on a taxable amount of 290.00 USD → 802.26 USD" in tax.sentence
+
+
+def test_a_discount_percentage_change_is_said_as_a_rate_with_its_base() -> None:
+    seats0, seats1 = item("Seats", "300", qty="10", price="30", period=JAN), item("Seats", "300", qty="10", price="30")
+    d0 = item("Launch discount", "-30", qty="0", price="0", discount=True, period=JAN)
+    d1 = item("Launch discount", "-45", qty="0", price="0", discount=True)
+    (driver,) = compare([seats0, d0], [seats1, d1]).drivers
+    assert driver.kind == "discount_changed" and driver.amount == D("-15.00")
+    assert driver.sentence == ("Launch discount: the discount rate went from 10 % to 15 % (of 300.00 USD → "
+                               "300.00 USD of charges): -30.00 USD → -45.00 USD (-15.00 USD).")
+    assert (driver.rate_before, driver.rate_after, driver.base_before, driver.base_after) == \
+        (D(10), D(15), D(300), D(300))
+
+
+def test_a_discount_that_is_no_clean_percentage_keeps_its_amounts() -> None:
+    seats0, seats1 = item("Seats", "300", qty="10", price="30", period=JAN), item("Seats", "300", qty="10", price="30")
+    d0 = item("Goodwill", "-30", qty="0", price="0", discount=True, period=JAN)
+    d1 = item("Goodwill", "-33.33", qty="0", price="0", discount=True)
+    (driver,) = compare([seats0, d0], [seats1, d1]).drivers
+    assert driver.sentence == "Goodwill changed from -30.00 USD to -33.33 USD (-3.33 USD)."
+    assert driver.rate_after is None
+
+
+def test_a_volume_tier_re_prices_the_whole_quantity() -> None:
+    before = item("Seats", "300", qty="10", price="30", period=JAN, uom="Seat")
+    after = item("Seats", "375", qty="15", price="25", uom="Seat")  # 11+ seats: 25 each, for all 15
+    quantity, tier = compare([before], [after]).drivers
+    assert (quantity.kind, quantity.amount) == ("quantity_change", D("150.00"))
+    assert (tier.kind, tier.amount) == ("price_change", D("-75.00"))
+    assert tier.sentence == ("Seats: unit price 30.00 → 25.00 USD on all 15 Seats (the whole quantity re-priced: "
+                             "a volume tier): -75.00 USD.")
+    assert (tier.unit_price_before, tier.unit_price_after, tier.quantity_after) == (D(30), D(25), D(15))

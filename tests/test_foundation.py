@@ -98,9 +98,9 @@ def test_concurrent_migrations_apply_once(tmp_path: Path) -> None:
 def test_cli_migrate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["migrate", "--database", str(tmp_path / "x.db")]) == 0
     names = ", ".join(m.__name__ for m in MIGRATIONS)
-    assert f"applied {len(MIGRATIONS)} migration(s): {names}" in capsys.readouterr().out
+    assert f"applied {len(MIGRATIONS)} migrations: {names}" in capsys.readouterr().out
     assert main(["migrate", "--database", str(tmp_path / "x.db")]) == 0
-    assert "applied 0 migration(s)" in capsys.readouterr().out
+    assert "applied 0 migrations" in capsys.readouterr().out
 
 
 def test_cli_reports_bad_settings_in_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

@@ -41,7 +41,8 @@ def free_port() -> int:
 
 def test_http_mode_as_the_readme_says(tmp_path: Path, slack: FakeSlack) -> None:
     variables = setup_block("python -m bot serve")
-    assert set(variables) == {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "PORT"}
+    assert set(variables) == {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "ZUORA_BASE_URL", "PORT"}
+    assert variables["ZUORA_BASE_URL"] == "demo"
     secret, port = "readme-secret", free_port()
     env = {**os.environ, **variables, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": secret,
            "PORT": str(port), "SLACK_API_URL": slack.api_url}
@@ -80,13 +81,14 @@ def test_http_mode_as_the_readme_says(tmp_path: Path, slack: FakeSlack) -> None:
         process.terminate()
         output = process.communicate(timeout=10)[0]
     assert "listening on http://0.0.0.0:" in output
+    assert "DEMO MODE: ZUORA_BASE_URL=demo" in output
     assert "xoxb-test" not in output and secret not in output
     assert (tmp_path / "billing-copilot.db").exists()  # the default DATABASE_PATH, in the working directory
 
 
 def test_socket_mode_as_the_readme_says(tmp_path: Path, slack: FakeSlack) -> None:
     variables = setup_block("python -m bot socket")
-    assert set(variables) == {"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"}
+    assert set(variables) == {"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "ZUORA_BASE_URL"}
     socket_mode = FakeSocketMode()
     slack.socket_url = socket_mode.url
     env = {**os.environ, **variables, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_APP_TOKEN": "xapp-test",
@@ -119,12 +121,17 @@ def test_socket_mode_as_the_readme_says(tmp_path: Path, slack: FakeSlack) -> Non
     assert "xoxb-test" not in output and "xapp-test" not in output
 
 
-@pytest.mark.parametrize(("command", "missing"), [("serve", "SLACK_BOT_TOKEN"), ("socket", "SLACK_APP_TOKEN")])
-def test_a_missing_token_stops_the_process_with_one_line(tmp_path: Path, command: str, missing: str) -> None:
+@pytest.mark.parametrize(("command", "missing"), [("serve", "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are"),
+                                                  ("socket", "SLACK_APP_TOKEN is")])
+def test_missing_settings_stop_the_process_with_one_line_naming_all(tmp_path: Path, command: str,
+                                                                    missing: str) -> None:
     env = {**os.environ, **({"SLACK_BOT_TOKEN": "xoxb-test"} if command == "socket" else {})}
     done = subprocess.run([sys.executable, "-m", "bot", command], cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        f'error: {missing} is not set; it is required here (see README, "Slack set-up")']
+        f'error: {missing} not set; required here (see README, "Slack set-up"); ZUORA_BASE_URL is not set: set it '
+        "to your tenant's REST URL (e.g. https://rest.zuora.com), or to 'demo' to answer from the fictional demo "
+        "tenant"]
+    assert not (tmp_path / "billing-copilot.db").exists()  # refused before anything was created
     assert setup_block(f"python -m bot {command}")  # the README tells how to set it

@@ -291,3 +291,13 @@ def test_data_query_jobs_match_sdk_models(world: tuple[ZuoraSandbox, Raw]) -> No
         assert status == 200 and job["data"]["queryStatus"] == expected
         _ok(M.GetDataQueryJobResponse, job)
     assert job["data"]["outputRows"] == len(world[0].tenant.accounts) and job["data"]["dataFile"].startswith("http")
+
+
+def test_the_checker_counts_unknown_keys_as_errors_except_documented_ones() -> None:
+    errs, _ = check(M.GetSubscriptionResponse, {"createdDate": "2026-01-01 00:00:00", "success": True})
+    assert "$.createdDate: not a field of GetSubscriptionResponse" in errs
+    errs, _ = check(M.GetPaymentMethodForAccountResponse, {"accountKey": "x", "success": True, "custom__c": 1})
+    assert not [e for e in errs if "not a field" in e]
+    nested, _ = check(M.GetSubscriptionResponse, {"ratePlans": [{"ratePlanCharges": [{"chargeSegments": [
+        {"uom": "Seat"}]}]}]})
+    assert any(e.endswith("chargeSegments[0].uom: not a field of RatePlanChargeSegment") for e in nested)

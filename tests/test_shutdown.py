@@ -44,7 +44,8 @@ class Serve:
         self.port = free_port()
         self.db = tmp_path / "bot.db"
         self.log = tmp_path / f"serve-{self.port}.log"
-        self.env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": "shutdown-secret",
+        self.env = {**os.environ, "ZUORA_BASE_URL": "demo", "SLACK_BOT_TOKEN": "xoxb-test",
+                    "SLACK_SIGNING_SECRET": "shutdown-secret",
                     "SLACK_API_URL": slack.api_url, "DATABASE_PATH": str(self.db), "PORT": str(self.port),
                     "APPROVERS": "U0APPROVER", "COLLECTIONS_CHANNEL": COLLECT, "ZUORA_CALLOUT_USERNAME": USER,
                     "ZUORA_CALLOUT_PASSWORD": PASSWORD, "BILLRUN_POLL_SECONDS": "0", **env}
@@ -239,7 +240,7 @@ def test_socket_mode_stops_cleanly_on_a_signal(tmp_path: Path, slack: FakeSlack,
 
     socket_mode = FakeSocketMode()
     slack.socket_url = socket_mode.url
-    env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_APP_TOKEN": "xapp-test",
+    env = {**os.environ, "ZUORA_BASE_URL": "demo", "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_APP_TOKEN": "xapp-test",
            "SLACK_API_URL": slack.api_url, "DATABASE_PATH": str(tmp_path / "bot.db"), "BILLRUN_POLL_SECONDS": "0"}
     process = subprocess.Popen([sys.executable, "-m", "bot", "socket"], cwd=tmp_path, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -325,3 +325,21 @@ def test_clicks_on_an_expired_card_are_refused_at_once(tmp_path: Path, slack: Fa
         assert stack.services.approvals.get(pid(value)).status == "expired"  # type: ignore[union-attr]
     finally:
         stack.close()
+
+
+def test_in_demo_mode_cards_and_answers_say_demo_data(tmp_path: Path, slack: FakeSlack) -> None:
+    from bot.copilot.agent import DEMO_NOTE
+    from bot.slack.cards import DEMO_MARK
+
+    stack = stack_with(tmp_path, slack, zuora_base_url="demo")
+    try:
+        _, card = propose(stack, slack)
+        assert DEMO_MARK in text_of(card)
+        hooks = slack.wait_for(lambda rs: any(r.method.startswith("/hooks/") for r in rs))
+        answer = [r for r in hooks if r.method.startswith("/hooks/")][-1]
+        assert DEMO_NOTE in text_of(answer)
+    finally:
+        stack.close()
+    _, card = propose(plain := stack_with(tmp_path / "plain", slack), slack)
+    plain.close()
+    assert "Demo data" not in text_of(card)

@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.actions.audit import AuditLog, AuditRow
+from bot.money import count
 from bot.storage import locked
 from bot.zuora import ZuoraClient
 from bot.zuora.errors import ZuoraNotFound
@@ -157,13 +158,13 @@ class AuditMirror:
         differ = sorted(s for s in mirrored if s in rows and rows[s].hash != mirrored[s])
         if differ:
             problems.append(f"row {differ[0]}: differs from Zuora's {OBJECT} copy (changed, or the chain was "
-                            f"recomputed; {len(differ)} row(s))")
+                            f"recomputed; {count(len(differ), 'row')})")
         top = max(mirrored) if mirrored else 0
         unknown = sorted(s for s in rows if s not in mirrored)
         forged = [s for s in unknown if s < top]
         if forged:
             problems.append(f"row {forged[0]}: not in Zuora's {OBJECT} though later rows are (forged; "
-                            f"{len(forged)} row(s))")
+                            f"{count(len(forged), 'row')})")
         tail = [s for s in unknown if s > top]
         if tail:
             problems.append(f"rows {tail[0]}–{tail[-1]} are not in Zuora's {OBJECT} (forged, or not mirrored yet: "

@@ -36,7 +36,7 @@ from bot.copilot.router import Context, account_name, progress, route
 from bot.copilot.toolbox import Toolbox, ToolOutcome
 from bot.copilot.tools import ToolError
 
-__all__ = ["Copilot", "context_of"]
+__all__ = ["DEMO_NOTE", "Copilot", "DemoCopilot", "context_of"]
 
 log = logging.getLogger(__name__)
 _MAX_EARLIER = 6
@@ -236,3 +236,14 @@ def _redacted(message: Message, redactor: Redactor | None) -> Message:
         return message
     text = redactor.text(message.content, single_names=message.role == "user")  # what a person typed
     return Message(message.role, text, message.tool_calls, message.tool_call_id)
+
+
+DEMO_NOTE = "Demo data: answered from the fictional demo tenant (ZUORA_BASE_URL=demo), not from a real Zuora tenant."
+
+
+class DemoCopilot(Copilot):
+    """A `Copilot` whose every answer says it comes from the demo tenant (`ZUORA_BASE_URL=demo`)."""
+
+    def ask(self, question: str, history: Sequence[Exchange] = ()) -> Answer:
+        answer = super().ask(question, history)
+        return answer.model_copy(update={"notes": [*answer.notes, DEMO_NOTE]})

@@ -25,7 +25,7 @@ from bot.copilot.results import (
     UsageResult,
 )
 from bot.copilot.router import EXAMPLES
-from bot.money import money, period, price, qty
+from bot.money import count, money, period, price, qty, units
 
 __all__ = ["Answer", "Exchange", "clarify", "failure", "help_answer", "render"]
 
@@ -126,6 +126,9 @@ def _explain(result: ExplainResult, expect: Literal["higher", "lower"] | None) -
     notes = _matched_note(result.typed, result.matched)
     number = e.invoice.invoice_number
     facts = e.model_dump(mode="json")
+    facts["compared_with"] = "the invoice asked for" if result.compared_with else "the previous invoice"
+    if result.compared_with:
+        notes.append(f"Compared with {result.compared_with}, as asked (not with the invoice before {number}).")
     follow = [f"show {number}", f"draft note {number}"]
     if e.mode == "mixed_currency" or e.difference is None or e.previous is None:
         lines = [e.summary]
@@ -148,7 +151,9 @@ def _explain(result: ExplainResult, expect: Literal["higher", "lower"] | None) -
     lines = [head]
     for d in e.drivers:
         lines.append(f"• *{money(d.amount, c, signed=True)}* {d.sentence}")
-    if e.drivers:
+    if len(e.drivers) == 1:
+        lines.append(f"That one driver is the whole difference, {money(diff, c, signed=True)}.")
+    elif e.drivers:
         lines.append(f"The {len(e.drivers)} drivers add up to {money(diff, c, signed=True)}.")
     elif diff == 0:
         lines.append("No line changed.")
@@ -185,7 +190,7 @@ def _account(r: AccountResult) -> Answer:
     c = r.currency
     lines = [f"*{r.account.name}* ({r.account.account_number}, {r.status}): balance *{money(r.balance, c)}*."]
     if r.overdue_invoices:
-        lines.append(f"Overdue: {len(r.overdue_invoices)} invoice(s), {money(r.overdue_total, c)}:")
+        lines.append(f"Overdue: {count(len(r.overdue_invoices), 'invoice')}, {money(r.overdue_total, c)}:")
         lines += [f"• {i.invoice_number} due {i.due_date}, {i.days_overdue} days late, {money(i.balance, c)}"
                   for i in r.overdue_invoices]
     else:
@@ -209,7 +214,7 @@ def _account(r: AccountResult) -> Answer:
 
 
 def _payments(r: PaymentsResult) -> Answer:
-    lines = [f"*{r.account.name}* ({r.account.account_number}): last {len(r.payments)} payment(s), "
+    lines = [f"*{r.account.name}* ({r.account.account_number}): last {count(len(r.payments), 'payment')}, "
              f"{r.failed} failed."]
     lines += [_payment_line(p) for p in r.payments] or ["No payments."]
     return _answer("list_payments", r, lines, [f"account {r.account.account_number}"])
@@ -220,9 +225,11 @@ def _overdue(r: OverdueResult) -> Answer:
         return _answer("list_overdue_invoices", r, [f"Nothing is overdue as of {r.as_of}."], ["who is overdue"])
     totals = ", ".join(money(v, k) for k, v in sorted(r.totals.items()))
     more = " (first 500 only)" if r.truncated else ""
-    lines = [f"{r.invoice_count} overdue invoice(s) from {len(r.accounts)} account(s) as of {r.as_of}{more}: "
+    lines = [f"{count(r.invoice_count, 'overdue invoice')} from {count(len(r.accounts), 'account')} as of "
+             f"{r.as_of}{more}: "
              f"{totals}."]
-    lines += [f"• *{a.account_name}* ({a.account_number}): {a.invoices} invoice(s), {money(a.balance, a.currency)}, "
+    lines += [f"• *{a.account_name}* ({a.account_number}): {count(a.invoices, 'invoice')}, "
+              f"{money(a.balance, a.currency)}, "
               f"oldest due {a.oldest_due_date} ({a.days_overdue} days)" for a in r.accounts[:15]]
     follow = [f"account {a.account_number}" for a in r.accounts[:3]]
     return _answer("list_overdue_invoices", r, lines, follow)
@@ -247,7 +254,7 @@ def _subscription(r: SubscriptionResult) -> Answer:
 
 def _usage(r: UsageResult) -> Answer:
     lines = [f"*{r.account.name}* ({r.account.account_number}) usage:"]
-    lines += [f"• {m.month}: {qty(m.quantity)} {m.unit_of_measure}" for m in r.months] or ["No usage recorded."]
+    lines += [f"• {m.month}: {units(m.quantity, m.unit_of_measure)}" for m in r.months] or ["No usage recorded."]
     return _answer("get_usage", r, lines, [f"account {r.account.account_number}"])
 
 

@@ -83,6 +83,13 @@ class Driver(BaseModel):
     unit_price_before: Decimal | None = None
     unit_price_after: Decimal | None = None
     unit_of_measure: str | None = None
+    rate_before: Decimal | None = None
+    """For tax and percentage discounts: the rate in percent (`8.25`) on the previous invoice (a discount's only
+    when it is a whole quarter of a percent that gives back the amount to the cent)."""
+    rate_after: Decimal | None = None
+    base_before: Decimal | None = None
+    """The amount `rate_before` applies to (the taxable amount, or the discounted charges)."""
+    base_after: Decimal | None = None
 
 
 class Explanation(BaseModel):
@@ -181,10 +188,22 @@ def _span(items: Iterable[InvoiceItem]) -> tuple[date | None, date | None]:
 class _Builder:
     """Collects drivers for one explanation, writing each sentence as it goes."""
 
-    def __init__(self, currency: str, previous_number: str | None) -> None:
+    def __init__(self, currency: str, previous_number: str | None,
+                 bases: Mapping[tuple[str | None, int], Decimal] | None = None) -> None:
         self.currency = currency
         self.previous_number = previous_number
         self.drivers: list[Driver] = []
+        self.bases = bases or {}
+        """(subscription, side: 0 previous / 1 current) -> its full-period recurring charges (what a
+        percentage discount reduces)."""
+
+    def percent(self, group: _Group, side: int, discount: Decimal) -> tuple[Decimal | None, Decimal | None]:
+        """The percentage `discount` is of its subscription's recurring charges on one side, when it is exact."""
+        base = self.bases.get((group.subscription_number, side), _ZERO)
+        return exact_rate(-discount, base), (base if base else None)
+
+    def pct(self, rate: Decimal | None, base: Decimal | None) -> str:
+        return f"{qty(rate)} % of {self.m(base)}" if rate is not None and base is not None else ""
 
     def m(self, amount: Decimal, *, signed: bool = False) -> str:
         return money(amount, self.currency, signed=signed)
@@ -207,15 +226,26 @@ class _Builder:
         before = self.previous_number or "the previous invoice"
         if cls == "discount":
             p, c = _total(prev), _total(cur)
+            r0, b0 = self.percent(group, 0, p) if prev else (None, None)
+            r1, b1 = self.percent(group, 1, c) if cur else (None, None)
+            rates = {"rate_before": r0, "rate_after": r1, "base_before": b0 if r0 is not None else None,
+                     "base_after": b1 if r1 is not None else None}
             if not prev:
-                self.add("discount_started", c, f"{name} started: {self.m(c)} ({period(*_span(cur))}).", group,
-                         current=cur)
+                of = f", {self.pct(r1, b1)}" if r1 is not None else ""
+                self.add("discount_started", c, f"{name} started: {self.m(c)}{of} ({period(*_span(cur))}).", group,
+                         current=cur, **rates)
             elif not cur:
-                self.add("discount_ended", -p, f"{name} ended: it took {self.m(-p)} off {before} and does not "
-                         f"apply to this one ({self.m(-p, signed=True)}).", group, previous=prev)
+                of = f" ({self.pct(r0, b0)})" if r0 is not None else ""
+                self.add("discount_ended", -p, f"{name} ended: it took {self.m(-p)}{of} off {before} and does not "
+                         f"apply to this one ({self.m(-p, signed=True)}).", group, previous=prev, **rates)
+            elif r0 is not None and r1 is not None and r0 != r1:
+                self.add("discount_changed", c - p, f"{name}: the discount rate went from {qty(r0)} % to "
+                         f"{qty(r1)} % (of {self.m(b0)} → {self.m(b1)} of charges): {self.m(p)} → {self.m(c)} "
+                         f"({self.m(c - p, signed=True)}).", group, current=cur, previous=prev, **rates)
             else:
-                self.add("discount_changed", c - p, f"{name} changed from {self.m(p)} to {self.m(c)} "
-                         f"({self.m(c - p, signed=True)}).", group, current=cur, previous=prev)
+                same = f" at the same {qty(r1)} % of {self.m(b0)} → {self.m(b1)}" if r1 is not None else ""
+                self.add("discount_changed", c - p, f"{name} changed from {self.m(p)} to {self.m(c)}{same} "
+                         f"({self.m(c - p, signed=True)}).", group, current=cur, previous=prev, **rates)
             return
         for item in cur:
             when = period(item.service_start_date, item.service_end_date)
@@ -275,8 +305,9 @@ class _Builder:
             self.add("quantity_change", by_qty, f"{name}: quantity {qty(q0)} → {units(q1, uom)} at "
                      f"{price(u0)} {self.currency}: {self.m(by_qty, signed=True)}.", group, current=cur, previous=prev,
                      **details)
+            tier = " (the whole quantity re-priced: a volume tier)" if (q1 - q0) * (u1 - u0) < 0 else ""
             self.add("price_change", delta - by_qty, f"{name}: unit price {price(u0)} → {price(u1)} {self.currency} "
-                     f"on {units(q1, uom)}: {self.m(delta - by_qty, signed=True)}.", group, current=cur,
+                     f"on all {units(q1, uom)}{tier}: {self.m(delta - by_qty, signed=True)}.", group, current=cur,
                      previous=prev, **details)
         elif qty_changed:
             self.add("quantity_change", delta, f"{name}: quantity {qty(q0)} → {units(q1, uom)} "
@@ -286,6 +317,34 @@ class _Builder:
             what = f"unit price {price(u0)} → {price(u1)} {self.currency}" if price_changed else "amount changed"
             self.add("price_change", delta, f"{name}: {what} ({self.m(p)} → {self.m(c)}, "
                      f"{self.m(delta, signed=True)}).", group, current=cur, previous=prev, **details)
+
+
+_RATE_STEP = Decimal("0.01")
+_RATE_TOLERANCE = Decimal("0.05")
+"""Percentage points two computed tax rates may differ by and still be one rate (tax is rounded per line)."""
+
+
+def exact_rate(part: Decimal, base: Decimal) -> Decimal | None:
+    """`part` as a percentage of `base` with at most two decimals (`30` of `300` → `10`), when that percentage
+    gives back `part` to the cent; None otherwise (or when `base` is zero)."""
+    if not base or not part:
+        return None
+    rate = (part / base * 100).quantize(_RATE_STEP)
+    if (rate * 4) % 1 or cents(base * rate / 100) != cents(part):  # whole quarters of a percent only: 10, 12.5
+        return None
+    return _plain(rate)
+
+
+def _plain(rate: Decimal) -> Decimal:
+    """`8.50` → `8.5`, `10.00` → `10` (never `1E+1`)."""
+    return Decimal(format(rate.normalize(), "f"))
+
+
+def tax_rate(tax: Decimal, base: Decimal) -> Decimal | None:
+    """The rate (percent, two decimals) `tax` is of its taxable `base`; tax rounded per line may move it a little."""
+    if not base or not tax:
+        return None
+    return _plain((tax / base * 100).quantize(_RATE_STEP))
 
 
 def _days(item: InvoiceItem) -> str:
@@ -322,7 +381,12 @@ def explain(current: Invoice, current_items: Sequence[InvoiceItem], previous: In
             group = groups.setdefault(_key(item), _Group(item.subscription_number, item.charge_name))
             getattr(group, side).append(item)
 
-    builder = _Builder(current.currency, previous.invoice_number if previous else None)
+    bases: dict[tuple[str | None, int], Decimal] = defaultdict(lambda: _ZERO)
+    for side, items in ((0, prior), (1, current_items)):
+        for item in items:
+            if _classify(item, types.get(_key(item))) == "regular":
+                bases[(item.subscription_number, side)] += item.charge_amount
+    builder = _Builder(current.currency, previous.invoice_number if previous else None, bases)
     for key, group in groups.items():
         by_class: dict[LineClass, tuple[list[InvoiceItem], list[InvoiceItem]]] = defaultdict(lambda: ([], []))
         for side, items in ((0, group.previous), (1, group.current)):
@@ -341,11 +405,27 @@ def explain(current: Invoice, current_items: Sequence[InvoiceItem], previous: In
     builder.drivers = []
     tax_before = sum((i.tax_amount for i in prior), _ZERO)
     tax_after = sum((i.tax_amount for i in current_items), _ZERO)
-    tax_sentence = (f"Tax: {builder.m(tax_after)}." if first else
-                    f"Tax went from {builder.m(tax_before)} to {builder.m(tax_after)} "
-                    f"({builder.m(tax_after - tax_before, signed=True)}), following the taxed lines.")
+    base_before = sum((i.charge_amount for i in prior if i.tax_amount), _ZERO)
+    base_after = sum((i.charge_amount for i in current_items if i.tax_amount), _ZERO)
+    rate_before, rate_after = tax_rate(tax_before, base_before), tax_rate(tax_after, base_after)
+    m = builder.m
+    if first:
+        tax_sentence = f"Tax: {m(tax_after)}" + (f" ({qty(rate_after)} % of {m(base_after)})." if rate_after else ".")
+    elif rate_before is not None and rate_after is not None and abs(rate_before - rate_after) > _RATE_TOLERANCE:
+        tax_sentence = (f"Tax rate went from {qty(rate_before)} % to {qty(rate_after)} % (taxable amount "
+                        f"{m(base_before)} → {m(base_after)}): tax {m(tax_before)} → {m(tax_after)} "
+                        f"({m(tax_after - tax_before, signed=True)}).")
+    elif rate_after is not None:
+        tax_sentence = (f"Tax went from {m(tax_before)} to {m(tax_after)} ({m(tax_after - tax_before, signed=True)}) "
+                        f"at the same {qty(rate_after)} % rate, on a taxable amount of {m(base_before)} → "
+                        f"{m(base_after)}.")
+    else:
+        tax_sentence = (f"Tax went from {m(tax_before)} to {m(tax_after)} "
+                        f"({m(tax_after - tax_before, signed=True)}), following the taxed lines.")
     builder.add("tax_change", tax_after - tax_before, tax_sentence,
-                current=[i for i in current_items if i.tax_amount], previous=[i for i in prior if i.tax_amount])
+                current=[i for i in current_items if i.tax_amount], previous=[i for i in prior if i.tax_amount],
+                rate_before=rate_before, rate_after=rate_after, base_before=base_before if prior else None,
+                base_after=base_after)
     drivers = [*charge_drivers, *builder.drivers]
     difference = current.amount - (previous.amount if previous else _ZERO)
     rest = difference - sum((d.amount for d in drivers), _ZERO)

@@ -17,9 +17,45 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-__all__ = ["ChatModel", "Completion", "LLMError", "LiteLLMModel", "Message", "ToolCall"]
+__all__ = ["ChatModel", "Completion", "LLMError", "LiteLLMModel", "Message", "ToolCall", "llm_problem"]
 
 _LITELLM_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy")
+
+
+def _litellm() -> Any:
+    """litellm, imported quietly: no cost-map download, no "Give Feedback / Get Help" banner, no debug output."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    litellm.suppress_debug_info = True  # else litellm prints banners and the provider's error text to stdout
+    for name in _LITELLM_LOGGERS:  # they log raw provider responses, error bodies included
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    return litellm
+
+
+def llm_problem(model: str, *, api_key: bool, api_base: str | None) -> str | None:
+    """Why `LLM_MODEL=model` cannot work here, in one line naming what to set; None when it can.
+
+    The `llm` extra must be installed; a key is needed unless `LLM_API_KEY` is set, the provider's own
+    variable is (litellm knows which: `OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, ...), or `LLM_API_BASE`
+    points at a local server (which may need none).
+    """
+    try:
+        litellm = _litellm()
+    except ImportError:
+        return ("LLM_MODEL is set but the llm extra is not installed: pip install 'billing-copilot[llm]' "
+                "(or unset LLM_MODEL for the deterministic answers)")
+    if api_key or api_base:
+        return None
+    try:
+        found = litellm.validate_environment(model=model)
+    except Exception:  # an unknown provider prefix: litellm cannot tell, the first call will
+        return None
+    if found.get("keys_in_environment"):
+        return None
+    names = " and ".join(str(k) for k in found.get("missing_keys") or []) or "the provider's API key"
+    return (f"LLM_MODEL={model} cannot be used: {names} is not set (or set LLM_API_KEY, or LLM_API_BASE for a "
+            "local server)")
 
 
 class LLMError(Exception):
@@ -83,13 +119,7 @@ class LiteLLMModel:
         self.api_key = api_key
 
     def complete(self, messages: list[Message], tools: list[dict[str, Any]], *, timeout: float) -> Completion:
-        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-        import litellm
-
-        litellm.suppress_debug_info = True  # else litellm prints the provider's error text to stdout
-        for name in _LITELLM_LOGGERS:  # they log raw provider responses, error bodies included
-            logging.getLogger(name).setLevel(logging.CRITICAL)
-
+        litellm = _litellm()
         options: dict[str, Any] = {"model": self.model, "messages": [m.to_openai() for m in messages],
                                    "timeout": timeout, "num_retries": 0, "temperature": 0}
         if tools:

@@ -21,7 +21,7 @@ from bot.analytics.load import Loader, loader_for
 from bot.analytics.periods import Period, PeriodError, find_period, parse_period
 from bot.copilot.results import Citation, Result
 from bot.copilot.tools import ToolContext, ToolError, _account, tool
-from bot.money import money
+from bot.money import count, money
 
 __all__ = ["PORTFOLIO_TOOLS", "PortfolioResult", "answer_chart", "answer_csv", "portfolio_lines", "table_facts"]
 
@@ -230,7 +230,7 @@ def _shown(r: PortfolioResult) -> int:
 
 
 def _evidence(r: PortfolioResult) -> list[str]:
-    lines = [f"_Read {r.records_read} record(s) in {r.pages_read} page(s), as of {r.as_of}. Queries:_"]
+    lines = [f"_Read {count(r.records_read, 'record')} in {count(r.pages_read, 'page')}, as of {r.as_of}. Queries:_"]
     lines += [f"`{q}`" for q in r.queries]
     if len(r.rows) > _shown(r):
         lines.append(f"_Showing {_shown(r)} of {len(r.rows)} rows; the CSV has them all._")
@@ -251,15 +251,18 @@ def portfolio_lines(r: PortfolioResult) -> tuple[list[str], list[str]]:
                                                       for k, v in buckets.items()))
         lines.append("Oldest first:")
         lines += [f"• *{row['account_name']}* ({row['account_number']}): {money(row['total'], row['currency'])} open, "
-                  + (f"oldest {row['oldest_invoice']} {row['oldest_days_past_due']} days past due"
+                  + (f"oldest {row['oldest_invoice']} {count(row['oldest_days_past_due'], 'day')} past due"
                      if row["oldest_days_past_due"] else "nothing past due yet") for row in rows]
         follow = [f"account {row['account_number']}" for row in rows[:3]]
     elif r.question == "late_payers":
         if not r.rows:
-            return [f"No late payers in {when}: {r.summary['invoices_due']} invoice(s) were due, none paid late."
+            due = r.summary["invoices_due"]
+            return [f"No late payers in {when}: {count(due, 'invoice')} {'was' if due == 1 else 'were'} due, "
+                    "none paid late."
                     ] + _evidence(r), ["top 10 customers by revenue last 12 months"]
         lines = [f"*Late payers*, invoices due {when}: {r.summary['late_invoices']} of {r.summary['invoices_due']} "
-                 f"invoice(s) paid late or still unpaid, {r.summary['late_accounts']} account(s)."]
+                 f"{'invoice' if r.summary['invoices_due'] == 1 else 'invoices'} paid late or still unpaid, "
+                 f"{count(r.summary['late_accounts'], 'account')}."]
         lines += [f"• *{row['account_name']}* ({row['account_number']}): {row['late_invoices']} of "
                   f"{row['invoices_due']} late, {row['average_days_late']} days on average, worst "
                   f"{row['worst_days_late']} ({row['worst_invoice']})"
@@ -273,25 +276,25 @@ def portfolio_lines(r: PortfolioResult) -> tuple[list[str], list[str]]:
         lines = [f"*Failed payments* {when} by {group}: {r.summary['failed_payments']} failed "
                  f"({_totals({c: Decimal(v) for c, v in r.summary['failed'].items()})}); not recovered: {leaked}."]
         lines += [f"• {row[group]}: {money(row['leaked'], row['currency'])} not recovered "
-                  f"({row['leaked_count']} payment(s), {row['accounts']} account(s)) of "
+                  f"({count(row['leaked_count'], 'payment')}, {count(row['accounts'], 'account')}) of "
                   f"{money(row['failed'], row['currency'])} failed" for row in rows]
         follow = [f"failed payments {r.period} by {g}" for g in ("country", "code") if g != group]
     elif r.question == "bill_run_trend":
         if not r.rows:
             return [f"No completed bill runs as of {r.as_of}."] + _evidence(r), []
         lines = [f"*Bill-run trend*, the last {r.summary['runs']} completed runs:"]
-        lines += [f"• {row['bill_run']} ({row['target_date']}): {row['invoices']} invoice(s), "
+        lines += [f"• {row['bill_run']} ({row['target_date']}): {count(row['invoices'], 'invoice')}, "
                   f"{money(row['total'], row['currency'])}" for row in r.rows[:30]]
         follow = ["aging", "top 10 customers by invoiced amount last 12 months"]
     elif r.question == "invoice_history":
         who = f"*{r.summary['account_name']}* ({r.summary['account_number']})"
         if not r.rows:
             return [f"{who} has no posted invoices in {when}."] + _evidence(r), []
-        lines = [f"{who}: {r.summary['invoices']} invoice(s) in {when}, {_totals(r.totals)} invoiced."]
+        lines = [f"{who}: {count(r.summary['invoices'], 'invoice')} in {when}, {_totals(r.totals)} invoiced."]
         lines += [f"• {row['invoice_number']} {row['invoice_date']}: {money(row['amount'], row['currency'])}, "
                   + (f"open {money(row['balance'], row['currency'])}" if Decimal(str(row['balance'])) else
                      f"paid {row['paid_on'] or ''}".rstrip())
-                  + (f", {row['days_late']} days late" if row["days_late"] else "") for row in rows]
+                  + (f", {count(row['days_late'], 'day')} late" if row["days_late"] else "") for row in rows]
         follow = [f"account {r.summary['account_number']}"]
     else:
         measure = "payments received" if r.summary["measure"] == "payments" else "invoiced amount"

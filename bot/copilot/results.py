@@ -69,6 +69,8 @@ class ExplainResult(Result):
     explanation: Explanation
     typed: str
     matched: str
+    compared_with: str | None = None
+    """The invoice the question named to compare with; None: the account's previous invoice."""
 
     def citations(self) -> list[Citation]:
         e = self.explanation

@@ -136,7 +136,8 @@ def _clarify(message: str) -> Route:
 
 
 def account_name(text: str) -> str | None:
-    """The customer name a question mentions ("payments for Acme" → "Acme"), if any."""
+    """The customer name a question mentions ("payments for Acme", "account summary for Acme" → "Acme"), if any."""
+    text = _SUMMARY_OF.sub("for ", text)
     for pattern in _NAME_PATTERNS:
         match = pattern.search(text)
         if not match:
@@ -344,6 +345,19 @@ def _schedule_route(cleaned: str) -> Route | None:
     return None
 
 
+def _other_invoice(cleaned: str, first: re.Match[str]) -> str | None:
+    """A second invoice the question names (a different number from the first), as typed."""
+    number = first.group(1) or first.group(2)
+    for match in _INVOICE.finditer(cleaned, first.end()):
+        if int(match.group(1) or match.group(2)) != int(number):
+            return match.group(0).strip()
+    return None
+
+
+_SUMMARY_OF = re.compile(r"\b(?:account\s+)?(?:summary|snapshot|overview|status|details|info(?:rmation)?|balance)"
+                         r"\s+(?:for|of|on|about)\s+", re.IGNORECASE)
+
+
 def _route(cleaned: str) -> Route:
     if not cleaned or _HELP.match(cleaned):
         return Route("help")
@@ -360,9 +374,14 @@ def _route(cleaned: str) -> Route:
     invoice = _INVOICE.search(cleaned)
     if invoice:
         typed = invoice.group(0).strip()
-        if _EXPLAIN.search(cleaned):
+        if _EXPLAIN.search(cleaned) or _THAN.search(cleaned):
             expect = "lower" if _LOWER.search(cleaned) else "higher" if _HIGHER.search(cleaned) else None
-            return Route("tool", "explain_invoice", {"invoice": typed}, expect=expect)
+            args: dict[str, Any] = {"invoice": typed}
+            other = _other_invoice(cleaned, invoice)
+            if other:  # "compare INV-42 and INV-1", "why is INV-42 higher than INV-1": the one asked for
+                args["compare_to"] = other
+            if other or _EXPLAIN.search(cleaned):
+                return Route("tool", "explain_invoice", args, expect=expect)
         return Route("tool", "get_invoice", {"invoice": typed})
     subscription = _SUBSCRIPTION.search(cleaned)
     if subscription:

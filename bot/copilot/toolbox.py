@@ -21,7 +21,7 @@ from bot.copilot import (
 from bot.copilot.results import Citation, Result
 from bot.copilot.tools import TOOLS, Tool, ToolContext, ToolError
 from bot.zuora import InvoiceNotFound, ZuoraAPIError, ZuoraError, ZuoraInvalidKey
-from bot.zuora.errors import ZuoraNotFound
+from bot.zuora.errors import ZuoraAuthError, ZuoraNotFound, ZuoraSetupError
 
 __all__ = ["ToolOutcome", "Toolbox"]
 
@@ -80,6 +80,15 @@ class Toolbox:
             return ToolOutcome(name, args, error=exc)
         except ZuoraInvalidKey as exc:  # a model-chosen id that is no Zuora key: nothing was sent
             return ToolOutcome(name, args, error=ToolError("invalid", str(exc)))
+        except ZuoraSetupError:
+            return ToolOutcome(name, args, error=ToolError(
+                "setup", "The bot cannot sign in to Zuora: its set-up is wrong, this is not an outage. An "
+                         "administrator should check ZUORA_BASE_URL, ZUORA_CLIENT_ID and ZUORA_CLIENT_SECRET; "
+                         "nothing was changed."))
+        except ZuoraAuthError as exc:
+            return ToolOutcome(name, args, error=ToolError(
+                "setup", f"Zuora refused this request for the bot's API user (HTTP {exc.status}): an administrator "
+                         "should check that user's permissions in Zuora; nothing was changed."))
         except InvoiceNotFound as exc:
             tried = ", ".join(exc.tried) or "nothing that looks like an invoice number"
             return ToolOutcome(name, args, error=ToolError(

@@ -53,7 +53,7 @@ from bot.zuora.keys import is_key
 
 __all__ = ["TOOLS", "AccountKey", "InvoiceKey", "SubscriptionKey", "Tool", "ToolContext", "ToolError", "tool"]
 
-ErrorKind = Literal["not_found", "ambiguous", "invalid", "unavailable"]
+ErrorKind = Literal["not_found", "ambiguous", "invalid", "unavailable", "setup"]
 _ACCOUNT_NUMBER = re.compile(r"^[A-Z]{1,3}-?\d{3,}$|^[0-9a-f]{32}$", re.IGNORECASE)
 
 
@@ -141,6 +141,13 @@ class InvoiceArgs(BaseModel):
                                                     "(\"and the one before?\")")
 
 
+class ExplainArgs(InvoiceArgs):
+    compare_to: InvoiceKey | None = Field(
+        default=None, description="Another invoice to compare with, only when the question names one "
+                                  "(\"compare INV-42 and INV-1\", \"why is INV-42 higher than INV-1\"); "
+                                  "default: the same account's previous invoice")
+
+
 class AccountArgs(BaseModel):
     account: str = Field(min_length=1, max_length=128,
                          description="Account number (A00000007), account id, or the start of the account name")
@@ -165,12 +172,22 @@ class UsageArgs(AccountArgs):
     months: int = Field(default=6, ge=1, le=24, description="How many recent months")
 
 
-@tool(InvoiceArgs)
-def explain_invoice(ctx: ToolContext, args: InvoiceArgs) -> ExplainResult:
-    """Explain why an invoice differs from the same account's previous invoice: drivers (quantity, price,
-    proration, usage, discounts, one-time charges, credits, tax) with signed amounts that add up exactly
-    to the difference, each citing its invoice lines. For an account's first invoice, its composition."""
+@tool(ExplainArgs)
+def explain_invoice(ctx: ToolContext, args: ExplainArgs) -> ExplainResult:
+    """Explain why an invoice differs from the same account's previous invoice (or from `compare_to` when the
+    question names the other invoice): drivers (quantity, price, proration, usage, discounts, one-time
+    charges, credits, tax) with signed amounts that add up exactly to the difference, each citing its
+    invoice lines. For an account's first invoice, its composition."""
     invoice, typed, matched = _find_invoice(ctx, args)
+    if args.compare_to is not None:
+        other = ctx.client.invoices.find(args.compare_to).invoice
+        if other.invoice_id == invoice.invoice_id:
+            raise ToolError("invalid", f"{args.invoice} and {args.compare_to} are the same invoice "
+                                       f"({invoice.invoice_number}); name two different invoices.")
+        items, other_items = ctx.client.concurrently(lambda: ctx.client.invoices.items(invoice.invoice_id),
+                                                     lambda: ctx.client.invoices.items(other.invoice_id))
+        return ExplainResult(explanation=explain(invoice, items, other, other_items), typed=typed,
+                             matched=matched, compared_with=other.invoice_number)
     items, previous = ctx.client.concurrently(lambda: ctx.client.invoices.items(invoice.invoice_id),
                                               lambda: ctx.client.invoices.previous(invoice))
     explanation = explain(invoice, items, previous, previous.items if previous else ())

@@ -1,13 +1,14 @@
 """Demo-tenant stories for the portfolio questions, ADDED after the founding tenant is built (no existing
-record changes; new ids, numbers and accounts come after the existing ones).
+record changes; new ids, numbers and accounts come after the existing ones, including the rate stories
+A00000071-A00000073 in bot/sandbox/seed.py).
 
-- A00000071 Brightline Freight (USD, United States): a chronically late payer: six monthly invoices,
+- A00000074 Brightline Freight (USD, United States): a chronically late payer: six monthly invoices,
   each paid by wire 25 to 60 days after its due date.
-- A00000072 Kestrel Outfitters (USD, United States): old unpaid invoices in every aging bucket
+- A00000075 Kestrel Outfitters (USD, United States): old unpaid invoices in every aging bucket
   (due 10, 45, 75, 120 and 200 days ago, all still open).
-- A00000073 Cerulean Media and A00000074 Lumen Pixel (USD, Brazil): declines concentrated in one
+- A00000076 Cerulean Media and A00000077 Lumen Pixel (USD, Brazil): declines concentrated in one
   country: three declined card payments each in the last two quarters, none recovered.
-- A00000075 Titan Aerospace (USD, United States): a customer that dominates revenue: twelve monthly
+- A00000078 Titan Aerospace (USD, United States): a customer that dominates revenue: twelve monthly
   invoices of 40,000.00 USD, each paid on its due date.
 
 These invoices are not part of any bill run (source `API`), so bill-run stories are untouched.
@@ -26,16 +27,17 @@ __all__ = ["PORTFOLIO_STORIES", "add_portfolio_stories"]
 
 D = Decimal
 PORTFOLIO_STORIES = {
-    "late_payer": {"account": "A00000071", "invoices": 6},
-    "aging": {"account": "A00000072", "days_past_due": (10, 45, 75, 120, 200), "amount": D("1800.00")},
-    "declines_country": {"accounts": ["A00000073", "A00000074"], "country": "Brazil", "declines": 3},
-    "dominant": {"account": "A00000075", "amount": D("40000.00"), "invoices": 12},
+    "late_payer": {"account": "A00000074", "invoices": 6},
+    "aging": {"account": "A00000075", "days_past_due": (10, 45, 75, 120, 200), "amount": D("1800.00")},
+    "declines_country": {"accounts": ["A00000076", "A00000077"], "country": "Brazil", "declines": 3},
+    "dominant": {"account": "A00000078", "amount": D("40000.00"), "invoices": 12},
 }
 
 
 def _account(tenant: Tenant, number: int, name: str, country: str, state: str | None, city: str) -> dict:
     template = tenant.find("accounts", "A00000001")
     assert template is not None
+    assert tenant.find("accounts", f"A{number:08d}") is None, f"A{number:08d} is taken: renumber the story"
     account = copy.deepcopy(template)
     contact = dict(account["billToContact"], id=tenant.new_id("contact"), country=country, state=state, city=city,
                    firstName="Demo", lastName=name.split()[0],
@@ -71,7 +73,7 @@ def _invoice(tenant: Tenant, account: dict, day: date, amount: Decimal) -> dict:
 def add_portfolio_stories(tenant: Tenant) -> None:
     """Add the accounts, invoices and payments described in the module docstring."""
     today = tenant.today
-    late = _account(tenant, 71, "Brightline Freight", "United States", "Ohio", "Columbus")
+    late = _account(tenant, 74, "Brightline Freight", "United States", "Ohio", "Columbus")
     for k in range(6):
         day = today - timedelta(days=60 + 30 * (6 - k) + 10)
         invoice = _invoice(tenant, late, day, D("2400.00") + 100 * k)
@@ -79,10 +81,10 @@ def add_portfolio_stories(tenant: Tenant) -> None:
         if paid < today:
             record_payment(tenant, late, [(invoice, invoice["amount"])], invoice["amount"], paid, "External", None,
                            comment="wire")
-    aged = _account(tenant, 72, "Kestrel Outfitters", "United States", "Colorado", "Denver")
+    aged = _account(tenant, 75, "Kestrel Outfitters", "United States", "Colorado", "Denver")
     for days in PORTFOLIO_STORIES["aging"]["days_past_due"]:  # type: ignore[attr-defined]
         _invoice(tenant, aged, today - timedelta(days=days + 30), PORTFOLIO_STORIES["aging"]["amount"])  # type: ignore[arg-type]
-    for number, name in ((73, "Cerulean Media"), (74, "Lumen Pixel")):
+    for number, name in ((76, "Cerulean Media"), (77, "Lumen Pixel")):
         account = _account(tenant, number, name, "Brazil", None, "São Paulo")
         for k, code in enumerate(("51", "05", "51")):
             day = today - timedelta(days=20 + 45 * k + number % 3)
@@ -90,7 +92,7 @@ def add_portfolio_stories(tenant: Tenant) -> None:
             record_payment(tenant, account, [(invoice, invoice["amount"])], invoice["amount"], day, "Electronic",
                            account["defaultPaymentMethodId"],
                            decline=(code, "Insufficient funds" if code == "51" else "Do not honor"))
-    big = _account(tenant, 75, "Titan Aerospace", "United States", "Washington", "Seattle")
+    big = _account(tenant, 78, "Titan Aerospace", "United States", "Washington", "Seattle")
     for k in range(12):
         day = today - timedelta(days=30 * (12 - k) + 35)
         invoice = _invoice(tenant, big, day, PORTFOLIO_STORIES["dominant"]["amount"])  # type: ignore[arg-type]

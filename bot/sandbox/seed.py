@@ -26,6 +26,14 @@ The stories (account → what it shows; `STORIES` keeps the numbers tests assert
 - A00000012 Vandelay Industries: a service-outage credit memo applied to an invoice.
 - A00000066 to A00000070: new accounts whose first invoice (with an onboarding fee) is in the latest
   bill run.
+
+Three stories for rates, added after everything above (their accounts and invoices come last, outside the
+bill runs, so nothing above moves); each has two paid invoices dated the first of last and this month:
+
+- A00000071 Taxonomy Books: the same 10 seats, but the tax rate went from 8.25 % to 9.5 %.
+- A00000072 Discovery Toys: the same 20 seats, but the discount went from 10 % to 20 %.
+- A00000073 Volumetric Labs: 10 seats at 30.00 became 15 seats at 25.00, the volume tier for 11 and
+  more seats applied to the whole quantity.
 """
 
 from __future__ import annotations
@@ -57,6 +65,9 @@ STORIES = {
     "zero_invoice": {"account": "A00000011"},
     "credit_memo": {"account": "A00000012", "amount": D("50.00")},
     "first_invoices": {"accounts": [f"A{n:08d}" for n in range(66, 71)]},
+    "tax_rate_change": {"account": "A00000071", "rates": (D("8.25"), D("9.5"))},
+    "discount_rate_change": {"account": "A00000072", "rates": (D(10), D(20))},
+    "volume_tier": {"account": "A00000073", "seats": (10, 15), "prices": (D("30.00"), D("25.00"))},
 }
 
 def build_demo_tenant(*, today: date = DEMO_TODAY, seed: int = 7) -> Tenant:
@@ -75,6 +86,7 @@ def build_demo_tenant(*, today: date = DEMO_TODAY, seed: int = 7) -> Tenant:
         run["numberOfInvoices"] = run["numberOfAccounts"] = len(billed)
         for p in billed:
             _settle(tenant, p, m, bill_date, rng)
+    _rate_stories(tenant, first_month, random.Random(seed + 1))
     from bot.sandbox.schedules import seed_schedules
 
     seed_schedules(tenant)
@@ -92,6 +104,43 @@ def _note_fields(tenant: Tenant) -> None:
         account = tenant.find("accounts", number)
         if account is not None:
             account["custom"].update(fields)
+
+
+def _rate_stories(tenant: Tenant, first_month: date, rng: random.Random) -> None:
+    """The tax rate, discount rate and volume tier stories (module docstring), after everything else."""
+    from bot.sandbox.payments import record_payment
+    from bot.sandbox.profiles import _PLACES
+
+    last, this = add_months(first_month, MONTHS - 2), add_months(first_month, MONTHS - 1)
+    texas = _PLACES[2]
+    stories = [
+        (Profile(number=71, name="Taxonomy Books", start=MONTHS - 2, plan="Growth", seats=[(last, 10)],
+                 place=texas, payer="card", usage={}), (D("8.25"), D("9.5"))),
+        (Profile(number=72, name="Discovery Toys", start=MONTHS - 2, plan="Growth", seats=[(last, 20)],
+                 place=texas, payer="card", usage={}, discount=(D(10), 1)), (D("8.25"), D("8.25"))),
+        (Profile(number=73, name="Volumetric Labs", start=MONTHS - 2, plan="Growth", seats=[(last, 10), (this, 15)],
+                 place=texas, payer="card", usage={}), (D("8.25"), D("8.25"))),
+    ]
+    for p, rates in stories:
+        sub = _create_account(tenant, p, first_month, rng)
+        charges = {c.name: c for rp in sub["ratePlans"] for c in rp["charges"]}
+        charges["Seats"].segments[0].price = STORIES["volume_tier"]["prices"][0]  # type: ignore[index]
+        if p.number == 72:  # 10 % last month, 20 % from this month on
+            discount = charges["Launch discount"]
+            discount.segments = [Segment(start=last, price=D(10), end=this - timedelta(days=1)),
+                                 Segment(start=this, price=D(20))]
+            discount.segment_ids.append(tenant.new_id("rpc"))
+        if p.number == 73:  # 15 seats reach the 11+ tier: 25.00 each, for all of them
+            charges["Seats"].segments[1].price = STORIES["volume_tier"]["prices"][1]  # type: ignore[index]
+        account = tenant.find("accounts", f"A{p.number:08d}")
+        assert account is not None
+        for bill_date, rate in zip((last, this), rates, strict=True):
+            account["taxRate"] = rate
+            _invoice(tenant, p, sub, bill_date, {"billRunNumber": None, "id": None})
+            invoice = tenant.invoices[tenant.invoices_of[account["id"]][-1]]
+            invoice.update(source="API", sourceId=None, billRunId=None)  # billed on their own, not in a bill run
+            record_payment(tenant, account, [(invoice, invoice["balance"])], invoice["balance"], bill_date,
+                           "Electronic", account["defaultPaymentMethodId"])
 
 
 def _dt(day: date, hour: int = 2, minute: int = 0) -> datetime:

@@ -62,13 +62,15 @@ class Groups:
 
 class Desk:
     def __init__(self, approvals: Approvals, groups: Groups, outbox: Outbox | None = None, *,
-                 mirror: Any = None) -> None:
+                 mirror: Any = None, demo: bool = False) -> None:
         self.approvals = approvals
         self.groups = groups
         self.outbox = outbox
         """Holds each transition's card update as a backstop (see `bot.slack.notifier`); done here at once."""
         self.mirror = mirror
         """The audit mirror to Zuora (`bot.actions.mirror.AuditMirror`), or None."""
+        self.demo = demo
+        """Cards say they come from the demo tenant (`ZUORA_BASE_URL=demo`)."""
 
     def _settled(self, record: Record, *, announced: bool) -> None:
         if self.outbox is not None:
@@ -91,7 +93,7 @@ class Desk:
         p = record.proposal
         return approval_card(record, who_may_approve=self.approvals.policy.who_may_approve(p.kind, p.amount,
                                                                                            p.currency),
-                             now=self.approvals.now(), read_only=self.approvals.read_only)
+                             now=self.approvals.now(), read_only=self.approvals.read_only, demo=self.demo)
 
     def propose(self, client: WebClient, proposal: dict[str, Any] | Proposal, *, requester: str, team: str,
                 channel: str, thread_ts: str | None = None, question: str | None = None,

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.billruns.summary import BillRunSummary
-from bot.money import money
+from bot.money import count, money
 from bot.slack.mrkdwn import escape
 
 __all__ = ["EXPLAIN", "SUBSCRIBE", "UNSUBSCRIBE", "billrun_message", "subscription_section"]
@@ -37,9 +37,9 @@ def billrun_message(s: BillRunSummary) -> dict[str, Any]:
     lines = [counts, f"*Totals by currency* (vs {e(s.previous_number or 'no earlier run')}):\n{totals or '• none'}"]
     anomalies = []
     if s.zero_amount:
-        anomalies.append(f"{s.zero_amount} zero-amount invoice(s): {e(', '.join(s.zero_examples))}")
+        anomalies.append(f"{count(s.zero_amount, 'zero-amount invoice')}: {e(', '.join(s.zero_examples))}")
     if s.first_invoices:
-        anomalies.append(f"{s.first_invoices} first invoice(s): {e(', '.join(s.first_examples))}")
+        anomalies.append(f"{count(s.first_invoices, 'first invoice')}: {e(', '.join(s.first_examples))}")
     for error in s.errors:
         anomalies.append(f":x: {e(error)}")
     if anomalies:

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.actions.store import Record
-from bot.money import money
+from bot.money import count, money
 from bot.slack.mrkdwn import escape, mention
 
 __all__ = ["APPROVE", "APPROVE_ALL", "EDIT", "EDIT_VIEW", "REJECT", "REJECT_VIEW", "REPROPOSE", "ROW", "approval_card",
@@ -89,8 +89,13 @@ def _status_line(record: Record, now: datetime) -> str | None:
     return lines.get(record.status)
 
 
-def approval_card(record: Record, *, who_may_approve: str, now: datetime, read_only: bool = False) -> dict[str, Any]:
-    """The `chat.postMessage` / `chat.update` arguments for a proposal's card, in its current state."""
+DEMO_MARK = "Demo data: the fictional demo tenant (ZUORA_BASE_URL=demo); approving changes no real Zuora."
+
+
+def approval_card(record: Record, *, who_may_approve: str, now: datetime, read_only: bool = False,
+                  demo: bool = False) -> dict[str, Any]:
+    """The `chat.postMessage` / `chat.update` arguments for a proposal's card, in its current state
+    (`demo`: the card says it comes from the demo tenant)."""
     p = record.proposal
     title = p.title
     state = {"pending": "Approval needed", "executing": "Running", "succeeded": "Done", "failed": "Failed",
@@ -133,6 +138,8 @@ def approval_card(record: Record, *, who_may_approve: str, now: datetime, read_o
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
         f"Proposal `{record.id}` version {record.version} · nothing changes in Zuora until an authorized approver "
         f"approves")}]})
+    if demo:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": DEMO_MARK}]})
     text = f"{escape(header)}: {escape(p.sentence(), 1000)}" + (f" {status}" if status else "")
     return {"text": text[:3900], "blocks": blocks}
 
@@ -232,8 +239,9 @@ MAX_DIGEST_ROWS = 45
 def digest_card(records: list[Record], *, now: datetime) -> dict[str, Any]:
     """Many proposals in one message (a bill-run day of declines): one row each, with a menu to decide."""
     pending = sum(r.status == "pending" for r in records)
-    what = "customer notes ready" if all(r.kind == "invoice_note" for r in records) else "declined payments"
-    header = f"{len(records)} {what}: {pending} proposal(s) waiting for a decision"
+    what = f"{count(len(records), 'customer note')} ready" if all(r.kind == "invoice_note" for r in records) \
+        else count(len(records), "declined payment")
+    header = f"{what}: {count(pending, 'proposal')} waiting for a decision"
     blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": header[:150]}}]
     shown = records[:MAX_DIGEST_ROWS]
     room = 11_000 // max(len(shown), 1)  # Slack refuses a message over ~12k characters of blocks

@@ -19,6 +19,7 @@ from bot.copilot import Copilot
 from bot.copilot.answers import Answer
 from bot.copilot.feedback import Feedback
 from bot.copilot.history import History, Turn
+from bot.copilot.shared import for_channel
 from bot.slack.approvals import Desk
 from bot.slack.blocks import HomeSection, answer_message, waiting_sections
 from bot.slack.middleware import EventLog
@@ -85,9 +86,10 @@ class Conversations:
         return self.deps.copilot.progress(question, self.deps.history.load(channel, thread, within=memory))
 
     def message(self, turn: Turn, reference: str | None, *, shareable: bool = False,
-                note: str | None = None) -> dict[str, Any]:
-        """The Block Kit message for a saved turn (`note`: a line added at the end, e.g. "card posted")."""
-        answer = turn.exchange.answer
+                note: str | None = None, public: bool = False) -> dict[str, Any]:
+        """The Block Kit message for a saved turn (`note`: a line added at the end, e.g. "card posted";
+        `public`: others read it, so contact details are left out)."""
+        answer = for_channel(turn.exchange.answer) if public else turn.exchange.answer
         if note:
             answer = answer.model_copy(update={"text": f"{answer.text}\n{note}"})
         return answer_message(answer, share_value=str(turn.id) if shareable else None, reference=reference)

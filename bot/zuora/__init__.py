@@ -15,6 +15,7 @@ from bot.zuora.errors import (
     ZuoraNotFound,
     ZuoraRateLimited,
     ZuoraServerError,
+    ZuoraSetupError,
     ZuoraTransportError,
 )
 from bot.zuora.invoices import Invoice, InvoiceItem, InvoiceMatch, invoice_number_forms
@@ -28,5 +29,5 @@ __all__ = [
     "InvoiceNotFound", "Order", "Payment", "PaymentMethod", "PaymentSchedule", "RatePlanCharge", "Reason",
     "RetryPolicy", "Subscription", "UsageRecord", "ZuoraAPIError", "ZuoraAuthError", "ZuoraClient",
     "ZuoraConflict", "ZuoraError", "ZuoraIdempotencyError", "ZuoraInvalidKey", "ZuoraNotFound", "ZuoraRateLimited",
-    "ZuoraServerError", "ZuoraTransportError", "invoice_number_forms",
+    "ZuoraServerError", "ZuoraSetupError", "ZuoraTransportError", "invoice_number_forms",
 ]

@@ -42,6 +42,7 @@ from bot.zuora.errors import (
     ZuoraNotFound,
     ZuoraRateLimited,
     ZuoraServerError,
+    ZuoraSetupError,
     ZuoraTransportError,
 )
 from bot.zuora.limiter import DEFAULT_MAX_CONCURRENCY, Limiter
@@ -218,12 +219,33 @@ class ZuoraClient:
     def _fetch_token(self) -> tuple[str, float]:
         form = {"client_id": self._client_id, "client_secret": self._client_secret,
                 "grant_type": "client_credentials"}
-        body = self._send("POST", "/oauth/token", data=form, authenticated=False)
+        try:
+            body = self._send("POST", "/oauth/token", data=form, authenticated=False)
+        except ZuoraAPIError as exc:
+            if exc.status >= 500 or exc.status == 429:
+                raise  # an outage or a rate limit, not a configuration problem
+            what = ("refused the client id or secret" if exc.status in (400, 401, 403) else
+                    "is not a Zuora REST API")
+            said = f" ({'; '.join(exc.messages)[:200]})" if exc.messages else ""
+            raise ZuoraSetupError(f"{self.base_url}/oauth/token answered HTTP {exc.status}{said}: "
+                                  f"the Zuora base URL {what}",
+                                  status=exc.status, reasons=exc.reasons, request_id=exc.request_id,
+                                  method="POST", path="/oauth/token") from None
         try:
             return str(body["access_token"]), float(body.get("expires_in", 3599))
         except (KeyError, TypeError, ValueError):
-            raise ZuoraAuthError("Zuora's token endpoint answered without an access_token",
-                                 status=200, method="POST", path="/oauth/token") from None
+            raise ZuoraSetupError(f"{self.base_url}/oauth/token answered without an access_token: the Zuora base "
+                                  "URL is not a Zuora REST API", status=200, method="POST",
+                                  path="/oauth/token") from None
+
+    @property
+    def base_url(self) -> str:
+        """The Zuora REST base URL this client talks to (never carries credentials)."""
+        return str(self._http.base_url).rstrip("/")
+
+    def authenticate(self) -> None:
+        """Fetch an OAuth token now (start-up check); raises `ZuoraSetupError` for a configuration problem."""
+        self._bearer()
 
     # -- requests --------------------------------------------------------------------------------
 

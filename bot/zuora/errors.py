@@ -8,6 +8,7 @@ ZuoraError                      anything that went wrong talking to Zuora
 └── ZuoraAPIError               Zuora answered with an error: an HTTP error status, or HTTP 200
     │                           with "success": false (older Zuora-Version values)
     ├── ZuoraAuthError          401/403, or category 10/11, after the one token refresh
+    │   └── ZuoraSetupError     the token endpoint refused the client id/secret or is not Zuora's
     ├── ZuoraNotFound           404, or category 40
     │   └── InvoiceNotFound     no invoice for any form of the number the user typed
     ├── ZuoraConflict           409: the same Idempotency-Key is in flight, or lock contention
@@ -35,6 +36,7 @@ __all__ = [
     "ZuoraNotFound",
     "ZuoraRateLimited",
     "ZuoraServerError",
+    "ZuoraSetupError",
     "ZuoraTransportError",
 ]
 
@@ -96,6 +98,11 @@ class ZuoraAPIError(ZuoraError):
 
 class ZuoraAuthError(ZuoraAPIError):
     """Zuora refused our credentials or token, or the user lacks a permission."""
+
+
+class ZuoraSetupError(ZuoraAuthError):
+    """`POST /oauth/token` refused the client id or secret, or `ZUORA_BASE_URL` is not a Zuora REST API
+    (404, an HTML page, no `access_token`): a configuration problem, never an outage or missing data."""
 
 
 class ZuoraNotFound(ZuoraAPIError):

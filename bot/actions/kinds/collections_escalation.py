@@ -15,7 +15,7 @@ from bot.actions.kinds.base import (
     ZuoraRequest,
     account_snapshot,
 )
-from bot.money import money
+from bot.money import count, money
 from bot.zuora import ZuoraClient
 from bot.zuora.errors import ZuoraNotFound
 
@@ -73,7 +73,7 @@ def draft(ctx: DraftContext, typed: str, reason: str, *, extra: list[str] | None
     if total <= 0:
         raise ProposalError(f"{account.account_number} has nothing overdue to escalate.")
     oldest = overdue[0]
-    evidence = [f"{len(overdue)} overdue invoice(s), {money(total, account.currency)} in total",
+    evidence = [f"{count(len(overdue), 'overdue invoice')}, {money(total, account.currency)} in total",
                 f"oldest: {oldest.invoice_number}, due {oldest.due_date} "
                 f"({(ctx.today - oldest.due_date).days if oldest.due_date else 0} days ago)"]
     return CollectionsEscalation(

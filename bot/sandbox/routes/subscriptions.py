@@ -62,14 +62,15 @@ def _render(call: Call, sub: dict[str, Any], *, detail: str, as_of: date | None,
             if detail == "all-segments":
                 body["chargeSegments"] = [{k: v for k, v in _segment(call, charge, i, version).items() if k not in (
                     "number", "name", "type", "model", "productRatePlanChargeId", "version", "isLastSegment",
-                    "billingPeriod", "billingTiming", "currency")} for i in range(count)]
+                    "billingPeriod", "billingTiming", "currency", "uom")} for i in range(count)]  # uom: per charge
             charges.append(body)
         plans.append({"id": rp["id"], "productId": "relay", "productName": "Relay Platform", "productSku": "SKU-RELAY",
                       "productRatePlanId": rp["id"], "ratePlanName": rp["name"],
                       "lastChangeType": "Update" if version > 1 and rp is sub["ratePlans"][0] else "Add",
                       "ratePlanCharges": charges})
     account = call.tenant.accounts[sub["accountId"]]
-    top = render.v1({k: v for k, v in sub.items() if k not in ("ratePlans",)})
+    # createdDate is internal: Zuora's GetSubscriptionResponse has no such field (the strict contract test checks)
+    top = render.v1({k: v for k, v in sub.items() if k not in ("ratePlans", "createdDate")})
     top.update(accountNumber=account["accountNumber"], accountName=account["name"], version=version,
                isLatestVersion=version == sub["version"], ratePlans=plans, success=True,
                invoiceOwnerAccountId=account["id"], invoiceOwnerAccountNumber=account["accountNumber"])

@@ -18,6 +18,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.actions import Record
+from bot.copilot.shared import for_channel
 from bot.slack.agent import FEEDBACK, feedback_done
 from bot.slack.billruns import EXPLAIN
 from bot.slack.blocks import ACTION_FOLLOW_UP, ACTION_SHARE, answer_message
@@ -92,7 +93,7 @@ def register(app: App, deps: SlackDeps, later: Later) -> None:
         channel = (body.get("container") or {}).get("channel_id") or body["channel"]["id"]
         exchange = turn.exchange
         try:
-            client.chat_postMessage(channel=channel, **answer_message(exchange.answer, shared_by=user,
+            client.chat_postMessage(channel=channel, **answer_message(for_channel(exchange.answer), shared_by=user,
                                                                       question=exchange.question))
         except SlackApiError as exc:
             error = str(exc.response.get("error"))

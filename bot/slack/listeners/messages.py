@@ -40,7 +40,7 @@ def reply_in_thread(conversations: Conversations, client: WebClient, *, channel:
     turn, reference = conversations.answer(question, channel=channel, thread=thread, user_id=user_id)
     proposed = conversations.propose(client, turn, team=team, channel=card_channel or channel,
                                      thread_ts=None if card_channel else thread)
-    message = conversations.message(turn, reference, note=proposed)
+    message = conversations.message(turn, reference, note=proposed, public=not channel.startswith("D"))  # D…: a DM
     if agent and conversations.deps.feedback is not None:
         message = with_feedback(message, turn.id)
     if placeholder is None:  # the status chip: Slack clears it when the answer is posted
