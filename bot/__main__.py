@@ -42,6 +42,8 @@ def _ask(args: argparse.Namespace) -> int:
         answer = services.copilot.ask(question)
     finally:
         services.close()
+    if not _write_answer_files(args, answer):
+        return 2
     code = 1 if answer.intent == "error" else 0  # the same for every --format
     if args.format == "json":
         print(answer.model_dump_json(indent=2))
@@ -63,6 +65,27 @@ def _ask(args: argparse.Namespace) -> int:
         text = plain(text)
     print(text)
     return code
+
+
+def _write_answer_files(args: argparse.Namespace, answer: Any) -> bool:
+    """`ask --csv FILE --chart FILE`: write the answer's full table and chart; False (said why) if impossible."""
+    from bot.copilot.portfolio import answer_chart, answer_csv
+
+    wanted = [(kind, path) for kind, path in (("csv", args.csv), ("chart", args.chart)) if path]
+    for kind, path in wanted:
+        made = answer_csv(answer.facts) if kind == "csv" else answer_chart(answer.facts)
+        if made is None:
+            print(f"_note: this answer has no {'table' if kind == 'csv' else 'chart'}; {path} was not written._",
+                  file=sys.stderr)
+            continue
+        data = made[1].encode() if isinstance(made[1], str) else made[1]
+        try:
+            with open(path, "wb") as handle:
+                handle.write(data)
+        except OSError as exc:
+            print(f"error: cannot write --{kind} {path}: {exc.strerror or exc}", file=sys.stderr)
+            return False
+    return True
 
 
 def _on_stop_signals(stop: Callable[[str], None]) -> None:
@@ -360,6 +383,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="text (default: plain terminal text), mrkdwn (as Slack shows it), json (the whole answer: "
                           "facts, citations)")
     ask.add_argument("--json", dest="format", action="store_const", const="json", help="same as --format json")
+    ask.add_argument("--csv", metavar="FILE", help="write a portfolio answer's full table as CSV")
+    ask.add_argument("--chart", metavar="FILE", help="write a portfolio answer's chart as PNG")
     ask.set_defaults(run=_ask)
     sandbox = sub.add_parser("sandbox", help="run the embedded Zuora sandbox as an HTTP server")
     sandbox.add_argument("--host", default="127.0.0.1")

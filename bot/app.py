@@ -167,6 +167,7 @@ def build(settings: Settings, *, sandbox: ZuoraSandbox | None = None, database: 
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
         model = LiteLLMModel(settings.llm_model, api_base=settings.llm_api_base, api_key=key)
     toolbox = Toolbox(ToolContext(zuora, today=today, changes=ChangeSettings.of(settings),
+                                  data_query=settings.zuora_data_query,
                                   notes=NoteSettings.of(settings, model)),
                       ui_url=settings.zuora_ui_url)
     copilot = (DemoCopilot if settings.demo else Copilot)(toolbox, model=model, redact_pii=settings.redact_pii,

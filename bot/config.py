@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     zuora_ui_url: str | None = None
     zuora_max_concurrency: int = Field(default=40, ge=1, le=200)
     """Zuora requests in flight at once from this process (Zuora's default per-tenant limit is 40)."""
+    zuora_data_query: bool = False
+    """Portfolio questions run as Data Query SQL jobs (the tenant needs Data Query) instead of Object Query."""
 
     llm_model: str | None = None
     """Any litellm model string; unset means the deterministic router and templates."""

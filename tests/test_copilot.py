@@ -167,7 +167,9 @@ def test_tool_schemas_come_from_argument_models_and_docstrings(copilot: Copilot)
                             "propose_subscription_change", "propose_retention_offer", "churn_risk",
                             "accounts_at_risk",
                             "list_invoice_schedules", "propose_invoice_schedule_run", "propose_bill_run",
-                            "propose_invoice_note", "propose_note_email"}
+                            "propose_invoice_note", "propose_note_email",
+                            "receivables_aging", "late_payers", "failed_payments", "top_customers",
+                            "bill_run_trend", "invoice_history"}
     assert "nothing changes in Zuora now" in schemas["propose_credit_memo"]["description"]
     explain = schemas["explain_invoice"]
     assert explain["parameters"]["required"] == ["invoice"]

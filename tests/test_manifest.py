@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SCOPES_OF_METHOD = {  # Slack's docs: the bot scope each Web API method needs (None: no scope)
     "auth.test": None, "chat.postMessage": "chat:write", "chat.update": "chat:write", "views.publish": None,
     "views.open": None, "conversations.open": "im:write", "users.info": "users:read",
-    "usergroups.users.list": "usergroups:read", "assistant.threads.setStatus": "assistant:write"}
+    "usergroups.users.list": "usergroups:read", "assistant.threads.setStatus": "assistant:write",
+    "files.upload.v2": "files:write"}  # files_upload_v2: files.getUploadURLExternal + files.completeUploadExternal
 SCOPES_OF_EVENT = {"app_mention": "app_mentions:read", "message.im": "im:history", "app_home_opened": None}
 
 
@@ -64,7 +65,7 @@ def web_api_methods() -> set[str]:
     """Every Web API method the Slack package calls (`client.chat_postMessage(` → chat.postMessage)."""
     methods = set()
     for path in (ROOT / "bot").rglob("*.py"):
-        for name in re.findall(r"\bclient\.([a-z]+_[A-Za-z_]+)\(", path.read_text()):
+        for name in re.findall(r"\bclient\.([a-z]+_[A-Za-z0-9_]+)\(", path.read_text()):
             family, _, rest = name.partition("_")
             methods.add(f"{family}.{rest.replace('_', '.')}")
     return methods

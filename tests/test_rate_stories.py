@@ -67,8 +67,13 @@ def test_volume_tier_reprices_the_whole_quantity(copilot: Copilot, sandbox: Zuor
 def test_the_rate_stories_leave_the_bill_runs_and_earlier_numbers_alone(sandbox: ZuoraSandbox) -> None:
     tenant = sandbox.tenant
     story_accounts = {STORIES[s]["account"] for s in ("tax_rate_change", "discount_rate_change", "volume_tier")}
+    from bot.sandbox.portfolio_stories import PORTFOLIO_STORIES  # added last, also outside the bill runs
+
+    portfolio_accounts = {v for story in PORTFOLIO_STORIES.values() for k, v in story.items() if k == "account"}
+    portfolio_accounts |= set(PORTFOLIO_STORIES["declines_country"]["accounts"])  # type: ignore[arg-type]
+    assert portfolio_accounts == {f"A{n:08d}" for n in range(74, 79)}  # after the rate stories' A00000071-73
     for invoice in tenant.invoices.values():
         account = tenant.accounts[invoice["accountId"]]["accountNumber"]
-        assert (invoice["sourceId"] is None) == (account in story_accounts)
+        assert (invoice["sourceId"] is None) == (account in story_accounts | portfolio_accounts)
         assert invoice["balance"] == 0 or account not in story_accounts  # paid: no overdue story changes
     assert tenant.find("invoices", "INV00000042")["amount"] == STORIES["price_increase"]["amount"]  # type: ignore[index]

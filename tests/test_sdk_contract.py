@@ -91,6 +91,9 @@ READS = [
     ("GET", "/object-query/billing-runs", {"filter[]": "billingrunnumber.EQ:BR-00000012"}, "QueryBillingRunsResponse"),
     ("GET", "/object-query/billing-runs/BR-00000012", {}, "ExpandedBillingRun"),
     ("GET", "/object-query/accounts", {"filter[]": "name.SW:stark"}, "QueryAccountsResponse"),
+    ("GET", "/object-query/accounts", {"filter[]": "name.SW:stark", "expand[]": "billto"}, "QueryAccountsResponse"),
+    ("GET", "/object-query/payments", {"filter[]": "status.EQ:Processed", "expand[]": "paymentapplications",
+                                       "sort[]": "effectivedate.ASC", "pageSize": 20}, "QueryPaymentsResponse"),
     ("GET", "/v1/credit-memos", {"accountNumber": "A00000012"}, "CreditMemosResponse"),
     ("GET", "/v1/credit-memos/CM00000001", {}, "CreditMemoResponse"),
 ]
@@ -274,6 +277,20 @@ def test_sdk_as_client_against_the_http_server() -> None:
             InvoicesApi(api).get_invoice("INV09999999", zuora_version=VERSION)
         assert not_found.value.status == 404
         assert server.sandbox.requests[-2].headers["user-agent"].startswith("zuora-py-sdk/")
+
+
+def test_data_query_jobs_match_sdk_models(world: tuple[ZuoraSandbox, Raw]) -> None:
+    _, raw = world
+    status, submitted = raw("POST", "/query/jobs", {"query": "SELECT id, accountnumber FROM account",
+                                                    "outputFormat": "JSON", "compression": "NONE",
+                                                    "output": {"target": "S3"}})
+    assert status == 200 and submitted["data"]["queryStatus"] == "accepted"
+    _ok(M.SubmitDataQueryResponse, submitted)
+    for expected in ("in_progress", "completed"):
+        status, job = raw("GET", f"/query/jobs/{submitted['data']['id']}")
+        assert status == 200 and job["data"]["queryStatus"] == expected
+        _ok(M.GetDataQueryJobResponse, job)
+    assert job["data"]["outputRows"] == len(world[0].tenant.accounts) and job["data"]["dataFile"].startswith("http")
 
 
 def test_the_checker_counts_unknown_keys_as_errors_except_documented_ones() -> None:

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from bot.copilot.portfolio import PortfolioResult, portfolio_lines
 from bot.copilot.results import (
     AccountResult,
     Citation,
@@ -107,6 +108,9 @@ def render(result: Result, *, expect: Literal["higher", "lower"] | None = None) 
         return _proposal(result)
     if isinstance(result, RiskResult | RiskListResult):
         return _risk(result)
+    if isinstance(result, PortfolioResult):
+        lines, follow = portfolio_lines(result)
+        return _answer(result.question, result, lines, follow)
     raise TypeError(f"no template for {type(result).__name__}")
 
 

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from bot.copilot import (
     notes,  # noqa: F401 (registers the customer-note tools)
+    portfolio,  # noqa: F401 (registers the portfolio tools)
     propose,  # noqa: F401 (registers the propose_* tools)
     risk,  # noqa: F401 (registers the churn-risk tools)
     schedules,  # noqa: F401 (registers the invoice-schedule and bill-run tools)

@@ -104,6 +104,8 @@ class ToolContext:
     """Settings of the subscription-change and retention-offer proposals."""
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     """The clock a preview is stamped with (approvals re-preview after `PREVIEW_TTL_MINUTES`)."""
+    data_query: bool = False
+    """Portfolio questions run as Data Query SQL jobs instead of Object Query pages (`ZUORA_DATA_QUERY`)."""
     notes: Any = None
     """`bot.copilot.notes.NoteSettings` for `propose_invoice_note` (None: the defaults)."""
 

@@ -31,6 +31,7 @@ from urllib.parse import parse_qsl, unquote
 import httpx
 
 from bot.sandbox import routes as _routes  # noqa: F401  (registers the handlers)
+from bot.sandbox.dataquery import result_of
 from bot.sandbox.errors import SandboxError
 from bot.sandbox.render import json_bytes
 from bot.sandbox.routing import ROUTES, Call, Reply
@@ -200,6 +201,11 @@ class ZuoraSandbox:
         version = headers.get("zuora-version", self.default_version)
         if path == "/oauth/token" and method == "POST":
             return self._token(body)
+        if path.startswith("/query/results/") and method == "GET":  # a pre-signed URL: its signature, no bearer
+            with self._lock:
+                data = result_of(self.tenant, path.removeprefix("/query/results/").removesuffix(".jsonl"),
+                                 dict(params).get("X-Amz-Signature", ""))
+            return (200, data) if data is not None else (403, b'{"message": "Request has expired or is invalid"}')
         token = headers.get("authorization", "")
         if not self._valid_token(token.removeprefix("Bearer ").strip() if token.startswith("Bearer ") else ""):
             return 401, json_bytes({"message": "Authentication error"})

@@ -91,6 +91,9 @@ def build_demo_tenant(*, today: date = DEMO_TODAY, seed: int = 7) -> Tenant:
 
     seed_schedules(tenant)
     _note_fields(tenant)
+    from bot.sandbox.portfolio_stories import add_portfolio_stories
+
+    add_portfolio_stories(tenant)  # added after everything above: no existing record changes
 
     from bot.sandbox.orders import add_catalog  # the catalog and order stories (issue 16), after the history
 

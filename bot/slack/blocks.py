@@ -21,6 +21,7 @@ from bot.copilot.answers import Answer
 from bot.copilot.router import EXAMPLES, PROPOSAL_EXAMPLES
 from bot.money import money
 from bot.slack.mrkdwn import escape, mention
+from bot.slack.portfolio import summary_fields
 
 __all__ = ["ACTION_FOLLOW_UP", "ACTION_SHARE", "MAX_BLOCKS", "HomeSection", "answer_message", "home_view",
            "oops_message", "progress_message", "split_text", "usage_message", "waiting_sections"]
@@ -117,6 +118,9 @@ def answer_message(answer: Answer, *, share_value: str | None = None, reference:
     header = _header(answer)
     if header:
         blocks.append({"type": "header", "text": {"type": "plain_text", "text": header}})
+    fields = summary_fields(answer)  # portfolio answers: period, totals, rows (the CSV and chart follow as files)
+    if fields:
+        blocks.append(fields)
     credit = [f"Shared by {mention(shared_by)}" + (f", who asked: “{escape(_clip(question, 300))}”" if question else "")
               ] if shared_by else []
     trailer = [b for b in (_context(answer, reference, credit), _actions(answer, share_value)) if b]

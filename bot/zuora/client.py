@@ -161,6 +161,10 @@ class ZuoraClient:
         self.catalog = Catalog(self)
         self.orders = Orders(self)
 
+        from bot.zuora.dataquery import DataQuery
+
+        self.data_query = DataQuery(self)
+
     # -- lifecycle -------------------------------------------------------------------------------
 
     def close(self) -> None:

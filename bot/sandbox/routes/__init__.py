@@ -4,6 +4,7 @@ from bot.sandbox.routes import (
     accounts,
     billruns,
     customobjects,
+    dataquery,
     invoices,
     memos,
     orders,
@@ -12,5 +13,6 @@ from bot.sandbox.routes import (
     subscriptions,
 )
 
-__all__ = ["accounts", "billruns", "customobjects", "invoices", "memos", "orders", "payments", "schedules",
+__all__ = ["accounts", "billruns", "customobjects", "dataquery", "invoices", "memos", "orders", "payments",
+           "schedules",
            "subscriptions"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -189,19 +190,25 @@ def _account_field(call: Call, account: dict[str, Any], name: str) -> Any:
     return lower_fields(account, name)
 
 
-def _oq_account(call: Call, account: dict[str, Any]) -> dict[str, Any]:
+def _oq_account(call: Call, account: dict[str, Any], expand: Sequence[str] = ()) -> dict[str, Any]:
     metrics = _metrics(call, account)
-    return {"id": account["id"], "accountNumber": account["accountNumber"], "name": account["name"],
+    out = {"id": account["id"], "accountNumber": account["accountNumber"], "name": account["name"],
             "status": account["status"], "currency": account["currency"], "balance": metrics["balance"],
             "totalInvoiceBalance": metrics["totalInvoiceBalance"], "creditBalance": metrics["creditBalance"],
             "billCycleDay": account["billCycleDay"], "paymentTerm": account["paymentTerm"],
             "autoPay": account["autoPay"], "batch": account["batch"],
             "defaultPaymentMethodId": account["defaultPaymentMethodId"],
             "createdDate": render.iso(account["createdDate"]), "updatedDate": render.iso(account["updatedDate"])}
+    if "billto" in expand:  # ExpandedAccount.billTo (ExpandedContact)
+        contact = account.get("billToContact") or {}
+        out["billTo"] = {"id": contact.get("id"), "firstName": contact.get("firstName"),
+                         "lastName": contact.get("lastName"), "country": contact.get("country"),
+                         "state": contact.get("state"), "city": contact.get("city")}
+    return out
 
 
 @route("GET", "/object-query/accounts")
 def query_accounts(call: Call) -> Reply:
-    spec = parse_query(call.params, filterable=ACCOUNT_FILTERS)
+    spec = parse_query(call.params, filterable=ACCOUNT_FILTERS, expandable=("billto",))
     return Reply(page(call.tenant.accounts.values(), spec, lambda a, name: _account_field(call, a, name),
-                      lambda a: _oq_account(call, a), cache=cache_of(call.tenant, "accounts")))
+                      lambda a: _oq_account(call, a, spec.expand), cache=cache_of(call.tenant, "accounts")))

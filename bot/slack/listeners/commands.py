@@ -18,6 +18,8 @@ from slack_sdk import WebClient
 from bot.copilot.router import route
 from bot.slack.blocks import progress_message, usage_message
 from bot.slack.conversation import COMMAND_MEMORY, Conversations, SlackDeps, command_thread, question_of
+from bot.slack.portfolio import has_files as answer_files
+from bot.slack.portfolio import upload_files
 from bot.slack.workpool import BUSY, Later
 
 __all__ = ["COMMAND", "register"]
@@ -38,6 +40,11 @@ def register(app: App, deps: SlackDeps, later: Later) -> None:
         shareable = turn.exchange.answer.intent not in _NOT_SHAREABLE and not proposed
         respond(response_type="ephemeral", replace_original=False,
                 **conversations.message(turn, reference, shareable=shareable, note=proposed))
+        if answer_files(turn.exchange.answer):  # the answer is ephemeral: its CSV and chart go to the asker's DM
+            dm = client.conversations_open(users=user)["channel"]["id"]
+            problem = upload_files(client, turn.exchange.answer, channel=dm)
+            if problem:
+                respond(response_type="ephemeral", replace_original=False, text=problem)
 
     @app.command(COMMAND)
     def billing(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:

@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackApiError
 from bot.slack.agent import is_agent_thread, set_status, with_feedback
 from bot.slack.blocks import progress_message
 from bot.slack.conversation import Conversations, SlackDeps, question_of
+from bot.slack.portfolio import upload_files
 from bot.slack.workpool import Later
 
 __all__ = ["register", "reply_in_thread"]
@@ -50,6 +51,9 @@ def reply_in_thread(conversations: Conversations, client: WebClient, *, channel:
     except SlackApiError as exc:  # e.g. the placeholder was deleted meanwhile: post the answer instead
         log.warning("slack: could not update the placeholder (%s); posting the answer", exc.response.get("error"))
         client.chat_postMessage(channel=channel, thread_ts=thread, **message)
+    problem = upload_files(client, turn.exchange.answer, channel=channel, thread_ts=thread)  # CSV and chart, if any
+    if problem:
+        client.chat_postMessage(channel=channel, thread_ts=thread, text=problem)
 
 
 def register(app: App, deps: SlackDeps, later: Later) -> None:
