@@ -18,7 +18,7 @@ from bot.actions.drafts import Drafts
 from bot.copilot.propose import _proposed
 from bot.copilot.results import AccountRef, Citation, ProposalResult, Result
 from bot.copilot.tools import AccountKey, ToolContext, ToolError, tool
-from bot.money import money
+from bot.money import count, money
 from bot.zuora.errors import ZuoraNotFound
 from bot.zuora.schedules import Schedules
 
@@ -186,7 +186,7 @@ def render_schedules(r: SchedulesResult) -> Answer:
         scope = f" for {r.asked}" if r.asked != r.account.account_number else ""
         return _answer("list_invoice_schedules", r, [f"{head} has no invoice schedules{scope}."],
                        [f"bill {r.account.account_number} now"])
-    lines = [f"{head}: {len(r.schedules)} invoice schedule(s), as of {r.today}"]
+    lines = [f"{head}: {count(len(r.schedules), 'invoice schedule')}, as of {r.today}"]
     follow_ups = []
     for s in r.schedules:
         lines.append(f"*{s.number}* · {s.status} · total {money(s.total, s.currency)}, billed "
@@ -203,7 +203,7 @@ def render_schedules(r: SchedulesResult) -> Answer:
         if s.status == "Paused":
             lines.append("  Paused: Zuora cannot execute it until it is resumed.")
         elif due:
-            lines.append(f"  {len(due)} item(s) due or overdue to run.")
+            lines.append(f"  {count(len(due), 'item')} due or overdue to run.")
             follow_ups.append(f"run schedule {s.number} all pending items up to today")
         elif any(i.status == "Pending" for i in s.items):
             follow_ups.append(f"run schedule {s.number} the next item")

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict
 
 from bot.actions.kinds.base import DraftContext, Outcome, ProposalBase, ProposalError, Snapshot, ZuoraRequest, tagged
-from bot.money import money
+from bot.money import count, money
 from bot.zuora import ZuoraClient
 from bot.zuora.errors import ZuoraNotFound
 
@@ -65,7 +65,7 @@ class BillRunNow(ProposalBase):
         rows = [f"{line.month:%b %Y} · {line.subscription} · {line.charge}: {money(line.amount, self.currency)}"
                 + (f" ({line.detail})" if line.detail else "") for line in shown]
         if len(self.lines) > len(shown):
-            rows.append(f"… and {len(self.lines) - len(shown)} more line(s)")
+            rows.append(f"… and {count(len(self.lines) - len(shown), 'more line')}")
         return [("What will be billed", "\n".join(rows)),
                 ("How", f"last invoiced for the period starting {self.invoiced_through or 'never'}; Zuora bills "
                         f"every period that starts "

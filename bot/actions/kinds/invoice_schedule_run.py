@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict
 
 from bot.actions.kinds.base import DraftContext, Outcome, ProposalBase, ProposalError, Snapshot, ZuoraRequest, tagged
-from bot.money import money
+from bot.money import count, money
 from bot.zuora import ZuoraClient
 from bot.zuora.errors import ZuoraNotFound
 from bot.zuora.schedules import InvoiceSchedule, Schedules
@@ -93,7 +93,8 @@ class InvoiceScheduleRun(ProposalBase):
     def outcome(self, client: ZuoraClient, body: dict[str, Any]) -> Outcome:
         number = str(body.get("billRunNumber") or body.get("id"))
         return Outcome("succeeded", f"Bill run {number} started for {self.schedule_number} "
-                                    f"({len(self.items)} item(s)); following it to the invoice.", document=number,
+                                    f"({count(len(self.items), 'item')}); following it to the invoice.",
+                       document=number,
                        zuora_ids={"bill_run_id": str(body.get("id")), "bill_run_number": number})
 
     def find(self, client: ZuoraClient, ref: str) -> Outcome | None:
@@ -135,7 +136,8 @@ def draft(ctx: DraftContext, number: str, mode: Mode, position: int | None, reas
         raise ProposalError(f"{schedule.number} has no pending item ({schedule.status}); nothing to bill.")
     if mode == "item":
         if position is None or not 1 <= position <= len(schedule.items):
-            raise ProposalError(f"{schedule.number} has {len(schedule.items)} item(s); there is no item {position}.")
+            raise ProposalError(f"{schedule.number} has {count(len(schedule.items), 'item')}; "
+                                f"there is no item {position}.")
         item = schedule.items[position - 1]
         if item.status != "Pending":
             billed = f" (invoice {item.invoice_id})" if item.invoice_id else ""
