@@ -146,7 +146,10 @@ def stop_server(server: Any, thread: threading.Thread) -> None:
         wasyncore.close_all(server._map)
         closed.set()
 
-    server.trigger.pull_trigger(close_all)
+    try:
+        server.trigger.pull_trigger(close_all)
+    except OSError:  # the trigger's descriptor is already gone (seen once in ~10 full runs; cause not found):
+        close_all()  # close from here; the loop ends once its map is empty (its select wakes every second)
     thread.join(10)
     if not closed.is_set() or thread.is_alive():
         raise RuntimeError("the test server did not stop within 10 s")
