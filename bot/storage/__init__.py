@@ -15,9 +15,10 @@ from bot.storage.db import (
     open_db,
     serialize,
     transaction,
+    trigger_names,
 )
 from bot.storage.migrations import MIGRATIONS, applied_migrations, migrate
 
 __all__ = ["MIGRATIONS", "Database", "StorageUnavailable", "applied_migrations", "database_errors", "is_postgres",
            "is_url", "locked", "migrate", "open_db", "serialize",
-           "transaction"]
+           "transaction", "trigger_names"]

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from bot.storage.postgres import PgDatabase
 
 __all__ = ["Database", "StorageUnavailable", "database_errors", "is_postgres", "is_url", "locked", "open_db",
-           "serialize", "transaction"]
+           "serialize", "transaction", "trigger_names"]
 
 Database = Any
 """`sqlite_utils.Database` or `bot.storage.postgres.PgDatabase`: both take `execute(sql, params)`."""
@@ -48,6 +48,17 @@ def is_url(target: str | Path) -> bool:
 
 def is_postgres(db: Database) -> bool:
     return getattr(db, "dialect", "sqlite") == "postgresql"
+
+
+def trigger_names(db: Database, table: str) -> set[str]:
+    """The names of the triggers on `table` (in the current schema on PostgreSQL)."""
+    if is_postgres(db):
+        sql = ("select t.tgname from pg_trigger t join pg_class c on c.oid = t.tgrelid "
+               "join pg_namespace n on n.oid = c.relnamespace "
+               "where c.relname = ? and n.nspname = current_schema() and not t.tgisinternal")
+    else:
+        sql = "select name from sqlite_master where type = 'trigger' and tbl_name = ?"
+    return {name for (name,) in db.execute(sql, [table]).fetchall()}
 
 
 def database_errors() -> tuple[type[BaseException], ...]:
