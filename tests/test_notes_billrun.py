@@ -15,6 +15,8 @@ from bot.sandbox import ZuoraSandbox
 from tests.fakes.slack_api import FakeSlack, Recorded
 from tests.slack_stack import CALLOUT_PASSWORD, CALLOUT_USER, Stack, callout
 
+pytestmark = pytest.mark.both_databases
+
 APPROVER, OWNER = "U0APPROVER", "U0OWNER01"
 RUN = "BR-00000012"
 LARGE = "INV00000455"  # 8,786.25 USD, the largest invoice of the run

@@ -96,6 +96,60 @@ def test_a_row_held_by_a_dead_process_is_taken_back_at_start_up(database: str) -
     assert item.key == "k-dead"
 
 
+def test_four_instances_claiming_at_once_never_get_the_same_row(database: str) -> None:
+    """Four processes' outboxes (each its own connections) drain one table from threads: every row is leased
+    once, to one of them (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: the write lock)."""
+    clock = Clock()
+    setup = Outbox(open_db(database), now=clock.now)
+    for n in range(120):
+        setup.add("t", f"k{n}", {"n": n})
+    instances = [Outbox(open_db(database), now=clock.now, owner=f"instance-{n}") for n in range(4)]
+    claimed: dict[str, list[int]] = {o.owner: [] for o in instances}
+    barrier = threading.Barrier(len(instances))
+
+    def drain(outbox: Outbox) -> None:
+        barrier.wait()
+        for _ in range(1000):  # bounded: 120 rows need at most 120 claims in all
+            items = outbox.claim(["t"], limit=3)
+            claimed[outbox.owner] += [item.id for item in items]
+            if not items and not outbox.db.execute("select count(*) from outbox where lease_owner is null"
+                                                   ).fetchone()[0]:
+                return
+
+    threads = [threading.Thread(target=drain, args=(o,)) for o in instances]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ids = [i for got in claimed.values() for i in got]
+    assert len(ids) == 120 and len(set(ids)) == 120  # each row once, none twice
+    owners = dict(setup.db.execute("select id, lease_owner from outbox").fetchall())
+    assert all(owners[i] == owner for owner, got in claimed.items() for i in got)
+    assert setup.db.execute("select count(*) from outbox where attempts != 1").fetchone() == (0,)
+    for outbox in (setup, *instances):
+        outbox.db.close()
+
+
+def test_an_expired_lease_is_taken_over_by_another_instance(database: str) -> None:
+    clock = Clock()
+    first = Outbox(open_db(database), now=clock.now, owner="instance-1", lease=timedelta(minutes=2))
+    second = Outbox(open_db(database), now=clock.now, owner="instance-2")
+    first.add("t", "k", {})
+    [item] = first.claim(["t"])
+    assert second.claim(["t"]) == [] and second.claim_key("k") is None  # leased by a live instance
+    clock.advance(121)  # the first instance stopped answering: its lease ends
+    [again] = second.claim(["t"])
+    assert again.id == item.id and again.attempts == 2
+    assert first.claim(["t"]) == [] and first.claim_key("k") is None  # now the second's
+    clock.advance(121)
+    taken = first.claim_key("k")
+    assert taken is not None and taken.attempts == 3
+    row = first.db.execute("select lease_owner from outbox where key = 'k'").fetchone()
+    assert row == ("instance-1",)
+    first.db.close()
+    second.db.close()
+
+
 @pytest.fixture
 def sandbox() -> ZuoraSandbox:
     return ZuoraSandbox()

@@ -19,6 +19,8 @@ from slack_sdk.signature import SignatureVerifier
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.socket_mode import FakeSocketMode
 
+pytestmark = pytest.mark.both_databases
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -16,6 +16,8 @@ from bot.actions.audit import AuditLog
 from tests.fakes.slack_api import FakeSlack, Recorded
 from tests.slack_stack import Stack
 
+pytestmark = pytest.mark.both_databases
+
 REP, APPROVER, LEAD, CFO, OUTSIDER = "U0REP001", "U0APPROVER", "U0LEAD01", "U0CFO001", "U0OUTSIDER"
 MEMO_POST = "/v1/credit-memos/invoice/*"
 SETTINGS = {"approvers": f"{APPROVER},S0LEADS,{CFO}",

@@ -9,6 +9,7 @@ from bot.storage.db import (
     Database,
     StorageUnavailable,
     database_errors,
+    for_update,
     is_postgres,
     is_url,
     locked,
@@ -19,6 +20,5 @@ from bot.storage.db import (
 )
 from bot.storage.migrations import MIGRATIONS, applied_migrations, migrate
 
-__all__ = ["MIGRATIONS", "Database", "StorageUnavailable", "applied_migrations", "database_errors", "is_postgres",
-           "is_url", "locked", "migrate", "open_db", "serialize",
-           "transaction", "trigger_names"]
+__all__ = ["MIGRATIONS", "Database", "StorageUnavailable", "applied_migrations", "database_errors", "for_update",
+           "is_postgres", "is_url", "locked", "migrate", "open_db", "serialize", "transaction", "trigger_names"]
