@@ -121,7 +121,10 @@ def test_bill_run_notes_are_grouped_and_large_ones_reviewed_alone(tmp_path: Path
         owner_invoice = stack.sandbox.tenant.find("invoices", marked[0])
         assert owner_invoice is not None and "AI_Summary__c" not in owner_invoice  # the owner has not approved
         audit = AuditLog(stack.services.db)
-        assert len([r for r in audit.rows() if r.action == "succeeded"]) == len(grouped) + 1
+        succeeded = lambda: len([r for r in audit.rows() if r.action == "succeeded"])  # noqa: E731
+        # Zuora has each note before the database records the outcome: wait for the records, then count them
+        slack.wait_for(lambda rs: succeeded() >= len(grouped) + 1, timeout=30)
+        assert succeeded() == len(grouped) + 1
         assert audit.verify() == []
     finally:
         stack.close()
