@@ -120,11 +120,15 @@ def _open_postgres(url: str, pool_size: int) -> PgDatabase:
                                  "pip install 'billing-copilot[postgres]'") from None
     import psycopg
 
-    try:
+    def unavailable(exc: Exception) -> StorageUnavailable:
+        why = " ".join(str(exc).split())[:300] or type(exc).__name__  # libpq's message, on one line
+        return StorageUnavailable(f"DATABASE_URL={redact_url(url)}: cannot connect ({why})")
+
+    try:  # one plain connection first: a refused or failed login says why at once (a pool would retry for 10 s)
+        psycopg.connect(url, connect_timeout=10).close()
         return PgDatabase(url, max_size=pool_size, timeout=10.0)
     except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
-        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StorageUnavailable(f"DATABASE_URL={redact_url(url)}: cannot connect ({why})") from None
+        raise unavailable(exc) from None
 
 
 def _lock(db: sqlite_utils.Database) -> threading.RLock:
