@@ -34,7 +34,7 @@ from bot.actions.executor import Outcome, execute, find
 from bot.actions.kinds import Proposal, ProposalError
 from bot.actions.policy import Policy
 from bot.actions.store import Record, Store
-from bot.storage import transaction
+from bot.storage import serialize, transaction
 from bot.zuora import ZuoraClient
 from bot.zuora.errors import ZuoraError
 
@@ -100,12 +100,16 @@ class Approvals:
         if proposal_id and (existing := self.store.get(proposal_id)) is not None:
             return existing
         now = self.now()
-        proposal_id = proposal_id or self.new_id()
+        given, proposal_id = proposal_id, proposal_id or self.new_id()
         record = Record(id=proposal_id, status="pending", proposal=proposal,
                         request=proposal.request(self.today(), ref=proposal_id),
                         requester=requester, team=team, channel=channel, message_ts=None, approvals=(), outcome=None,
                         created_at=now, expires_at=now + self.ttl, updated_at=now)
         with transaction(self.db):
+            if given:  # another instance may be opening the same one: the first wins, the other gets it
+                serialize(self.db, f"proposal:{proposal_id}")
+                if (existing := self.store.get(proposal_id)) is not None:
+                    return existing
             self.store.insert(record)
             self._audit(record, requester, "proposed", "pending", detail=proposal.sentence(), question=question,
                         decision=decision)

@@ -148,13 +148,15 @@ class Follower:
 
     def _finish(self, item: Item, record: Record, message: str, ids: dict[str, str], *,
                 completed: str | None = None) -> None:
-        outcome: dict[str, Any] = dict(record.outcome or {})
-        started = outcome.get("started") or outcome.get("message")
-        zuora_ids = {**(outcome.get("zuora_ids") or {}), **ids}
-        outcome.update(message=message, started=started, zuora_ids=zuora_ids,
-                       document=(ids.get("invoice_numbers") or outcome.get("document")))
         now = self.approvals.now()
         with transaction(self.approvals.db):
+            # the outcome as stored now (its row held until the end on PostgreSQL), not as it was read earlier
+            record = self.approvals.store.get(record.id, lock=True) or record
+            outcome: dict[str, Any] = dict(record.outcome or {})
+            started = outcome.get("started") or outcome.get("message")
+            zuora_ids = {**(outcome.get("zuora_ids") or {}), **ids}
+            outcome.update(message=message, started=started, zuora_ids=zuora_ids,
+                           document=(ids.get("invoice_numbers") or outcome.get("document")))
             self.approvals.store.set_outcome(record.id, outcome, now)
             self.approvals.audit.append(
                 at=now.astimezone(UTC), actor="bot", team=record.team, channel=record.channel, proposal_id=record.id,

@@ -113,7 +113,9 @@ class AuditMirror:
             with locked(self.audit.db):
                 self.audit.db.execute(
                     "insert into kv (key, value, updated_at) values (?, ?, ?) on conflict(key) do update set "
-                    "value = excluded.value, updated_at = excluded.updated_at",
+                    "value = excluded.value, updated_at = excluded.updated_at "
+                    "where cast(kv.value as integer) < cast(excluded.value as integer)",  # another instance's
+                    # flush may have gone further meanwhile: the mark never moves back
                     [_KV, str(rows[-1].seq), datetime.now(UTC).isoformat()])
             sent += len(rows)
 
