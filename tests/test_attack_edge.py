@@ -15,7 +15,6 @@ import io
 import json
 import logging
 import re
-import sqlite3
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -43,6 +42,7 @@ from bot.slack.billruns import billrun_message
 from bot.slack.blocks import answer_message, progress_message
 from bot.slack.cards import EDIT_VIEW, REJECT_VIEW, approval_card, digest_card, edit_modal, home_section
 from bot.slack.mrkdwn import escape
+from bot.storage import open_db
 from bot.zuora import ZuoraClient
 from tests.attack import record
 from tests.fakes.slack_api import BOT_USER, TEAM, FakeSlack, Recorded
@@ -75,12 +75,13 @@ def stop(stack: Stack) -> None:
 
 def tables(stack: Stack, *, skip: tuple[str, ...] = ()) -> dict[str, list[str]]:
     """Every row of every table of the app's database (read through a connection of our own)."""
-    conn = sqlite3.connect(stack.services.settings.database_path)
+    db = open_db(stack.services.settings.database, migrate=False)
     try:
-        names = [r[0] for r in conn.execute("select name from sqlite_master where type = 'table' order by name")]
-        return {n: sorted(repr(row) for row in conn.execute(f'select * from "{n}"')) for n in names if n not in skip}
+        names = sorted(db.table_names())
+        return {n: sorted(repr(tuple(row)) for row in db.execute(f'select * from "{n}"').fetchall())
+                for n in names if n not in skip}
     finally:
-        conn.close()
+        db.close()
 
 
 def world(stack: Stack, *, skip: tuple[str, ...] = ()) -> tuple[int, int, dict[str, list[str]]]:
@@ -265,6 +266,7 @@ def _amount(stack: Stack, value: str) -> Decimal:
     return record.proposal.amount
 
 
+@pytest.mark.both_databases
 def test_replayed_commands_clicks_submissions_and_events_do_nothing(stack: Stack, slack: FakeSlack) -> None:
     replays: list[tuple[str, int]] = []
     stack.command('credit INV-448 50 "goodwill"', user=REP)
@@ -408,6 +410,7 @@ def test_the_billing_command_fuzz_corpus_never_fails_and_proposes_nothing(stack:
 # -- callout bodies ---------------------------------------------------------------------------------
 
 
+@pytest.mark.both_databases
 def test_callout_fuzz_corpus_never_gets_a_5xx_and_refused_ones_change_nothing(stack: Stack, slack: FakeSlack) -> None:
     declined = {"event": "PaymentDeclined", "PaymentId": "8a90fuzz0000000000000000000000ff", "PaymentNumber": "P-999",
                 "AccountNumber": "A00000003"}
