@@ -95,7 +95,7 @@ def build_demo_tenant(*, today: date = DEMO_TODAY, seed: int = 7) -> Tenant:
 
     add_portfolio_stories(tenant)  # added after everything above: no existing record changes
 
-    from bot.sandbox.orders import add_catalog  # the catalog and order stories (issue 16), after the history
+    from bot.sandbox.catalog import add_catalog  # the catalog and order stories (issue 16), after the history
 
     add_catalog(tenant)
     return tenant
