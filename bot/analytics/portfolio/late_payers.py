@@ -10,7 +10,7 @@ from datetime import date
 from decimal import Decimal
 
 from bot.analytics.periods import Period
-from bot.analytics.portfolio.records import AccountInfo, InvoiceRecord
+from bot.analytics.portfolio.records import AccountInfo, InvoiceRecord, account_of
 
 __all__ = ["LatePayer", "LatePayersReport", "late_payers"]
 
@@ -62,7 +62,7 @@ def late_payers(invoices: Iterable[InvoiceRecord], accounts: dict[str, AccountIn
     for account_id, rows in late.items():
         worst = max(rows)
         average = (Decimal(sum(d for d, _, _ in rows)) / len(rows)).quantize(Decimal("0.1"))
-        info = accounts.get(account_id) or AccountInfo(account_id, account_id, "(unknown account)", "")
+        info = account_of(accounts, account_id, "")
         payers.append(LatePayer(info, len(rows), due[account_id], average, worst[0], worst[1],
                                 sum(o for _, _, o in rows)))
     payers.sort(key=lambda p: (-p.average_days_late, -p.worst_days_late, p.account.account_number))

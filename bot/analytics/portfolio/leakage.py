@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Literal
 
 from bot.analytics.periods import Period
-from bot.analytics.portfolio.records import ZERO, AccountInfo, PaymentRecord
+from bot.analytics.portfolio.records import ZERO, AccountInfo, PaymentRecord, per_currency
 
 __all__ = ["GROUPINGS", "LeakageGroup", "LeakageReport", "group_key", "leakage"]
 
@@ -112,10 +112,7 @@ def leakage(payments: Iterable[PaymentRecord], accounts: dict[str, AccountInfo],
         rows.sort(key=lambda r: (r.key, r.currency))
     else:
         rows.sort(key=lambda r: (-r.leaked, r.key, r.currency))
-    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    failed_totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for r in rows:
-        totals[r.currency] += r.leaked
-        failed_totals[r.currency] += r.failed
+    totals = per_currency((r.currency, r.leaked) for r in rows)
+    failed_totals = per_currency((r.currency, r.failed) for r in rows)
     leaked.sort(key=lambda p: (-p.amount, p.payment_number))
-    return LeakageReport(period, group_by, rows, dict(totals), dict(failed_totals), read, leaked)
+    return LeakageReport(period, group_by, rows, totals, failed_totals, read, leaked)

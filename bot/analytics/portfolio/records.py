@@ -1,13 +1,15 @@
-"""The records the portfolio aggregations read (what `analytics.load` streams in from Zuora), and the
-stand-in the reports show for an account the account map does not hold."""
+"""The records the portfolio aggregations read (what `analytics.load` streams in from Zuora), and what
+every report shares: the stand-in for an account the account map does not hold, and sums per currency."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-__all__ = ["ZERO", "AccountInfo", "InvoiceRecord", "PaymentRecord", "account_of"]
+__all__ = ["ZERO", "AccountInfo", "InvoiceRecord", "PaymentRecord", "account_of", "per_currency"]
 
 ZERO = Decimal("0.00")
 
@@ -60,3 +62,11 @@ class PaymentRecord:
 def account_of(accounts: dict[str, AccountInfo], account_id: str, currency: str) -> AccountInfo:
     """The account's info, or a stand-in for an account the map does not hold."""
     return accounts.get(account_id) or AccountInfo(account_id, account_id, "(unknown account)", currency)
+
+
+def per_currency(amounts: Iterable[tuple[str, Decimal]]) -> dict[str, Decimal]:
+    """The sum of `(currency, amount)` pairs per currency, currencies in the order they first appear."""
+    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for currency, amount in amounts:
+        totals[currency] += amount
+    return dict(totals)

@@ -16,6 +16,7 @@ from bot.analytics.portfolio.records import (
     InvoiceRecord,
     PaymentRecord,
     account_of,
+    per_currency,
 )
 
 __all__ = ["MEASURES", "TopCustomer", "TopCustomersReport", "top_customers"]
@@ -58,20 +59,15 @@ def top_customers(records: Iterable[InvoiceRecord | PaymentRecord], accounts: di
         if isinstance(r, PaymentRecord):
             if measure != "payments" or r.status != "Processed" or r.effective_date not in period:
                 continue
-            value = r.amount
-        else:
-            if measure != "invoiced" or r.status != "Posted" or r.invoice_date not in period:
-                continue
-            value = r.amount
-        sums[(r.account_id, r.currency)] += value
+        elif measure != "invoiced" or r.status != "Posted" or r.invoice_date not in period:
+            continue
+        sums[(r.account_id, r.currency)] += r.amount
         docs[(r.account_id, r.currency)] += 1
-    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for (_, currency), value in sums.items():
-        totals[currency] += value
+    totals = per_currency((currency, value) for (_, currency), value in sums.items())
     top = []
     for currency in sorted(totals, key=lambda c: (-totals[c], c)):  # amounts in different currencies never compare
         ranked = sorted(((k, v) for k, v in sums.items() if k[1] == currency), key=lambda kv: (-kv[1], kv[0]))
         top += [TopCustomer(account_of(accounts, account_id, currency), currency, value, docs[(account_id, currency)],
                             (value * 100 / totals[currency]).quantize(Decimal("0.1")) if totals[currency] else ZERO)
                 for (account_id, _), value in ranked[:limit]]
-    return TopCustomersReport(period, measure, top, dict(totals), len(sums), read)
+    return TopCustomersReport(period, measure, top, totals, len(sums), read)

@@ -10,7 +10,7 @@ from datetime import date
 from decimal import Decimal
 
 from bot.analytics.periods import Period
-from bot.analytics.portfolio.records import ZERO, AccountInfo, InvoiceRecord
+from bot.analytics.portfolio.records import ZERO, AccountInfo, InvoiceRecord, per_currency
 
 __all__ = ["BillRunInfo", "HistoryReport", "TrendReport", "TrendRow", "bill_run_trend", "invoice_history"]
 
@@ -75,9 +75,6 @@ def invoice_history(account: AccountInfo, invoices: Iterable[InvoiceRecord], per
     rows = [i for i in invoices if i.status == "Posted" and i.invoice_date in period and
             i.account_id == account.account_id]
     rows.sort(key=lambda i: (i.invoice_date, i.invoice_number), reverse=True)
-    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    open_totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for inv in rows:
-        totals[inv.currency] += inv.amount
-        open_totals[inv.currency] += inv.balance
-    return HistoryReport(account, period, rows, dict(totals), dict(open_totals), today)
+    totals = per_currency((inv.currency, inv.amount) for inv in rows)
+    open_totals = per_currency((inv.currency, inv.balance) for inv in rows)
+    return HistoryReport(account, period, rows, totals, open_totals, today)
