@@ -23,7 +23,7 @@ def billed_through(tenant: Tenant, sub: dict[str, Any]) -> date:
 def post_invoice(tenant: Tenant, account: dict[str, Any], sub: dict[str, Any], day: date, lines: list[Line], *,
                  source: str) -> dict[str, Any]:
     """Post an invoice with `lines` for `sub`, dated `day`, as the bill runs do (same item records)."""
-    from bot.sandbox.seed import _add_item  # the seed's item writer: one shape for every invoice item
+    from bot.sandbox.history import add_item  # the seed's item writer: one shape for every invoice item
 
     created = tenant.now()
     subtotal = sum((ln.amount for ln in lines), D(0))
@@ -42,7 +42,7 @@ def post_invoice(tenant: Tenant, account: dict[str, Any], sub: dict[str, Any], d
     tenant.invoices_of[account["id"]].append(invoice["id"])
     ids = {id(ln): tenant.new_id("item") for ln in lines}
     for ln in lines:
-        _add_item(tenant, invoice, sub, ln, ids, account, created)
+        add_item(tenant, invoice, sub, ln, ids, account, created)
     return invoice
 
 
