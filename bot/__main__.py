@@ -145,7 +145,7 @@ def _preflight(settings: Any, mode: Any, *, port: tuple[str, int] | None = None)
     preflight.check_llm(settings)
     if port is not None:
         preflight.check_port(*port)
-    preflight.check_database(settings.database_path)
+    preflight.check_database(settings.database, name="DATABASE_URL" if settings.database_url else "DATABASE_PATH")
     preflight.demo_banner(settings)
 
 
@@ -218,16 +218,18 @@ def _socket(args: argparse.Namespace) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    import sqlite3
     from pathlib import Path
 
     from bot.actions.audit import AuditLog
-    from bot.storage import open_db
+    from bot.config import redact_url
+    from bot.storage import StorageUnavailable, database_errors, is_url, open_db
     from bot.zuora.errors import ZuoraError
 
     settings = load_settings()
-    path = Path(args.database) if args.database else settings.database_path
-    if not path.exists():
+    target = args.database or settings.database
+    url = is_url(target)
+    path = redact_url(str(target)) if url else Path(target)
+    if not url and not Path(target).exists():
         print(f"error: {path}: no such database file", file=sys.stderr)
         return 1
     key = settings.audit_key.get_secret_value() if settings.audit_key else None
@@ -236,8 +238,8 @@ def _audit(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     try:
-        db = open_db(path, migrate=False)
-        audit = AuditLog(db, key=key, checkpoints=settings.checkpoint_path(path))
+        db = open_db(target, migrate=False)
+        audit = AuditLog(db, key=key, checkpoints=settings.checkpoint_path(None if url else Path(target)))
         if args.audit_command == "verify":
             from bot.actions.approvals import unaudited
             from bot.actions.store import Store
@@ -264,8 +266,12 @@ def _audit(args: argparse.Namespace) -> int:
         else:
             sys.stdout.write(audit.export(args.format, since=args.since.isoformat() if args.since else None))
             return 0
-    except sqlite3.Error as exc:
-        print(f"error: {path}: the audit log cannot be read ({exc})", file=sys.stderr)
+    except StorageUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except database_errors() as exc:
+        print(f"error: {path}: the audit log cannot be read ({str(exc).splitlines()[0] if str(exc) else exc})",
+              file=sys.stderr)
         return 1
     except ZuoraError as exc:
         print(f"error: Zuora's AI_Audit_Log could not be read or written ({type(exc).__name__})", file=sys.stderr)
@@ -339,15 +345,21 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
+    from bot.config import redact_url
     from bot.preflight import check_database
-    from bot.storage import applied_migrations, migrate, open_db
+    from bot.storage import applied_migrations, is_url, migrate, open_db
 
-    path = args.database or load_settings().database_path
-    check_database(path, name="--database" if args.database else "DATABASE_PATH")
+    settings = load_settings()
+    path = args.database or settings.database
+    check_database(path, name="--database" if args.database else
+                   "DATABASE_URL" if settings.database_url else "DATABASE_PATH")
     db = open_db(path, migrate=False)
     done = migrate(db)
-    print(f"{path}: applied {counted(len(done), 'migration')}{': ' + ', '.join(done) if done else ''}; "
-          f"schema at {applied_migrations(db)[-1]}")
+    head = applied_migrations(db)[-1]
+    db.close()
+    where = redact_url(str(path)) if is_url(path) else path
+    print(f"{where}: applied {counted(len(done), 'migration')}{': ' + ', '.join(done) if done else ''}; "
+          f"schema at {head}")
     return 0
 
 
@@ -409,14 +421,16 @@ def _parser() -> argparse.ArgumentParser:
     audit_sub.add_parser("checkpoint", help="write a signed checkpoint (needs AUDIT_KEY)")
     audit_sub.add_parser("mirror", help="send the rows not yet mirrored to Zuora's AI_Audit_Log (AUDIT_MIRROR)")
     for p in (export, *(audit_sub.choices[n] for n in ("verify", "checkpoint", "mirror"))):
-        p.add_argument("--database", help="database file (default: DATABASE_PATH)")
+        p.add_argument("--database", help="database file or postgresql:// URL (default: DATABASE_URL, else "
+                                          "DATABASE_PATH)")
     audit.set_defaults(run=_audit)
     demo = sub.add_parser("demo", help="a local page standing in for Slack, driving the real app (no workspace needed)")
     demo.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     demo.add_argument("--port", type=int, default=3000, help="port (default 3000; 0 picks a free one)")
     demo.set_defaults(run=_demo)
-    migrate = sub.add_parser("migrate", help="create or upgrade the SQLite database")
-    migrate.add_argument("--database", help="database file (default: DATABASE_PATH)")
+    migrate = sub.add_parser("migrate", help="create or upgrade the database (several instances may run it at once)")
+    migrate.add_argument("--database", help="database file or postgresql:// URL (default: DATABASE_URL, "
+                                            "else DATABASE_PATH)")
     migrate.set_defaults(run=_migrate)
     return parser
 

@@ -176,7 +176,7 @@ def build(settings: Settings, *, sandbox: ZuoraSandbox | None = None, database: 
         policy = Policy.parse(settings.approvers, settings.approval_tiers, settings.write_off_two_approvers_above)
     except PolicyError as exc:
         raise ConfigError(f"invalid setting {exc}") from None
-    db = open_db(settings.database_path if database else ":memory:")
+    db = open_db(settings.database if database else ":memory:", pool_size=settings.database_pool_size)
     key = settings.audit_key.get_secret_value() if settings.audit_key else None
     audit = AuditLog(db, key=key, checkpoints=settings.checkpoint_path() if database else None)
     approvals = Approvals(db, zuora, policy, read_only=settings.read_only,

@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     redact_pii: bool = True
 
     database_path: Path = Path("billing-copilot.db")
+    """The SQLite file (one process), unless `DATABASE_URL` is set."""
+    database_url: SecretStr | None = None
+    """`postgresql://…`: PostgreSQL instead of the SQLite file, for several instances (see the README)."""
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    """PostgreSQL connections this process may hold at once."""
     approvers: Annotated[list[str], NoDecode] = []
     """Slack user ids (U…/W…) and/or user group ids (S…), comma-separated."""
     approval_tiers: str = ""
@@ -177,6 +182,16 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 16 characters (a secret kept outside the database)")
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            return None
+        if value is not None and not re.match(r"^postgres(ql)?://", value.get_secret_value()):
+            raise ValueError(f"{redact_url(value.get_secret_value())!r} is not a postgresql:// URL "
+                             "(leave it unset for the SQLite file at DATABASE_PATH)")
+        return value
+
     @field_validator("zuora_version")
     @classmethod
     def _check_version(cls, value: str) -> str:
@@ -201,6 +216,11 @@ class Settings(BaseSettings):
         if self.zuora_callout_username and not self.zuora_callout_password:
             raise ValueError("ZUORA_CALLOUT_PASSWORD is required when ZUORA_CALLOUT_USERNAME is set")
         return self
+
+    @property
+    def database(self) -> str | Path:
+        """Where the data lives: the PostgreSQL URL if set, else the SQLite file."""
+        return self.database_url.get_secret_value() if self.database_url else self.database_path
 
     def checkpoint_path(self, database: Path | None = None) -> Path:
         """Where audit checkpoints go for `database` (default: the configured database)."""

@@ -125,13 +125,22 @@ def check_port(host: str, port: int) -> None:
             raise ConfigError(f"cannot listen on {host}:{port}: {why} (set PORT or --port)") from None
 
 
-def check_database(path: Path, *, name: str = "DATABASE_PATH", create: bool = True) -> None:
-    """Raise `ConfigError` in one line when the SQLite file at `path` cannot be opened for writing.
+def check_database(path: Path | str, *, name: str = "DATABASE_PATH", create: bool = True) -> None:
+    """Raise `ConfigError` in one line when the SQLite file at `path` cannot be opened for writing,
+    or the PostgreSQL URL `path` cannot be connected to.
 
     With `create=False` the file must already exist (commands that read a database never create one).
     """
     import sqlite3
 
+    from bot.storage import StorageUnavailable, is_url, open_db
+
+    if is_url(path):
+        try:
+            open_db(path, migrate=False, pool_size=1).close()
+        except StorageUnavailable as exc:
+            raise ConfigError(str(exc).replace("DATABASE_URL", name)) from None
+        return
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"{name}={path} is a folder, not a database file")

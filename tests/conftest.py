@@ -12,10 +12,13 @@ os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
 from bot.sandbox import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SANDBOX_URL, ZuoraSandbox
 from bot.zuora import RetryPolicy, ZuoraClient
+from tests.databases import ENV as PG_ENV
+from tests.databases import postgres_for_tests
 from tests.fakes.slack_api import FakeSlack
 
 _SCRUB = ("SLACK_", "ZUORA_", "LLM_", "OPENAI", "ANTHROPIC", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",
-          "APPROVERS", "APPROVAL_", "DATABASE_PATH", "READ_ONLY", "COLLECTIONS_CHANNEL", "BILLRUN_", "PORT",
+          "APPROVERS", "APPROVAL_", "DATABASE_PATH", "DATABASE_URL", "DATABASE_POOL", "READ_ONLY",
+          "COLLECTIONS_CHANNEL", "BILLRUN_", "PORT",
           "REDACT_PII")
 
 
@@ -79,8 +82,11 @@ def slack() -> Iterator[FakeSlack]:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """The attack suite's tried / held table (`tests/attack.py`), when any attack ran."""
+    """The attack suite's tried / held table (`tests/attack.py`), when any attack ran; PostgreSQL tests left out."""
     from tests.attack import table
+
+    for line in _PG_LEFT_OUT:
+        terminalreporter.write_line(line)
 
     lines = table()
     if lines:
@@ -103,3 +109,87 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
+
+
+# -- databases: a test marked `both_databases` runs on SQLite and on PostgreSQL ------------------------
+
+_PG_LEFT_OUT: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "both_databases: run the test on SQLite and on PostgreSQL (`database`)")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "database" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_databases"):
+        metafunc.parametrize("database", ["sqlite", "postgresql"], indirect=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without `TEST_DATABASE_URL`, the PostgreSQL variants are left out (and the run says so once)."""
+    if postgres_for_tests() is not None:
+        return
+    keep = [item for item in items if not item.name.endswith("[postgresql]") and "[postgresql-" not in item.name]
+    left = [item for item in items if item not in keep]
+    if left:
+        _PG_LEFT_OUT.append(f"{len(left)} PostgreSQL test(s) not run: {PG_ENV} is not set "
+                            f"(.ci/run sets it to the local server)")
+        config.hook.pytest_deselected(items=left)
+        items[:] = keep
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    server = postgres_for_tests()
+    return f"databases: SQLite and PostgreSQL ({PG_ENV})" if server else f"databases: SQLite only ({PG_ENV} not set)"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    server = postgres_for_tests()
+    if server is not None:
+        server.close()
+
+
+class Databases:
+    """Fresh databases of the test's kind: `new()` gives a SQLite path or a PostgreSQL URL (its own schema)."""
+
+    def __init__(self, kind: str, tmp_path: object) -> None:
+        self.kind = kind
+        self.tmp_path = tmp_path
+        self._schemas: list[str] = []
+
+    def new(self, name: str = "bot.db") -> str:
+        if self.kind == "sqlite":
+            return str(self.tmp_path / name)  # type: ignore[operator]
+        server = postgres_for_tests()
+        assert server is not None
+        schema, url = server.schema()
+        self._schemas.append(schema)
+        return url
+
+    def close(self) -> None:
+        server = postgres_for_tests()
+        for schema in self._schemas:
+            assert server is not None
+            server.drop_schema(schema)
+
+
+def _kind(request: pytest.FixtureRequest) -> str:
+    callspec = getattr(request.node, "callspec", None)
+    return str(callspec.params.get("database", "sqlite")) if callspec is not None else "sqlite"
+
+
+@pytest.fixture
+def databases(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[Databases]:
+    made = Databases(_kind(request), tmp_path)
+    yield made
+    made.close()
+
+
+@pytest.fixture(autouse=True)
+def database(request: pytest.FixtureRequest, databases: Databases, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The test's database (a SQLite path, or a PostgreSQL URL also set as `DATABASE_URL` for the app under test)."""
+    if databases.kind == "sqlite":
+        return databases.new()
+    url = databases.new()
+    monkeypatch.setenv("DATABASE_URL", url)
+    return url

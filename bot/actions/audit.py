@@ -14,7 +14,7 @@ the whole chain. Anchors outside the database make that visible:
 `verify()` checks the chain, the triggers, the row signatures and the checkpoints, and returns
 one line per problem.
 
-    sqlite3.Error      the database cannot be read (a dropped table, a broken file): the caller says so
+    sqlite3.Error, psycopg.Error   the database cannot be read (a dropped table, a broken file): the caller says so
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
+
+from bot.storage import serialize
 
 if TYPE_CHECKING:
     from bot.actions.kinds import ZuoraRequest
@@ -111,6 +113,7 @@ class AuditLog:
                request: ZuoraRequest | None = None, amount: Decimal | None = None, account_number: str | None = None,
                target: str | None = None, question: str | None = None, decision: str | None = None) -> None:
         """Add one row (inside the caller's transaction); `at` must be timezone-aware UTC."""
+        serialize(self.db, "audit_log")  # the chain: read the last hash, then write after it
         last = self.db.execute("select hash from audit_log order by seq desc limit 1").fetchone()
         prev = last[0] if last else _GENESIS
         context = {k: v for k, v in {"amount": str(amount) if amount is not None else None,

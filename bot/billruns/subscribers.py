@@ -24,8 +24,8 @@ class Subscribers:
     def subscribe(self, user_id: str, team: str) -> bool:
         """True if the user was not subscribed yet."""
         with locked(self.db):
-            cursor = self.db.execute("insert or ignore into billrun_subscribers (user_id, team, subscribed_at) "
-                                     "values (?, ?, ?)", [user_id, team, self.now().isoformat()])
+            cursor = self.db.execute("insert into billrun_subscribers (user_id, team, subscribed_at) "
+                                     "values (?, ?, ?) on conflict do nothing", [user_id, team, self.now().isoformat()])
         return bool(cursor.rowcount)
 
     def unsubscribe(self, user_id: str) -> bool:
@@ -42,8 +42,9 @@ class Subscribers:
     def claim(self, bill_run_id: str, user_id: str) -> bool:
         """True the first time (send the DM); False if this user already got this bill run."""
         with locked(self.db):
-            cursor = self.db.execute("insert or ignore into billrun_deliveries (bill_run_id, user_id, sent_at) "
-                                     "values (?, ?, ?)", [bill_run_id, user_id, self.now().isoformat()])
+            cursor = self.db.execute("insert into billrun_deliveries (bill_run_id, user_id, sent_at) "
+                                     "values (?, ?, ?) on conflict do nothing",
+                                     [bill_run_id, user_id, self.now().isoformat()])
         return bool(cursor.rowcount)
 
     def release(self, bill_run_id: str, user_id: str) -> None:

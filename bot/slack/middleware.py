@@ -50,7 +50,8 @@ class EventLog:
     def _first(self, table: str, column: str, key: str, keep: timedelta) -> bool:
         now = self.now()
         with transaction(self.db):
-            cursor = self.db.execute(f"insert or ignore into {table} ({column}, received_at) values (?, ?)",
+            cursor = self.db.execute(f"insert into {table} ({column}, received_at) values (?, ?) "
+                                     "on conflict do nothing",
                                      [key, now.isoformat()])
             if cursor.rowcount:
                 self.db.execute(f"delete from {table} where received_at < ?", [(now - keep).isoformat()])

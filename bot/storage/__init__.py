@@ -1,10 +1,23 @@
-"""SQLite storage: the connection settings and the numbered, append-only migrations.
+"""Storage: open the database (SQLite by default, PostgreSQL for several instances) and evolve its schema.
 
 Each capability owns the queries for its own tables (for example `actions/store.py`); this package
-only opens the database and evolves its schema.
+opens the database, keeps the few differences between the two databases, and runs the numbered,
+append-only migrations.
 """
 
-from bot.storage.db import locked, open_db, transaction
+from bot.storage.db import (
+    Database,
+    StorageUnavailable,
+    database_errors,
+    is_postgres,
+    is_url,
+    locked,
+    open_db,
+    serialize,
+    transaction,
+)
 from bot.storage.migrations import MIGRATIONS, applied_migrations, migrate
 
-__all__ = ["MIGRATIONS", "applied_migrations", "locked", "migrate", "open_db", "transaction"]
+__all__ = ["MIGRATIONS", "Database", "StorageUnavailable", "applied_migrations", "database_errors", "is_postgres",
+           "is_url", "locked", "migrate", "open_db", "serialize",
+           "transaction"]

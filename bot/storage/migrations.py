@@ -2,7 +2,14 @@
 
 Add a new `mNNN_<what>` function at the end of the file with `@migration`; never edit or reorder
 one that has shipped. Each migration runs in its own transaction together with its bookkeeping
-row, so a crash leaves the schema either before or after it, never half-way.
+row, so a crash leaves the schema either before or after it, never half-way (PostgreSQL's DDL is
+transactional too).
+
+One set of migrations serves SQLite and PostgreSQL: they are written in SQL both accept, and
+`bot.storage.postgres.translate` maps SQLite's self-numbering `integer primary key`; the one real
+difference (a trigger body) branches on `is_postgres`. Several processes starting together each
+apply a migration at most once: SQLite's write lock, or PostgreSQL's advisory lock `migrations`,
+is held while a migration is checked for and applied.
 """
 
 from __future__ import annotations
@@ -11,6 +18,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import sqlite_utils
+
+from bot.storage.db import is_postgres, transaction
 
 __all__ = ["MIGRATIONS", "applied_migrations", "migrate"]
 
@@ -31,31 +40,27 @@ def applied_migrations(db: sqlite_utils.Database) -> list[str]:
     """Names of the migrations already applied to `db`, in order."""
     if "_migrations" not in db.table_names():
         return []
-    return [row["name"] for row in db.query("select name from _migrations order by name")]
+    return [row[0] for row in db.execute("select name from _migrations order by name").fetchall()]
 
 
 def migrate(db: sqlite_utils.Database, *, now: Callable[[], datetime] | None = None) -> list[str]:
     """Apply the pending migrations to `db` and return the names of those it applied."""
     clock = now or (lambda: datetime.now(UTC))
-    db.execute("create table if not exists _migrations (name text primary key, applied_at text not null)")
+    if "_migrations" not in db.table_names():
+        with transaction(db, lock="migrations"):
+            db.execute("create table if not exists _migrations (name text primary key, applied_at text not null)")
     done = set(applied_migrations(db))
     applied: list[str] = []
     for fn in MIGRATIONS:
         if fn.__name__ in done:
             continue
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            # Another process may have applied it while we waited for the write lock.
+        with transaction(db, lock="migrations"):
+            # Another process may have applied it while we waited for the lock.
             if db.execute("select 1 from _migrations where name = ?", [fn.__name__]).fetchone():
-                db.execute("ROLLBACK")
                 continue
             fn(db)
             db.execute("insert into _migrations (name, applied_at) values (?, ?)",
                        [fn.__name__, clock().isoformat()])
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         applied.append(fn.__name__)
     return applied
 
@@ -125,6 +130,13 @@ def m005_audit(db: sqlite_utils.Database) -> None:
         detail text not null,
         prev_hash text not null,
         hash text not null)""")
+    if is_postgres(db):
+        db.execute("create function audit_log_append_only() returns trigger language plpgsql as "
+                   "$$ begin raise exception 'audit_log is append-only'; end $$")
+        for event in ("update", "delete"):
+            db.execute(f"create trigger audit_log_no_{event} before {event} on audit_log "
+                       "for each row execute function audit_log_append_only()")
+        return
     db.execute("create trigger audit_log_no_update before update on audit_log "
                "begin select raise(abort, 'audit_log is append-only'); end")
     db.execute("create trigger audit_log_no_delete before delete on audit_log "

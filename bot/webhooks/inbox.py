@@ -48,7 +48,7 @@ class Inbox:
         With `outbox`, the event's work is recorded there in the same transaction.
         """
         now = self.now().isoformat()
-        with transaction(self.db):
+        with transaction(self.db, lock="callouts"):
             if notification_id:
                 seen = self.db.execute("select business_key, status, updated_at from callouts "
                                        "where notification_id = ?", [notification_id]).fetchone()
