@@ -120,15 +120,12 @@ def _open_postgres(url: str, pool_size: int) -> PgDatabase:
                                  "pip install 'billing-copilot[postgres]'") from None
     import psycopg
 
-    def unavailable(exc: Exception) -> StorageUnavailable:
-        why = " ".join(str(exc).split())[:300] or type(exc).__name__  # libpq's message, on one line
-        return StorageUnavailable(f"DATABASE_URL={redact_url(url)}: cannot connect ({why})")
-
-    try:  # one plain connection first: a refused or failed login says why at once (a pool would retry for 10 s)
-        psycopg.connect(url, connect_timeout=10).close()
+    try:
+        psycopg.connect(url, connect_timeout=10).close()  # the server's own reason, at once (the pool would retry)
         return PgDatabase(url, max_size=pool_size, timeout=10.0)
     except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
-        raise unavailable(exc) from None
+        why = " ".join(str(exc).split()) or type(exc).__name__
+        raise StorageUnavailable(f"DATABASE_URL={redact_url(url)}: cannot connect ({why[:300]})") from None
 
 
 def _lock(db: sqlite_utils.Database) -> threading.RLock:
