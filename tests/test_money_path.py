@@ -201,6 +201,32 @@ def test_two_approvers_at_the_same_moment_both_count(database: str, client: Zuor
     assert len(sandbox.requests_to(WRITE_OFF_PUT, "PUT")) == 1
 
 
+def test_instances_opening_the_same_proposal_at_once_store_it_once(database: str, client: ZuoraClient,
+                                                                    sandbox: ZuoraSandbox, wall: Clock) -> None:
+    """A redelivered outbox row run by several instances (each its own connections): one proposal, one audit row."""
+    instances = [approvals_for(database, client, sandbox, wall) for _ in range(4)]
+    draft = credit(instances[0])
+    barrier, opened, errors = threading.Barrier(len(instances)), [], []
+
+    def open_it(approvals: Approvals) -> None:
+        barrier.wait()
+        try:
+            opened.append(approvals.open(draft, requester="zuora", team=TEAM, channel="C0", proposal_id="p-1"))
+        except Exception as exc:  # the assertion below names it
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=open_it, args=(a,)) for a in instances]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and {r.id for r in opened} == {"p-1"} and len(opened) == len(instances)
+    assert [r.action for r in instances[0].audit.rows(proposal_id="p-1")] == ["proposed"]
+    assert instances[0].audit.verify() == []
+    for approvals in instances:
+        approvals.db.close()
+
+
 def test_edits_and_clicks_on_expired_proposals_are_refused_at_once(approvals: Approvals, wall: Clock,
                                                                    sandbox: ZuoraSandbox) -> None:
     for verb in ("edit", "reject", "approve"):
