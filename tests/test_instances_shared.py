@@ -369,6 +369,18 @@ def test_the_outbox_lease_is_a_setting_and_another_instance_takes_a_dead_ones_ro
     assert item.key == "k" and item.attempts == 2
 
 
+def test_an_instance_starting_hurries_card_backstops_only_when_it_is_alone(database: str, tmp_path: Any) -> None:
+    """At start-up on SQLite (one process) a card row left by the previous process is due at once; on a shared
+    database another instance's desk may be updating that card right now, so the row keeps its delay."""
+    services = build(load_settings(database_path=tmp_path / "bot.db"))
+    try:
+        services.outbox.add("card", "card:p1:update:1", {"id": "p1"}, lane=COLLECT, delay=timedelta(seconds=30))
+        services.start()
+        assert services.outbox.due(["card"]) == (0 if database.startswith("postgresql") else 1)
+    finally:
+        services.close()
+
+
 def test_slack_deliveries_and_triggers_are_taken_once_across_instances(dbs: Callable[[], Database]) -> None:
     logs = [EventLog(dbs()) for _ in range(4)]
     barrier = threading.Barrier(len(logs))

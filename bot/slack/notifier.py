@@ -90,9 +90,10 @@ class Notifier:
                 [(c, self._cards) for c in self.outbox.lanes(CARD_TOPIC)]
             for channel, send in lanes:
                 now = self.clock()
-                slot = self.slots.take(channel, self.owner, now=now, hold=self.hold)
+                ready = self.slots.ready_in(channel, now=now)  # a read first: a paced channel takes no write lock
+                slot = self.slots.take(channel, self.owner, now=now, hold=self.hold) if ready <= 0 else None
                 if slot is None:  # a message went out (from here or another instance) less than `interval` ago
-                    ready = self.slots.ready_in(channel, now=now)
+                    ready = ready or self.slots.ready_in(channel, now=now)
                     wait = ready if wait is None else min(wait, ready)
                     continue
                 sent = False
