@@ -28,6 +28,7 @@ from bot.sandbox import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SANDBOX_URL, ZuoraSa
 from bot.slack.approvals import Desk, Groups
 from bot.slack.middleware import EventLog
 from bot.slack.notifier import Notifier
+from bot.slack.pacing import ChannelSlots
 from bot.storage import Database, open_db
 from bot.storage.leases import Leader, Leases
 from bot.webhooks.events import PROPOSE_TOPIC, Events
@@ -344,6 +345,19 @@ def test_retry_after_holds_the_channel_for_every_instance(
     clock.advance(3)
     b.notifier.pump()
     assert len(slack.calls("chat.postMessage")) == 2
+
+
+def test_a_channel_held_by_a_process_killed_mid_send_is_free_at_once_for_the_next_on_its_host(
+        dbs: Callable[[], Database]) -> None:
+    slots = ChannelSlots(dbs())
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    host = socket.gethostname()
+    assert slots.take("C1", f"{host}:{gone.stdout.strip()}:abc", now=100.0, hold=60.0)  # killed while sending
+    assert slots.take("C2", f"{host}:1:abc", now=100.0, hold=60.0)  # pid 1 runs: still sending
+    assert slots.ready_in("C1", now=101.0) == 0.0 and slots.ready_in("C2", now=101.0) == 59.0
+    slot = slots.take("C1", f"{host}:2:me", now=101.0, hold=60.0)
+    assert slot is not None and slots.take("C2", f"{host}:2:me", now=101.0, hold=60.0) is None
+    assert slots.give(slot, next_at=102.0) and slots.ready_in("C1", now=101.0) == 1.0
 
 
 # -- the outbox lease and Slack's dedupe ------------------------------------------------------------

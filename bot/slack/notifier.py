@@ -96,11 +96,11 @@ class Notifier:
                     ready = ready or self.slots.ready_in(channel, now=now)
                     wait = ready if wait is None else min(wait, ready)
                     continue
-                sent = False
+                sent: bool | None = None  # stays None if `send` raises: a message may have gone out, so paced
                 try:
                     sent = send(channel, slot)
                 finally:
-                    next_at = self.clock() + self.interval if sent else now
+                    next_at = now if sent is False else self.clock() + self.interval
                     self.slots.give(slot, next_at=max(next_at, slot.not_before or next_at))
                 if sent:
                     wait = self.interval if wait is None else min(wait, self.interval)
