@@ -183,7 +183,8 @@ def build(settings: Settings, *, sandbox: ZuoraSandbox | None = None, database: 
     audit = AuditLog(db, key=key, checkpoints=settings.checkpoint_path() if database else None)
     approvals = Approvals(db, zuora, policy, read_only=settings.read_only,
                           ttl=timedelta(hours=settings.approval_ttl_hours), today=today, audit=audit,
-                          put_grace=timedelta(seconds=settings.approval_put_grace_seconds)) \
+                          put_grace=timedelta(seconds=settings.approval_put_grace_seconds),
+                          stuck=timedelta(seconds=settings.approval_stuck_seconds)) \
         if settings.approvers else None
     outbox = Outbox(db, lease=timedelta(seconds=settings.outbox_lease_seconds))
     subscribers = Subscribers(db)

@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     """How often expired proposals are closed and unconfirmed executions looked up in Zuora."""
     approval_put_grace_seconds: float = Field(default=300.0, ge=0)
     """A PUT sent less than this long before a crash is never re-sent: it may still land (looked up again)."""
+    approval_stuck_seconds: float = Field(default=600.0, gt=0)
+    """An execution older than this is settled by the sweep (its thread or process died); with several instances
+    the only way one left `executing` by a dead instance is settled, as a live one may be running it."""
     audit_key: SecretStr | None = None
     """A secret outside the database: signs every audit row and the audit checkpoints."""
     audit_checkpoint_path: Path | None = None

@@ -4,6 +4,10 @@ Zuora is the sandbox served over HTTP from this process (latency injected per ro
 windows); Slack is the fake Web API; clicks are signed requests. Each case ends with the number of
 Zuora writes: exactly one per approved proposal, none when the object changed, none in READ_ONLY.
 
+On PostgreSQL the restarted process cannot know it is alone (another instance may be executing the
+proposal), so it settles an `executing` proposal once it is older than `APPROVAL_STUCK_SECONDS`
+(and `APPROVAL_PUT_GRACE_SECONDS`): both are a few seconds here, instead of minutes.
+
 | crash point                             | how it is opened                                                  |
 |-----------------------------------------|-------------------------------------------------------------------|
 | after the claim                         | latency on the stale re-read (GET of the invoice)                 |
@@ -105,11 +109,13 @@ class Serve:
 
     def __init__(self, tmp_path: Path, zuora: Zuora, slack: FakeSlack, **extra: str) -> None:
         self.port = free_port()
+        several = {"APPROVAL_STUCK_SECONDS": "2", "APPROVAL_PUT_GRACE_SECONDS": "2"} if os.environ.get(
+            "DATABASE_URL") else {}  # PostgreSQL: settled by the sweep once stuck (see the module's docstring)
         env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET,
                "SLACK_API_URL": slack.api_url, "PORT": str(self.port), "DATABASE_PATH": str(tmp_path / "bot.db"),
                "ZUORA_BASE_URL": zuora.url, "ZUORA_CLIENT_ID": DEMO_CLIENT_ID,
                "ZUORA_CLIENT_SECRET": DEMO_CLIENT_SECRET, "APPROVERS": APPROVER, "BILLRUN_POLL_SECONDS": "0",
-               "APPROVAL_SWEEP_SECONDS": "0.3", **extra}
+               "APPROVAL_SWEEP_SECONDS": "0.3", **several, **extra}
         self.log = (tmp_path / f"serve-{self.port}.log").open("w")
         self.process = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1"], cwd=tmp_path,
                                         env=env, stdout=self.log, stderr=subprocess.STDOUT)
@@ -279,15 +285,17 @@ def test_killed_while_zuora_answers_a_post(tmp_path: Path, db: Database, zuora: 
     assert actions[0] == "credit_memo:proposed" and actions[-1] == "credit_memo:recovered_succeeded"
 
 
-def test_killed_while_a_put_is_in_flight(tmp_path: Path, db: Database, zuora: Zuora, slack: FakeSlack) -> None:
-    serve = Serve(tmp_path, zuora, slack, APPROVAL_PUT_GRACE_SECONDS="60")
+def test_killed_while_a_put_is_in_flight(tmp_path: Path, database: str, db: Database, zuora: Zuora,
+                                         slack: FakeSlack) -> None:
+    grace = "10" if is_url(database) else "60"  # longer than the PUT takes (PostgreSQL: then the sweep settles it)
+    serve = Serve(tmp_path, zuora, slack, APPROVAL_PUT_GRACE_SECONDS=grace)
     value = propose(serve, slack, "write off INV-449 as uncollectable")
     proposal_id = value.split(":")[0]
     zuora.sandbox.inject(WRITE_OFF_PUT, method="PUT", latency=8)  # outlasts the restart
     assert serve.click(value).status_code == 200
     until(lambda: zuora.writes(WRITE_OFF_PUT, "PUT"), "the PUT to reach Zuora")
     serve.kill()
-    restarted = Serve(tmp_path, zuora, slack, APPROVAL_PUT_GRACE_SECONDS="60")
+    restarted = Serve(tmp_path, zuora, slack, APPROVAL_PUT_GRACE_SECONDS=grace)
     try:
         until(lambda: status(db, proposal_id) == "succeeded", "the write-off to be found", 60)
     finally:

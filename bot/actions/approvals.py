@@ -72,7 +72,8 @@ class Approvals:
     def __init__(self, db: sqlite_utils.Database, client: ZuoraClient, policy: Policy, *, read_only: bool = False,
                  ttl: timedelta = timedelta(hours=24), now: Callable[[], datetime] = _utc_now,
                  new_id: Callable[[], str] = lambda: uuid.uuid4().hex, today: Callable[[], date] = date.today,
-                 put_grace: timedelta = timedelta(minutes=5), audit: AuditLog | None = None) -> None:
+                 put_grace: timedelta = timedelta(minutes=5), stuck: timedelta = timedelta(minutes=10),
+                 audit: AuditLog | None = None) -> None:
         self.db = db
         self.store = Store(db)
         self.audit = audit or AuditLog(db)
@@ -84,6 +85,7 @@ class Approvals:
         self.new_id = new_id
         self.today = today
         self.put_grace = put_grace
+        self.stuck = stuck
         self.on_change: Callable[[Record, str, str], None] | None = None
         """Called inside the transaction of each transition, with the action and the new status (the
         outbox records there what the card still needs, see `bot.slack.notifier`)."""
@@ -325,9 +327,10 @@ class Approvals:
         """
         return self._settle(self.store.with_status(*statuses))
 
-    def recover_stuck(self, older_than: timedelta = timedelta(minutes=10)) -> list[Record]:
-        """Settle proposals `executing` for longer than any execution takes (its thread died, the process lives)."""
-        cutoff = self.now() - max(older_than, self.put_grace)
+    def recover_stuck(self, older_than: timedelta | None = None) -> list[Record]:
+        """Settle proposals `executing` for longer than any execution takes (`stuck`: its thread died, the process
+        lives; or, with several instances, the instance running it died)."""
+        cutoff = self.now() - max(older_than or self.stuck, self.put_grace)
         return self._settle([r for r in self.store.with_status("executing") if r.updated_at < cutoff])
 
     def _settle(self, records: list[Record]) -> list[Record]:
