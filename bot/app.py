@@ -183,7 +183,7 @@ def build(settings: Settings, *, sandbox: ZuoraSandbox | None = None, database: 
                           ttl=timedelta(hours=settings.approval_ttl_hours), today=today, audit=audit,
                           put_grace=timedelta(seconds=settings.approval_put_grace_seconds)) \
         if settings.approvers else None
-    outbox = Outbox(db)
+    outbox = Outbox(db, lease=timedelta(seconds=settings.outbox_lease_seconds))
     subscribers = Subscribers(db)
     rules = DunningRules(max_attempts=settings.dunning_max_attempts,
                          escalate_after_days=settings.dunning_escalate_after_days)
