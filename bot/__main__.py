@@ -161,15 +161,42 @@ def _preflight_zuora(services: Any) -> None:
 
 
 def _housekeeping(services: Any, app: Any, stop: threading.Event) -> None:
-    """Background threads: approvals (recover, then expire) and the bill-run/payment poller."""
+    """Background threads: approvals (recover, then expire) and the bill-run/payment poller.
+
+    They run on every instance, but each pass only on the one holding the loop's lease (`bot.storage.leases`):
+    several instances on one database sweep and poll once, not once each. A lease outlasts three waits
+    between passes; an instance that dies keeps it until then, one that stops gives it up (here, when its
+    thread ends).
+    """
+    from datetime import timedelta
+
     from bot.app import poller
+    from bot.storage import is_postgres
+    from bot.storage.leases import Leader, Leases
+
+    leases = Leases(services.db)
+
+    def leader(name: str, every: float) -> Leader:
+        return Leader(leases, name, services.outbox.owner, timedelta(seconds=max(3 * every, 30.0)))
+
+    def holding(lease: Leader, loop: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                loop()
+            finally:
+                lease.release()
+        return run
 
     if services.desk is not None:
-        services.spawn("approvals-housekeeping", lambda c, s: services.desk.housekeeping(
-            c, s, every=services.settings.approval_sweep_seconds), app.client, stop)
+        sweep = services.settings.approval_sweep_seconds
+        sweeper = leader("approvals-housekeeping", sweep)
+        services.spawn("approvals-housekeeping", holding(sweeper, lambda: services.desk.housekeeping(
+            app.client, stop, every=sweep, leader=sweeper, alone=not is_postgres(services.db))))
     every = services.settings.billrun_poll_seconds
     if every > 0:
-        services.spawn("zuora-poller", poller(services).run, stop, float(every))
+        polling = leader("zuora-poller", every)
+        services.spawn("zuora-poller", holding(polling, lambda: poller(services).run(stop, float(every),
+                                                                                    leader=polling)))
 
 
 def _poll(args: argparse.Namespace) -> int:

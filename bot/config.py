@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     billrun_follow_checks: int = Field(default=10, ge=1, le=11)
     """How many times a bill run started from Slack is looked at (5 s, 10 s, … capped at 2 min) before the card
     says to follow it in Zuora."""
+    outbox_lease_seconds: float = Field(default=120.0, ge=10, le=3600)
+    """How long an instance holds an outbox row it took (a callout's work, a card, a DM): the rows of an
+    instance that died are taken by another after this long (at once by the next process on the same host)."""
     shutdown_grace_seconds: float = Field(default=20.0, ge=0, le=600)
     """On SIGTERM/SIGINT: how long in-flight work and the outbox get before the process exits."""
     outbox_lease_seconds: float = Field(default=120.0, ge=5, le=3600)

@@ -215,20 +215,32 @@ class Desk:
                 self.announce(client, record)
         return len(settled)
 
-    def housekeeping(self, client: WebClient, stop: threading.Event, *, every: float = 60.0) -> None:
+    def housekeeping(self, client: WebClient, stop: threading.Event, *, every: float = 60.0,
+                     leader: Callable[[], bool] | None = None, alone: bool = True) -> None:
         """Recover at start-up, then every `every` seconds expire overdue proposals, settle unconfirmed ones and
-        anchor the audit log, until `stop` is set."""
-        try:
-            self.recover(client)
-            self.anchor()
-        except Exception:  # a background thread must not die silently: log and keep sweeping
-            log.exception("approvals: recovery at start-up failed")
-        while not stop.wait(every):
-            try:
-                self.sweep(client)
-                self.anchor()
-            except Exception:
-                log.exception("approvals: expiry sweep failed")
+        anchor the audit log, until `stop` is set.
+
+        `leader`: asked before each pass; a pass runs only while it says yes (several instances on one
+        database: one sweeps at a time). `alone`: no other process can be executing a proposal now (one
+        process on SQLite), so the first pass settles every proposal left `executing`; with several
+        instances one of them may be executing it right now, so the first pass is a sweep, which settles
+        an `executing` proposal only once it is older than any execution takes (`recover_stuck`).
+        """
+        recovered = False
+        while True:
+            if leader is None or leader():
+                try:
+                    if recovered or not alone:
+                        self.sweep(client)
+                    else:
+                        self.recover(client)
+                    recovered = True
+                    self.anchor()
+                except Exception:  # a background thread must not die silently: log and keep sweeping
+                    log.exception("approvals: %s failed", "expiry sweep" if recovered else "recovery at start-up")
+                    recovered = True
+            if stop.wait(every):
+                return
 
     def home(self, client: WebClient, user: str) -> tuple[list[Record], list[Record], list[Record]]:
         """For App Home: proposals the user may approve, the user's own pending ones, recent endings."""

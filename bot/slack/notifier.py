@@ -5,10 +5,14 @@ announced an ending); a row still pending after its delay (the process died in b
 
 Per channel, at most one message (post or update) every `interval` seconds (Slack's guideline is
 about one per second per channel). A proposal in a quiet channel gets a card of its own; in a busy
-one (a message from here within `quiet` seconds) rows are folded into a digest message (a row
+one (a message from the bot within `quiet` seconds) rows are folded into a digest message (a row
 each), and while that digest has room and the burst goes on, later rows are added to it in place
 (`chat.update`) instead of new messages.
-Every proposal ends on a card or a digest row. The clock is injected; `pump()` never sleeps.
+Every proposal ends on a card or a digest row. The limiter's state (when a channel may get its next
+message, its open digest) is in the database (`bot.slack.pacing`), so several instances draining
+one outbox keep these limits together: one instance sends to a channel at a time, and a burst
+folds into one digest whichever instance handles its later rows. The clock (the wall clock, shared
+by the instances) is injected; `pump()` never sleeps.
 
 A proposal is opened with the id its row carries, so a retry after a crash finds the same proposal;
 one that already has a card is not posted again.
@@ -23,7 +27,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -36,6 +39,7 @@ from bot.actions.proposals import parse_proposal
 from bot.billruns.subscribers import Subscribers
 from bot.slack.approvals import CARD_TOPIC, Desk
 from bot.slack.cards import MAX_DIGEST_ROWS, digest_card
+from bot.slack.pacing import ChannelSlots, Digest, Slot
 from bot.storage import transaction
 from bot.webhooks.events import DM_TOPIC, PROPOSE_TOPIC
 
@@ -44,18 +48,11 @@ __all__ = ["Notifier"]
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class _Digest:
-    ts: str
-    rows: int
-    last: float
-    """When rows were last added (on the notifier's clock)."""
-
-
 class Notifier:
     def __init__(self, desk: Desk | None, client: WebClient, outbox: Outbox, *, subscribers: Subscribers | None = None,
                  interval: float = 1.0, quiet: float = 30.0, max_rows: int = MAX_DIGEST_ROWS,
-                 clock: Callable[[], float] = time.monotonic, poll: float = 1.0) -> None:
+                 clock: Callable[[], float] = time.time, poll: float = 1.0, hold: float = 60.0,
+                 owner: str | None = None) -> None:
         self.desk = desk
         self.client = client
         self.outbox = outbox
@@ -65,11 +62,12 @@ class Notifier:
         """A digest stops taking rows after this long without new ones (the next burst starts a new message)."""
         self.max_rows = max_rows
         self.clock = clock
+        """Seconds on the wall clock: the channels' limits are shared with the other instances through the database."""
         self.poll = poll
-        self._next: dict[str, float] = {}
-        self._digest: dict[str, _Digest] = {}
-        self._last: dict[str, float] = {}
-        """When each channel last got a message from here (a busy channel gets digests, not cards)."""
+        self.hold = hold
+        """How long a channel stays taken while this process sends to it (freed sooner when the send ends)."""
+        self.owner = owner or outbox.owner
+        self.slots = ChannelSlots(outbox.db)
         self._lock = threading.Lock()
         self._team: str | None = None
         self._said: set[str] = set()
@@ -91,12 +89,19 @@ class Notifier:
             lanes = [(c, self._channel) for c in self.outbox.lanes(PROPOSE_TOPIC)] + \
                 [(c, self._cards) for c in self.outbox.lanes(CARD_TOPIC)]
             for channel, send in lanes:
-                ready = self._next.get(channel, float("-inf")) - self.clock()
-                if ready > 0:
+                now = self.clock()
+                slot = self.slots.take(channel, self.owner, now=now, hold=self.hold)
+                if slot is None:  # a message went out (from here or another instance) less than `interval` ago
+                    ready = self.slots.ready_in(channel, now=now)
                     wait = ready if wait is None else min(wait, ready)
                     continue
-                if send(channel):
-                    self._next[channel] = self.clock() + self.interval
+                sent = False
+                try:
+                    sent = send(channel, slot)
+                finally:
+                    next_at = self.clock() + self.interval if sent else now
+                    self.slots.give(slot, next_at=max(next_at, slot.not_before or next_at))
+                if sent:
                     wait = self.interval if wait is None else min(wait, self.interval)
             return wait
 
@@ -127,13 +132,13 @@ class Notifier:
             self._said.add(reason)
             log.warning("notifier: proposals wait until %s (they are kept, not dropped)", reason)
 
-    def _channel(self, channel: str) -> bool:
-        """One message's worth of rows for `channel`; True if a message was sent (the limiter counts it)."""
-        digest = self._digest.get(channel)
+    def _channel(self, channel: str, slot: Slot) -> bool:
+        """One message's worth of rows for `channel` (taken: `slot`); True if a message was sent (the limiter
+        counts it)."""
+        digest = slot.digest
         now = self.clock()
         if digest is not None and (digest.rows >= self.max_rows or now - digest.last > self.quiet):
-            self._digest.pop(channel, None)
-            digest = None
+            slot.digest = digest = None
         items = self.outbox.claim([PROPOSE_TOPIC], lane=channel,
                                   limit=self.max_rows - digest.rows if digest else self.max_rows)
         if not items:
@@ -143,7 +148,7 @@ class Notifier:
             for item in items:
                 self.outbox.wait(item, "APPROVERS is not set")
             return False
-        busy = now - self._last.get(channel, float("-inf")) < self.quiet
+        busy = slot.sent is not None and now - slot.sent < self.quiet
         fresh: list[tuple[Item, Record]] = []
         for item in items:
             try:
@@ -165,14 +170,14 @@ class Notifier:
                 posted = self.client.chat_postMessage(channel=channel, **self.desk.card(pair[1]))
                 self._attach([pair], str(posted["channel"]), str(posted["ts"]))
             except SlackApiError as exc:
-                self._refused(channel, [pair], exc)
+                self._refused(slot, [pair], exc)
             except Exception as exc:  # Slack unreachable: the row stays and is tried again
                 self.outbox.later(pair[0], f"{type(exc).__name__}: {exc}")
         if not fresh:
             return bool(alone)
         try:
             if digest is not None:
-                self._fold(channel, digest, fresh)
+                self._fold(slot, digest, fresh)
             elif len(fresh) == 1 and not busy:
                 item, record = fresh[0]
                 posted = self.client.chat_postMessage(channel=channel, **self.desk.card(record))
@@ -182,21 +187,22 @@ class Notifier:
                 message = self.client.chat_postMessage(channel=channel, **digest_card(
                     [r for _, r in fresh], now=self.desk.approvals.now()))
                 self._attach(fresh, str(message["channel"]), str(message["ts"]))
-                self._digest[channel] = _Digest(str(message["ts"]), len(fresh), self.clock())
+                slot.digest = Digest(str(message["ts"]), len(fresh), self.clock())
                 log.info("collections: %d proposals posted as a digest in %s", len(fresh), channel)
         except SlackApiError as exc:
-            self._refused(channel, fresh, exc)
+            self._refused(slot, fresh, exc)
         except Exception as exc:  # Slack unreachable: the rows stay and are tried again
             log.warning("slack: posting to %s failed (%s); %d proposal(s) will be tried again", channel,
                         type(exc).__name__, len(fresh))
             for item, _ in fresh:
                 self.outbox.later(item, f"{type(exc).__name__}: {exc}")
-        self._last[channel] = self.clock()
+        slot.sent = self.clock()
         return True
 
-    def _fold(self, channel: str, digest: _Digest, fresh: list[tuple[Item, Record]]) -> None:
+    def _fold(self, slot: Slot, digest: Digest, fresh: list[tuple[Item, Record]]) -> None:
         """Add rows to the channel's digest in place."""
         assert self.desk is not None
+        channel = slot.channel
         store = self.desk.approvals.store
         together = [*store.on_card(channel, digest.ts), *(r for _, r in fresh)]
         try:
@@ -205,7 +211,7 @@ class Notifier:
         except SlackApiError as exc:
             if exc.response.get("error") == "ratelimited":
                 raise
-            self._digest.pop(channel, None)  # deleted or too old to edit: the rows go into a new message
+            slot.digest = None  # deleted or too old to edit: the rows go into a new message
             for item, _ in fresh:
                 self.outbox.release(item)
             return
@@ -221,15 +227,16 @@ class Notifier:
                 self.desk.approvals.attach_card(record.id, channel, ts)
                 self.outbox.done(item)
 
-    def _refused(self, channel: str, fresh: list[tuple[Item, Record]], exc: SlackApiError) -> None:
+    def _refused(self, slot: Slot, fresh: list[tuple[Item, Record]], exc: SlackApiError) -> None:
         assert self.desk is not None
+        channel = slot.channel
         error = str(exc.response.get("error"))
         retry_after = exc.response.headers.get("Retry-After") if error == "ratelimited" else None
         delay = timedelta(seconds=float(retry_after)) if retry_after else None
         log.warning("slack: posting to %s refused (%s); %d proposal(s) will be tried again", channel, error,
                     len(fresh))
         if retry_after:
-            self._next[channel] = self.clock() + float(retry_after)
+            slot.not_before = self.clock() + float(retry_after)
         for item, record in fresh:
             if self.outbox.later(item, f"slack: {error}", delay=delay) == "failed":
                 self.desk.approvals.withdraw(record.id, actor="bot",
@@ -237,7 +244,7 @@ class Notifier:
 
     # -- cards after a transition (the backstop) -----------------------------------------------------
 
-    def _cards(self, channel: str) -> bool:
+    def _cards(self, channel: str, _slot: Slot) -> bool:
         """Bring one proposal's card in step (and announce its ending) when the desk could not, e.g. the
         process died between the transition and the Slack call; True if Slack was called."""
         items = self.outbox.claim([CARD_TOPIC], lane=channel, limit=50)

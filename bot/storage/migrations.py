@@ -222,3 +222,27 @@ def m012_answer_feedback(db: sqlite_utils.Database) -> None:
         verdict text not null,
         recorded_at text not null,
         primary key (turn_id, user_id))""")
+
+
+@migration
+def m013_leases(db: sqlite_utils.Database) -> None:
+    """Named leases: work that runs on one instance at a time (the poller, the approvals sweep) and who holds it."""
+    db.execute("""create table leases (
+        name text primary key,
+        owner text not null,
+        expires_at text not null,
+        acquired_at text not null)""")
+
+
+@migration
+def m014_channel_slots(db: sqlite_utils.Database) -> None:
+    """The per-channel post limiter, shared by every instance: when a channel may get its next message (wall
+    clock, ms), who is sending to it now, when it last got one, and the digest message rows are added to."""
+    db.execute("""create table channel_slots (
+        channel text primary key,
+        owner text,
+        next_ms bigint not null,
+        sent_ms bigint,
+        digest_ts text,
+        digest_rows integer not null default 0,
+        digest_ms bigint)""")

@@ -71,9 +71,12 @@ class Poller:
             self._set_mark(mark, updated.replace(" ", "T"))
         return handled
 
-    def run(self, stop: threading.Event, every: float) -> None:
-        """Poll every `every` seconds until `stop` is set (the serve process's backstop thread)."""
+    def run(self, stop: threading.Event, every: float, *, leader: Callable[[], bool] | None = None) -> None:
+        """Poll every `every` seconds until `stop` is set (the serve process's backstop thread); with `leader`,
+        only the passes it says yes to (several instances on one database: one polls at a time)."""
         while not stop.wait(every):
+            if leader is not None and not leader():
+                continue
             try:
                 for line in self.once():
                     log.info("poll: %s", line)
