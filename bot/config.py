@@ -103,9 +103,6 @@ class Settings(BaseSettings):
     instance that died are taken by another after this long (at once by the next process on the same host)."""
     shutdown_grace_seconds: float = Field(default=20.0, ge=0, le=600)
     """On SIGTERM/SIGINT: how long in-flight work and the outbox get before the process exits."""
-    outbox_lease_seconds: float = Field(default=120.0, ge=5, le=3600)
-    """How long an outbox row claimed by an instance stays its own: another instance takes it after this (the
-    claimer died). Longer than any one row's work (a callout's Zuora reads, a card post)."""
     read_only: bool = False
     approval_sweep_seconds: float = Field(default=60.0, gt=0)
     """How often expired proposals are closed and unconfirmed executions looked up in Zuora."""
