@@ -226,8 +226,11 @@ def test_an_instance_killed_in_mid_work_has_its_outbox_finished_by_the_others(
     finished = rows(database, "select key, status, attempts from outbox where key = any(%s)", (list(held),))
     assert sorted((s, a) for _, s, a in finished) == [("done", 2)] * 8  # taken once more after the lease, then done
     assert rows(database, "select status, count(*) from callouts group by status") == [("done", len(bodies))]
+    proposals = {r[0] for r in rows(database, "select id from proposals")}
     posted = approval_ids(slack.requests)
-    assert len(posted) == len(set(posted)) == len(bodies)
+    assert len(posted) == len(set(posted))  # no proposal in two posts
+    shown = on_cards(slack)
+    assert set(shown) == proposals and all(len(ts) == 1 for ts in shown.values())  # each on exactly one message
     for instance in others:
         assert instance.stop() == 0, instance.output()[-3000:]
 
