@@ -102,7 +102,8 @@ class Demo:
         self._generation += 1
         options: dict[str, Any] = {
             "slack_bot_token": TOKEN, "slack_signing_secret": self.secret, "slack_api_url": self.slack.api_url,
-            "database_path": self.dir / f"demo-{self._generation}.db", "zuora_base_url": None,
+            "database_path": self.dir / f"demo-{self._generation}.db", "database_url": None,  # never a real database
+            "zuora_base_url": None,
             "approvers": APPROVERS, "approval_tiers": TIERS, "collections_channel": "C0COLLECT",
             "zuora_callout_username": CALLOUT_USER, "zuora_callout_password": self.callout_password,
             "billrun_poll_seconds": 0, "shutdown_grace_seconds": 2, **self._extra}

@@ -97,10 +97,11 @@ def _open_postgres(url: str, pool_size: int) -> PgDatabase:
     import psycopg
 
     try:
+        psycopg.connect(url, connect_timeout=10).close()  # the server's own reason, at once (the pool would retry)
         return PgDatabase(url, max_size=pool_size, timeout=10.0)
     except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
-        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StorageUnavailable(f"DATABASE_URL={redact_url(url)}: cannot connect ({why})") from None
+        why = " ".join(str(exc).split()) or type(exc).__name__
+        raise StorageUnavailable(f"DATABASE_URL={redact_url(url)}: cannot connect ({why[:300]})") from None
 
 
 def _lock(db: sqlite_utils.Database) -> threading.RLock:
