@@ -32,7 +32,7 @@ from typing import Any
 
 import sqlite_utils
 
-from bot.storage import is_postgres, locked, transaction
+from bot.storage import locked, transaction
 
 __all__ = ["Item", "Outbox", "Worker", "backoff"]
 
@@ -149,8 +149,6 @@ class Outbox:
             return []  # nothing due: no write lock taken
         sql += " order by id limit ?"  # PostgreSQL: ... for update skip locked
         params.append(limit)
-        if is_postgres(self.db):
-            sql += " for update skip locked"
         with transaction(self.db):
             ids = [row[0] for row in self.db.execute(sql, params).fetchall()]
             if not ids:
@@ -168,8 +166,7 @@ class Outbox:
         now = self.now()
         with transaction(self.db):
             row = self.db.execute("select id from outbox where key = ? and status = 'pending' and next_attempt_at <= ? "
-                                  "and (lease_until is null or lease_until <= ?)"
-                                  + (" for update skip locked" if is_postgres(self.db) else ""),
+                                  "and (lease_until is null or lease_until <= ?)",
                                   [key, _stamp(now), _stamp(now)]).fetchone()
             if row is None:
                 return None
