@@ -23,6 +23,7 @@ from waitress import wasyncore
 from bot.app import Services, build, slack_app, wsgi
 from bot.config import load_settings
 from bot.sandbox import ZuoraSandbox
+from bot.storage import is_url
 from tests.fakes.slack_api import BOT_USER, TEAM, FakeSlack
 
 SECRET = "test-signing-secret-0123456789"
@@ -31,15 +32,20 @@ TOKEN = "xoxb-test"
 
 class Stack:
     def __init__(self, tmp_path: Path, slack: FakeSlack, *, prepare: Callable[[ZuoraSandbox], object] | None = None,
-                 **settings: Any) -> None:
+                 database: str | None = None, **settings: Any) -> None:
+        """The app on `tmp_path / "bot.db"` (on PostgreSQL: `DATABASE_URL`, which the `database` fixture sets), or
+        on `database` (a path or URL from `databases.new()`) for a stack apart from the test's database."""
         self.slack = slack
         self.release = threading.Event()
         """Set it to end injected Zuora latency early."""
         self.sandbox = ZuoraSandbox(sleep=lambda seconds: self.release.wait(seconds))
         if prepare is not None:  # before the app starts draining the outbox
             prepare(self.sandbox)
+        where: dict[str, Any] = {"database_path": tmp_path / "bot.db"}
+        if database is not None:
+            where = {"database_url": database} if is_url(database) else {"database_path": Path(database)}
         config = load_settings(slack_bot_token=TOKEN, slack_signing_secret=SECRET, slack_api_url=slack.api_url,
-                               database_path=tmp_path / "bot.db", **settings)
+                               **where, **settings)
         self.services: Services = build(config, sandbox=self.sandbox)
         self.executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="listener")
         self.app = slack_app(self.services, listener_executor=self.executor)

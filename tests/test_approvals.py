@@ -14,9 +14,11 @@ from bot.actions import Approvals, Policy
 from bot.actions.audit import AuditLog
 from bot.actions.proposals import Proposal
 from bot.sandbox import ZuoraSandbox
-from bot.storage import open_db
+from bot.storage import database_errors, is_postgres, open_db
 from bot.zuora import ZuoraClient
 from tests.conftest import FakeClock, make_client
+
+pytestmark = pytest.mark.both_databases
 
 REP, APPROVER, LEAD, CFO, OUTSIDER = "U0REP", "U0APPROVER", "U0LEAD", "U0CFO", "U0OUTSIDER"
 TEAM = "T0ACME"
@@ -36,15 +38,17 @@ def wall() -> Clock:
     return Clock()
 
 
-def approvals_for(tmp_path: Path, client: ZuoraClient, sandbox: ZuoraSandbox, wall: Clock, **kw: object) -> Approvals:
+def approvals_for(database: str | Path, client: ZuoraClient, sandbox: ZuoraSandbox, wall: Clock,
+                  **kw: object) -> Approvals:
+    """Approvals on `database` (a SQLite path or a PostgreSQL URL: the test's `database`)."""
     policy = Policy.parse([APPROVER, LEAD, CFO], "250:approvers,2500:U0LEAD|U0CFO,*:U0CFO", Decimal(1000))
-    return Approvals(open_db(tmp_path / "bot.db"), client, policy, now=wall, today=lambda: sandbox.tenant.today,
+    return Approvals(open_db(database), client, policy, now=wall, today=lambda: sandbox.tenant.today,
                      **kw)  # type: ignore[arg-type]
 
 
 @pytest.fixture
-def approvals(tmp_path: Path, client: ZuoraClient, sandbox: ZuoraSandbox, wall: Clock) -> Approvals:
-    return approvals_for(tmp_path, client, sandbox, wall)
+def approvals(database: str, client: ZuoraClient, sandbox: ZuoraSandbox, wall: Clock) -> Approvals:
+    return approvals_for(database, client, sandbox, wall)
 
 
 def credit(approvals: Approvals, amount: str = "50.00", invoice: str = "INV00000448") -> Proposal:
@@ -164,7 +168,7 @@ def test_a_business_error_fails_with_zuoras_message(approvals: Approvals, sandbo
     assert approve(approvals, record.id, clicker=CFO).kind == "already"
 
 
-def test_a_process_killed_after_the_claim_is_recovered_to_one_write(tmp_path: Path, sandbox: ZuoraSandbox,
+def test_a_process_killed_after_the_claim_is_recovered_to_one_write(database: str, sandbox: ZuoraSandbox,
                                                                     clock: FakeClock, wall: Clock) -> None:
     class Killed(BaseException):
         """The process dies: nothing after this line runs."""
@@ -176,13 +180,13 @@ def test_a_process_killed_after_the_claim_is_recovered_to_one_write(tmp_path: Pa
         return response
 
     with make_client(sandbox, clock, transport=httpx.MockTransport(dies_after_sending)) as doomed:
-        first = approvals_for(tmp_path, doomed, sandbox, wall)
+        first = approvals_for(database, doomed, sandbox, wall)
         record = first.open(credit(first), requester=REP, team=TEAM, channel="C0")
         claimed = approve(first, record.id)
         with pytest.raises(Killed):
             first.run(claimed.record)  # type: ignore[arg-type]
     with make_client(sandbox, clock) as fresh:
-        restarted = approvals_for(tmp_path, fresh, sandbox, wall)
+        restarted = approvals_for(database, fresh, sandbox, wall)
         assert restarted.get(record.id).status == "executing"  # type: ignore[union-attr]
         [settled] = restarted.recover()
     assert settled.status == "succeeded" and settled.outcome and settled.outcome["document"].startswith("CM")
@@ -199,8 +203,8 @@ def test_only_a_claimed_proposal_runs(approvals: Approvals, sandbox: ZuoraSandbo
     assert approvals.run(record).kind == "already" and writes(sandbox) == []
 
 
-def test_read_only_refuses_execution(tmp_path: Path, client: ZuoraClient, sandbox: ZuoraSandbox, wall: Clock) -> None:
-    approvals = approvals_for(tmp_path, client, sandbox, wall, read_only=True)
+def test_read_only_refuses_execution(database: str, client: ZuoraClient, sandbox: ZuoraSandbox, wall: Clock) -> None:
+    approvals = approvals_for(database, client, sandbox, wall, read_only=True)
     record = approvals.open(credit(approvals), requester=REP, team=TEAM, channel="C0")
     result = approve(approvals, record.id)
     assert result.kind == "read_only" and "READ_ONLY" in result.message
@@ -249,17 +253,16 @@ def test_a_large_write_off_needs_two_approvers(approvals: Approvals, sandbox: Zu
 
 
 def test_the_audit_log_refuses_changes_and_verify_finds_tampering(approvals: Approvals) -> None:
-    import sqlite3
-
     record = approvals.open(credit(approvals), requester=REP, team=TEAM, channel="C0")
     approvals.reject(record.id, clicker=APPROVER, team=TEAM, groups=frozenset(), reason="no")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(database_errors(), match="append-only"):
         approvals.db.execute("update audit_log set actor = 'someone' where seq = 1")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(database_errors(), match="append-only"):
         approvals.db.execute("delete from audit_log where seq = 1")
     audit = AuditLog(approvals.db)
     assert audit.verify() == []
-    approvals.db.execute("drop trigger audit_log_no_update")  # someone with the file in hand
+    on = " on audit_log" if is_postgres(approvals.db) else ""
+    approvals.db.execute(f"drop trigger audit_log_no_update{on}")  # someone with the database in hand
     approvals.db.execute("update audit_log set detail = 'nothing to see' where seq = 1")
     assert audit.verify() == ["trigger audit_log_no_update is missing: the log can be changed in place",
                               "row 1: its content does not match its hash (changed after it was written)"]

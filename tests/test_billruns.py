@@ -16,6 +16,8 @@ from bot.billruns.summary import InvoiceRow, Summarizer, pair_with_previous
 from tests.fakes.slack_api import FakeSlack, Recorded
 from tests.slack_stack import CALLOUT_PASSWORD, CALLOUT_USER, Stack, callout
 
+pytestmark = pytest.mark.both_databases
+
 
 def row(account: str, amount: str, number: str = "INV", day: int = 1, currency: str = "USD") -> InvoiceRow:
     return InvoiceRow(invoice_number=f"{number}-{account}-{day}", account_id=account, account_number=account,

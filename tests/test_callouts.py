@@ -23,6 +23,8 @@ from bot.webhooks.inbox import Inbox
 from tests.fakes.slack_api import FakeSlack, Recorded
 from tests.slack_stack import CALLOUT_PASSWORD, CALLOUT_USER, Stack, callout
 
+pytestmark = pytest.mark.both_databases
+
 COLLECT = "C0COLLECT"
 SETTINGS = {"approvers": "U0APPROVER,U0LEAD01", "collections_channel": COLLECT,
             "zuora_callout_username": CALLOUT_USER, "zuora_callout_password": CALLOUT_PASSWORD}
@@ -214,13 +216,13 @@ def test_parsing_and_authentication_rules() -> None:
     assert not authenticate({}, b"", username=None, password=None, secret=None)  # nothing configured: refuse
 
 
-def test_the_inbox_takes_each_event_once_unless_it_failed_or_was_abandoned(tmp_path: Path) -> None:
+def test_the_inbox_takes_each_event_once_unless_it_failed_or_was_abandoned(database: str) -> None:
     from datetime import UTC, datetime, timedelta
 
     from bot.storage import open_db
 
     now = [datetime(2026, 11, 20, 9, 0, tzinfo=UTC)]
-    inbox = Inbox(open_db(tmp_path / "x.db"), now=lambda: now[0])
+    inbox = Inbox(open_db(database), now=lambda: now[0])
     take = lambda nid: inbox.take("PaymentDeclined:p1", event="PaymentDeclined", object_id="p1",  # noqa: E731
                                   source="callout", notification_id=nid)
     assert take("n1") and not take("n1") and not take("n2")

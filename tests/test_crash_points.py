@@ -9,7 +9,8 @@ Zuora writes: exactly one per approved proposal, none when the object changed, n
 | after the claim                         | latency on the stale re-read (GET of the invoice)                 |
 | while Zuora is answering a POST         | latency on the credit-memo POST                                   |
 | while a PUT is in flight                | latency on the write-off PUT (longer than the restart)            |
-| after Zuora answered, before the DB did | SQLite's write lock held by the test from the POST until answered |
+| after Zuora answered, before the DB did | the test holds the write lock (SQLite) or a lock on `proposals`    |
+|                                         | (PostgreSQL) from the POST until Zuora answered                   |
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -34,8 +36,11 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.sandbox import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, ZuoraSandbox
 from bot.sandbox.server import SandboxServer
+from bot.storage import Database, is_url, open_db
 from tests.fakes.slack_api import TEAM, FakeSlack
 from tests.test_readme_slack import free_port
+
+pytestmark = pytest.mark.both_databases
 
 SECRET = "crash-test-signing-secret"
 REP, APPROVER = "U0REP001", "U0APPROVER"
@@ -95,7 +100,8 @@ def until(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
 
 
 class Serve:
-    """One `python -m bot serve` process on the shared database."""
+    """One `python -m bot serve` process on the shared database (`DATABASE_PATH`, or `DATABASE_URL` inherited
+    from the test's environment on PostgreSQL)."""
 
     def __init__(self, tmp_path: Path, zuora: Zuora, slack: FakeSlack, **extra: str) -> None:
         self.port = free_port()
@@ -158,10 +164,17 @@ class Serve:
         self.log.close()
 
 
-def status(tmp_path: Path, proposal_id: str) -> str | None:
-    with sqlite3.connect(tmp_path / "bot.db", timeout=10) as db:
-        row = db.execute("select status from proposals where id = ?", [proposal_id]).fetchone()
+def status(db: Database, proposal_id: str) -> str | None:
+    row = db.execute("select status from proposals where id = ?", [proposal_id]).fetchone()
     return row[0] if row else None
+
+
+@pytest.fixture
+def db(database: str) -> Iterator[Database]:
+    """The test's database, as the `serve` processes share it."""
+    opened = open_db(database)
+    yield opened
+    opened.close()
 
 
 def propose(serve: Serve, slack: FakeSlack, text: str) -> str:
@@ -172,6 +185,27 @@ def propose(serve: Serve, slack: FakeSlack, text: str) -> str:
     card = slack.calls("chat.postMessage")[before]
     return next(e["value"] for b in card.body["blocks"] if b["type"] == "actions" for e in b["elements"]
                 if e["action_id"] == "approval.approve")
+
+
+@contextmanager
+def hold_writes(database: str) -> Iterator[None]:
+    """Hold what every recording needs, from another connection: SQLite's write lock, or on PostgreSQL a lock
+    on `proposals` that lets reads through (a killed process's transaction waiting on it never commits)."""
+    if is_url(database):
+        import psycopg
+
+        with psycopg.connect(database) as conn:  # a transaction until the end of the block, then rolled back
+            conn.execute("lock table proposals in exclusive mode")
+            yield
+            conn.rollback()
+        return
+    lock = sqlite3.connect(database, timeout=10, isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
 
 
 def pay_in_full(zuora: Zuora, number: str) -> None:
@@ -186,7 +220,7 @@ def pay_in_full(zuora: Zuora, number: str) -> None:
 
 
 @pytest.mark.parametrize("after", ["restart", "object_changed", "read_only"])
-def test_killed_after_the_claim(tmp_path: Path, zuora: Zuora, slack: FakeSlack, after: str) -> None:
+def test_killed_after_the_claim(tmp_path: Path, db: Database, zuora: Zuora, slack: FakeSlack, after: str) -> None:
     serve = Serve(tmp_path, zuora, slack)
     value = propose(serve, slack, 'credit INV-448 50 "goodwill"')
     proposal_id = value.split(":")[0]
@@ -194,7 +228,7 @@ def test_killed_after_the_claim(tmp_path: Path, zuora: Zuora, slack: FakeSlack, 
     zuora.sandbox.inject(INVOICE_GET, method="GET", latency=30)  # the stale re-read hangs: the claim is made
     assert serve.click(value).status_code == 200
     until(lambda: len(zuora.writes(INVOICE_GET, "GET")) > gets, "the re-read")
-    assert status(tmp_path, proposal_id) == "executing"
+    assert status(db, proposal_id) == "executing"
     serve.kill()
     zuora.sandbox.clear_faults()
     if after == "object_changed":
@@ -202,7 +236,7 @@ def test_killed_after_the_claim(tmp_path: Path, zuora: Zuora, slack: FakeSlack, 
     restarted = Serve(tmp_path, zuora, slack, **({"READ_ONLY": "true"} if after == "read_only" else {}))
     try:
         final = {"restart": "succeeded", "object_changed": "stale", "read_only": "unknown"}[after]
-        until(lambda: status(tmp_path, proposal_id) == final, f"the proposal to become {final}")
+        until(lambda: status(db, proposal_id) == final, f"the proposal to become {final}")
     finally:
         restarted.stop()
     memo_posts = zuora.writes(MEMO_POST, "POST")
@@ -220,7 +254,7 @@ def audit_cli(tmp_path: Path, zuora: Zuora, command: str) -> subprocess.Complete
                           capture_output=True, text=True, timeout=60)
 
 
-def test_killed_while_zuora_answers_a_post(tmp_path: Path, zuora: Zuora, slack: FakeSlack) -> None:
+def test_killed_while_zuora_answers_a_post(tmp_path: Path, db: Database, zuora: Zuora, slack: FakeSlack) -> None:
     serve = Serve(tmp_path, zuora, slack, **ANCHORS)
     value = propose(serve, slack, 'credit INV-448 50 "goodwill"')
     proposal_id = value.split(":")[0]
@@ -230,7 +264,7 @@ def test_killed_while_zuora_answers_a_post(tmp_path: Path, zuora: Zuora, slack: 
     serve.kill()  # Zuora is still working on it
     restarted = Serve(tmp_path, zuora, slack, **ANCHORS)
     try:
-        until(lambda: status(tmp_path, proposal_id) == "succeeded", "the proposal to be settled")
+        until(lambda: status(db, proposal_id) == "succeeded", "the proposal to be settled")
     finally:
         restarted.stop()
     keys = {r.headers.get("idempotency-key") for r in zuora.writes(MEMO_POST, "POST")}
@@ -245,7 +279,7 @@ def test_killed_while_zuora_answers_a_post(tmp_path: Path, zuora: Zuora, slack: 
     assert actions[0] == "credit_memo:proposed" and actions[-1] == "credit_memo:recovered_succeeded"
 
 
-def test_killed_while_a_put_is_in_flight(tmp_path: Path, zuora: Zuora, slack: FakeSlack) -> None:
+def test_killed_while_a_put_is_in_flight(tmp_path: Path, db: Database, zuora: Zuora, slack: FakeSlack) -> None:
     serve = Serve(tmp_path, zuora, slack, APPROVAL_PUT_GRACE_SECONDS="60")
     value = propose(serve, slack, "write off INV-449 as uncollectable")
     proposal_id = value.split(":")[0]
@@ -255,17 +289,16 @@ def test_killed_while_a_put_is_in_flight(tmp_path: Path, zuora: Zuora, slack: Fa
     serve.kill()
     restarted = Serve(tmp_path, zuora, slack, APPROVAL_PUT_GRACE_SECONDS="60")
     try:
-        until(lambda: status(tmp_path, proposal_id) == "succeeded", "the write-off to be found", 60)
+        until(lambda: status(db, proposal_id) == "succeeded", "the write-off to be found", 60)
     finally:
         restarted.stop()
     assert len(zuora.writes(WRITE_OFF_PUT, "PUT")) == 1  # never a second PUT while the first may land
-    with sqlite3.connect(tmp_path / "bot.db") as db:
-        outcome = json.loads(db.execute("select outcome from proposals where id = ?", [proposal_id]).fetchone()[0])
+    outcome = json.loads(db.execute("select outcome from proposals where id = ?", [proposal_id]).fetchone()[0])
     assert outcome["document"].startswith("CM")
 
 
-def test_killed_after_zuora_answered_before_the_database_recorded_it(tmp_path: Path, zuora: Zuora,
-                                                                     slack: FakeSlack) -> None:
+def test_killed_after_zuora_answered_before_the_database_recorded_it(tmp_path: Path, database: str, db: Database,
+                                                                     zuora: Zuora, slack: FakeSlack) -> None:
     serve = Serve(tmp_path, zuora, slack)
     value = propose(serve, slack, 'credit INV-448 50 "goodwill"')
     proposal_id = value.split(":")[0]
@@ -273,16 +306,13 @@ def test_killed_after_zuora_answered_before_the_database_recorded_it(tmp_path: P
     zuora.watched.answered.clear()
     assert serve.click(value).status_code == 200
     until(lambda: zuora.writes(MEMO_POST, "POST"), "the POST to reach Zuora")
-    lock = sqlite3.connect(tmp_path / "bot.db", timeout=10, isolation_level=None)
-    lock.execute("BEGIN IMMEDIATE")  # nobody records anything until we let go
-    assert zuora.watched.answered.wait(10)  # Zuora made the memo and answered
-    serve.kill()
-    lock.execute("ROLLBACK")
-    lock.close()
-    assert status(tmp_path, proposal_id) == "executing" and len(zuora.memos_on("INV00000448")) == 1
+    with hold_writes(database):  # nobody records anything until we let go
+        assert zuora.watched.answered.wait(10)  # Zuora made the memo and answered
+        serve.kill()
+    assert status(db, proposal_id) == "executing" and len(zuora.memos_on("INV00000448")) == 1
     restarted = Serve(tmp_path, zuora, slack)
     try:
-        until(lambda: status(tmp_path, proposal_id) == "succeeded", "the proposal to be settled")
+        until(lambda: status(db, proposal_id) == "succeeded", "the proposal to be settled")
     finally:
         restarted.stop()
     assert len(zuora.memos_on("INV00000448")) == 1
@@ -290,21 +320,19 @@ def test_killed_after_zuora_answered_before_the_database_recorded_it(tmp_path: P
 
 
 def test_approve_edit_race_across_processes_never_runs_a_body_the_approver_did_not_see(
-        tmp_path: Path, zuora: Zuora) -> None:
+        tmp_path: Path, database: str, zuora: Zuora) -> None:
     from bot.actions import Approvals, Policy
-    from bot.storage import open_db
     from bot.zuora import ZuoraClient
 
-    db = tmp_path / "bot.db"
     outcomes = []
     with ZuoraClient(zuora.url, client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET) as client:
-        approvals = Approvals(open_db(db), client, Policy.parse([APPROVER], "", None),
+        approvals = Approvals(open_db(database), client, Policy.parse([APPROVER], "", None),
                               today=lambda: zuora.sandbox.tenant.today)
         for n in range(4):
             record = approvals.open(approvals.drafts().credit_memo("INV00000448", Decimal("50.00"), "goodwill"),
                                     requester="U0REP", team="T0ACME", channel="C0")
             go = tmp_path / f"go-{n}"
-            sides = [subprocess.Popen([sys.executable, "-m", "tests.money_race", role, str(db), zuora.url, record.id,
+            sides = [subprocess.Popen([sys.executable, "-m", "tests.money_race", role, database, zuora.url, record.id,
                                        str(go)], stdout=subprocess.PIPE, text=True,
                                       cwd=Path(__file__).resolve().parents[1]) for role in ("approve", "edit")]
             for side in sides:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -15,10 +14,12 @@ from bot.storage import open_db
 from bot.webhooks.declines import handle_declined
 from bot.zuora import ZuoraClient
 
+pytestmark = pytest.mark.both_databases
+
 
 @pytest.fixture
-def approvals(tmp_path: Path, client: ZuoraClient, sandbox: ZuoraSandbox) -> Approvals:
-    return Approvals(open_db(tmp_path / "bot.db"), client, Policy.parse(["U0APPROVER"], "", None),
+def approvals(database: str, client: ZuoraClient, sandbox: ZuoraSandbox) -> Approvals:
+    return Approvals(open_db(database), client, Policy.parse(["U0APPROVER"], "", None),
                      today=lambda: sandbox.tenant.today)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -64,11 +63,12 @@ def test_open_db_settings_and_migrations(tmp_path: Path) -> None:
     assert "kv" in db.table_names()
 
 
-def test_a_failing_migration_leaves_nothing_behind(tmp_path: Path) -> None:
-    db = open_db(tmp_path / "bot.db")
+@pytest.mark.both_databases
+def test_a_failing_migration_leaves_nothing_behind(database: str) -> None:
+    db = open_db(database)
 
     def m999_broken(database: object) -> None:
-        db.execute("create table half_done (x)")
+        db.execute("create table half_done (x text)")
         raise RuntimeError("boom")
 
     MIGRATIONS.append(m999_broken)
@@ -81,10 +81,10 @@ def test_a_failing_migration_leaves_nothing_behind(tmp_path: Path) -> None:
     assert "m999_broken" not in applied_migrations(db)
 
 
-def test_concurrent_migrations_apply_once(tmp_path: Path) -> None:
-    path = tmp_path / "bot.db"
+@pytest.mark.both_databases
+def test_concurrent_migrations_apply_once(database: str) -> None:
     results: list[list[str]] = []
-    dbs = [open_db(path, migrate=False) for _ in range(4)]
+    dbs = [open_db(database, migrate=False) for _ in range(4)]
     threads = [threading.Thread(target=lambda d=d: results.append(migrate(d))) for d in dbs]
     for t in threads:
         t.start()
@@ -92,14 +92,15 @@ def test_concurrent_migrations_apply_once(tmp_path: Path) -> None:
         t.join()
     applied = [name for r in results for name in r]  # each in its own transaction: several connections may share
     assert sorted(applied) == [m.__name__ for m in MIGRATIONS]  # the work, but every migration runs exactly once
-    assert sqlite3.connect(path).execute("select count(*) from _migrations").fetchone()[0] == len(MIGRATIONS)
+    assert open_db(database, migrate=False).execute("select count(*) from _migrations").fetchone()[0] == len(MIGRATIONS)
 
 
-def test_cli_migrate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["migrate", "--database", str(tmp_path / "x.db")]) == 0
+@pytest.mark.both_databases
+def test_cli_migrate(database: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["migrate", "--database", database]) == 0
     names = ", ".join(m.__name__ for m in MIGRATIONS)
     assert f"applied {len(MIGRATIONS)} migrations: {names}" in capsys.readouterr().out
-    assert main(["migrate", "--database", str(tmp_path / "x.db")]) == 0
+    assert main(["migrate", "--database", database]) == 0
     assert "applied 0 migrations" in capsys.readouterr().out
 
 
@@ -133,11 +134,12 @@ def _check_sandbox_process(proc: subprocess.Popen[str]) -> None:
     assert token.status_code == 200 and token.json()["expires_in"] == 3599
 
 
-def test_threads_sharing_the_connection_never_end_each_others_transactions(tmp_path: Path) -> None:
+@pytest.mark.both_databases
+def test_threads_sharing_the_connection_never_end_each_others_transactions(database: str) -> None:
     """A bare statement from one thread inside another thread's transaction used to end it ("cannot commit")."""
     from bot.storage import locked, transaction
 
-    db = open_db(tmp_path / "bot.db")
+    db = open_db(database)
     db.execute("create table t (k text primary key, v text)")
     errors: list[str] = []
 

@@ -1,4 +1,4 @@
-"""Conversations: follow-ups read against what the thread was about, and the SQLite memory behind them."""
+"""Conversations: follow-ups read against what the thread was about, and the stored memory behind them."""
 
 from __future__ import annotations
 
@@ -83,9 +83,10 @@ def test_the_one_before_a_first_invoice_is_a_clear_error(copilot: Copilot) -> No
     assert answer.facts["tried"].startswith("Looking up the invoice before INV")
 
 
-def test_history_stores_threads_apart_and_in_order() -> None:
+@pytest.mark.both_databases
+def test_history_stores_threads_apart_and_in_order(database: str) -> None:
     now = [datetime(2026, 11, 21, 9, 0, tzinfo=UTC)]
-    history = History(open_db(":memory:"), now=lambda: now[0])
+    history = History(open_db(database), now=lambda: now[0])
     first = history.add("C1", "1700.1", "U1", "why is INV-42 higher", Answer(text="a", intent="explain_invoice",
                                                                              about={"invoice": "INV00000042"}))
     now[0] += timedelta(hours=2)

@@ -6,7 +6,6 @@ import json
 import threading
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -17,6 +16,8 @@ from bot.storage import transaction
 from bot.zuora import ZuoraClient
 from tests.conftest import FakeClock, make_client
 from tests.test_approvals import APPROVER, CFO, LEAD, MEMO_POST, REP, TEAM, Clock, approvals_for, approve, credit
+
+pytestmark = pytest.mark.both_databases
 
 WRITE_OFF_PUT = "/v1/invoices/*/write-off"
 
@@ -76,8 +77,8 @@ def race(approvals: Approvals, record_id: str, amount: Decimal) -> dict[str, Res
 
 
 def test_approve_edit_race_in_threads_never_runs_a_body_the_approver_did_not_see(
-        tmp_path: Path, client: ZuoraClient, sandbox: ZuoraSandbox, wall: Clock) -> None:
-    approvals = approvals_for(tmp_path, client, sandbox, wall)
+        database: str, client: ZuoraClient, sandbox: ZuoraSandbox, wall: Clock) -> None:
+    approvals = approvals_for(database, client, sandbox, wall)
     outcomes: list[tuple[str, str]] = []
     for n in range(12):
         record = approvals.open(credit(approvals, "50.00"), requester=REP, team=TEAM, channel="C0")
@@ -89,42 +90,42 @@ def test_approve_edit_race_in_threads_never_runs_a_body_the_approver_did_not_see
     assert len(memo_amounts(sandbox)) == len(runs)
 
 
-def test_recovery_after_a_claim_checks_the_object_first(tmp_path: Path, client: ZuoraClient, sandbox: ZuoraSandbox,
+def test_recovery_after_a_claim_checks_the_object_first(database: str, client: ZuoraClient, sandbox: ZuoraSandbox,
                                                         wall: Clock) -> None:
-    first = approvals_for(tmp_path, client, sandbox, wall)
+    first = approvals_for(database, client, sandbox, wall)
     record = first.open(first.drafts().dunning_email("INV00000449", "reminder"), requester=REP, team=TEAM,
                         channel="C0")
     assert approve(first, record.id, clicker=LEAD).kind == "claimed"  # then the process dies
     pay(client, sandbox, "INV00000449", "725.00")  # paid in full meanwhile
-    [settled] = approvals_for(tmp_path, client, sandbox, wall).recover()
+    [settled] = approvals_for(database, client, sandbox, wall).recover()
     assert settled.status == "stale" and "balance 725.00 → 0.00" in (settled.outcome or {})["message"]
     assert sandbox.requests_to("/v1/invoices/*/emails", "POST") == []
 
 
 def test_recovery_in_read_only_sends_nothing_and_the_sweep_runs_it_later(
-        tmp_path: Path, client: ZuoraClient, sandbox: ZuoraSandbox, wall: Clock) -> None:
-    first = approvals_for(tmp_path, client, sandbox, wall)
+        database: str, client: ZuoraClient, sandbox: ZuoraSandbox, wall: Clock) -> None:
+    first = approvals_for(database, client, sandbox, wall)
     record = first.open(credit(first), requester=REP, team=TEAM, channel="C0")
     assert approve(first, record.id).kind == "claimed"  # then the process dies
-    [held] = approvals_for(tmp_path, client, sandbox, wall, read_only=True).recover()
+    [held] = approvals_for(database, client, sandbox, wall, read_only=True).recover()
     assert held.status == "unknown" and "READ_ONLY" in (held.outcome or {})["message"]
-    assert approvals_for(tmp_path, client, sandbox, wall, read_only=True).recover() == []  # said once
+    assert approvals_for(database, client, sandbox, wall, read_only=True).recover() == []  # said once
     assert memo_amounts(sandbox) == []
-    [done] = approvals_for(tmp_path, client, sandbox, wall).recover(("unknown",))  # READ_ONLY off again
+    [done] = approvals_for(database, client, sandbox, wall).recover(("unknown",))  # READ_ONLY off again
     assert done.status == "succeeded" and memo_amounts(sandbox) == [Decimal("50.00")]
 
 
-def test_recovery_past_expiry_sends_nothing(tmp_path: Path, client: ZuoraClient, sandbox: ZuoraSandbox,
+def test_recovery_past_expiry_sends_nothing(database: str, client: ZuoraClient, sandbox: ZuoraSandbox,
                                             wall: Clock) -> None:
-    first = approvals_for(tmp_path, client, sandbox, wall)
+    first = approvals_for(database, client, sandbox, wall)
     record = first.open(credit(first), requester=REP, team=TEAM, channel="C0")
     assert approve(first, record.id).kind == "claimed"
     wall.now += timedelta(hours=30)
-    [expired] = approvals_for(tmp_path, client, sandbox, wall).recover()
+    [expired] = approvals_for(database, client, sandbox, wall).recover()
     assert expired.status == "expired" and memo_amounts(sandbox) == []
 
 
-def test_a_write_off_put_in_flight_is_never_sent_twice(tmp_path: Path, sandbox: ZuoraSandbox, clock: FakeClock,
+def test_a_write_off_put_in_flight_is_never_sent_twice(database: str, sandbox: ZuoraSandbox, clock: FakeClock,
                                                        wall: Clock) -> None:
     class Killed(BaseException):
         """The process dies while Zuora has the PUT."""
@@ -140,13 +141,13 @@ def test_a_write_off_put_in_flight_is_never_sent_twice(tmp_path: Path, sandbox: 
     import httpx
 
     with make_client(sandbox, clock, transport=httpx.MockTransport(dies_while_put_is_in_flight)) as doomed:
-        first = approvals_for(tmp_path, doomed, sandbox, wall)
+        first = approvals_for(database, doomed, sandbox, wall)
         record = first.open(first.drafts().write_off("INV00000449", "uncollectable"), requester=REP, team=TEAM,
                             channel="C0")
         with pytest.raises(Killed):
             first.run(approve(first, record.id, clicker=LEAD).record)  # type: ignore[arg-type]
     with make_client(sandbox, clock) as fresh:
-        restarted = approvals_for(tmp_path, fresh, sandbox, wall)
+        restarted = approvals_for(database, fresh, sandbox, wall)
         [held] = restarted.recover()
         assert held.status == "unknown" and "may still be running" in (held.outcome or {})["message"]
         assert restarted.recover(("unknown",)) == [] and sandbox.requests_to(WRITE_OFF_PUT, "PUT") == []
@@ -156,9 +157,9 @@ def test_a_write_off_put_in_flight_is_never_sent_twice(tmp_path: Path, sandbox: 
     assert len(sandbox.requests_to(WRITE_OFF_PUT, "PUT")) == 1
 
 
-def test_a_put_that_never_landed_is_sent_once_after_the_grace(tmp_path: Path, client: ZuoraClient,
+def test_a_put_that_never_landed_is_sent_once_after_the_grace(database: str, client: ZuoraClient,
                                                               sandbox: ZuoraSandbox, wall: Clock) -> None:
-    first = approvals_for(tmp_path, client, sandbox, wall)
+    first = approvals_for(database, client, sandbox, wall)
     record = first.open(first.drafts().write_off("INV00000449", "uncollectable"), requester=REP, team=TEAM,
                         channel="C0")
     claimed = approve(first, record.id, clicker=LEAD)
@@ -166,16 +167,16 @@ def test_a_put_that_never_landed_is_sent_once_after_the_grace(tmp_path: Path, cl
         first.store.mark_sent(record.id, wall.now)  # sent, then lost before Zuora ran it
     assert claimed.kind == "claimed"
     wall.now += timedelta(minutes=6)
-    [settled] = approvals_for(tmp_path, client, sandbox, wall).recover()
+    [settled] = approvals_for(database, client, sandbox, wall).recover()
     assert settled.status == "succeeded" and len(sandbox.requests_to(WRITE_OFF_PUT, "PUT")) == 1
-    assert approvals_for(tmp_path, client, sandbox, wall).recover(("unknown",)) == []
+    assert approvals_for(database, client, sandbox, wall).recover(("unknown",)) == []
     assert len(sandbox.requests_to(WRITE_OFF_PUT, "PUT")) == 1
 
 
 @pytest.mark.parametrize("round_", range(3))
-def test_two_approvers_at_the_same_moment_both_count(tmp_path: Path, client: ZuoraClient, sandbox: ZuoraSandbox,
+def test_two_approvers_at_the_same_moment_both_count(database: str, client: ZuoraClient, sandbox: ZuoraSandbox,
                                                      wall: Clock, round_: int) -> None:
-    approvals = approvals_for(tmp_path, client, sandbox, wall)
+    approvals = approvals_for(database, client, sandbox, wall)
     approvals.policy = Policy.parse([CFO, "U0CFO2"], "*:U0CFO|U0CFO2", Decimal(1000))
     record = approvals.open(approvals.drafts().write_off("INV00000272", "bankrupt"), requester=REP, team=TEAM,
                             channel="C0")
@@ -224,8 +225,8 @@ def wall() -> Clock:
 
 
 @pytest.fixture
-def approvals(tmp_path: Path, client: ZuoraClient, sandbox: ZuoraSandbox, wall: Clock) -> Approvals:
-    return approvals_for(tmp_path, client, sandbox, wall)
+def approvals(database: str, client: ZuoraClient, sandbox: ZuoraSandbox, wall: Clock) -> Approvals:
+    return approvals_for(database, client, sandbox, wall)
 
 
 def test_the_sweep_settles_an_execution_whose_thread_died(approvals: Approvals, wall: Clock,

@@ -19,6 +19,7 @@ from bot.notes import LANGUAGES, Choice, UnknownLanguage, compose, language_name
 from bot.notes.templates import TEMPLATES
 from bot.sandbox import ZuoraSandbox
 from bot.zuora import ZuoraClient
+from tests.conftest import Databases
 
 GOLDEN = Path(__file__).parent / "golden" / "notes"
 KINDS = ("new_charge", "removed_charge", "quantity_change", "price_change", "proration", "usage_change",
@@ -266,11 +267,12 @@ def test_demo_tenant_languages_come_from_the_field_then_the_country(sandbox: Zuo
     assert note.language == "de" and note.note.startswith("Rechnung ") and "€" in note.note
 
 
+@pytest.mark.both_databases
 def test_autopilot_runs_once_only_for_autopilot_drafts_and_never_in_read_only(
-        tmp_path: Path, sandbox: ZuoraSandbox, client: ZuoraClient) -> None:
+        database: str, databases: Databases, sandbox: ZuoraSandbox, client: ZuoraClient) -> None:
     from tests.test_approvals import Clock, approvals_for
 
-    approvals = approvals_for(tmp_path, client, sandbox, Clock())
+    approvals = approvals_for(database, client, sandbox, Clock())
     ctx = DraftContext(client, sandbox.tenant.today)
     manual = approvals.open(draft_note(ctx, "INV00000042"), requester="zuora", team="T1", channel="C1")
     assert approvals.autopilot(manual.id).kind == "denied"  # drafted for a person: never without a click
@@ -284,7 +286,7 @@ def test_autopilot_runs_once_only_for_autopilot_drafts_and_never_in_read_only(
     rows = [(r.actor, r.action) for r in approvals.audit.rows(proposal_id="note-1")]
     assert rows == [("zuora", "proposed"), ("autopilot", "approved"), ("autopilot", "executing"),
                     ("autopilot", "succeeded")]
-    frozen = approvals_for(tmp_path / "ro", client, sandbox, Clock(), read_only=True)
+    frozen = approvals_for(databases.new("ro.db"), client, sandbox, Clock(), read_only=True)
     held = frozen.open(auto, requester="zuora", team="T1", channel="C1", proposal_id="note-2")
     assert frozen.autopilot(held.id).kind == "read_only" and len(sandbox.requests_to("/v1/invoices/*", "PUT")) == 1
 

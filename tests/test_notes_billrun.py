@@ -15,6 +15,8 @@ from bot.sandbox import ZuoraSandbox
 from tests.fakes.slack_api import FakeSlack, Recorded
 from tests.slack_stack import CALLOUT_PASSWORD, CALLOUT_USER, Stack, callout
 
+pytestmark = pytest.mark.both_databases
+
 APPROVER, OWNER = "U0APPROVER", "U0OWNER01"
 RUN = "BR-00000012"
 LARGE = "INV00000455"  # 8,786.25 USD, the largest invoice of the run
@@ -119,7 +121,10 @@ def test_bill_run_notes_are_grouped_and_large_ones_reviewed_alone(tmp_path: Path
         owner_invoice = stack.sandbox.tenant.find("invoices", marked[0])
         assert owner_invoice is not None and "AI_Summary__c" not in owner_invoice  # the owner has not approved
         audit = AuditLog(stack.services.db)
-        assert len([r for r in audit.rows() if r.action == "succeeded"]) == len(grouped) + 1
+        succeeded = lambda: len([r for r in audit.rows() if r.action == "succeeded"])  # noqa: E731
+        # Zuora has each note before the database records the outcome: wait for the records, then count them
+        slack.wait_for(lambda rs: succeeded() >= len(grouped) + 1, timeout=30)
+        assert succeeded() == len(grouped) + 1
         assert audit.verify() == []
     finally:
         stack.close()

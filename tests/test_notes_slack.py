@@ -11,6 +11,8 @@ from bot.actions.audit import AuditLog
 from tests.fakes.slack_api import FakeSlack
 from tests.test_slack_approvals import LEAD, REP, cards, click, last_value, pid, propose, stack_with, text_of
 
+pytestmark = pytest.mark.both_databases
+
 
 @pytest.fixture
 def slack() -> Iterator[FakeSlack]:

@@ -135,3 +135,31 @@ def test_serve_with_an_unwritable_database_path_stops_with_one_line(tmp_path: Pa
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1] == (
         f"error: DATABASE_PATH={blocker / 'bot.db'}: {blocker} is a file, not a folder")
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])  # nothing listens there once the socket is closed
+
+
+def test_a_database_url_that_cannot_be_reached_is_one_line_without_its_password(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    port = _closed_port()
+    url = f"postgresql://billing:s3cret-pw@127.0.0.1:{port}/billing"
+    shown = f"postgresql://***@127.0.0.1:{port}/billing"
+    env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": "s", "ZUORA_BASE_URL": "demo",
+           "DATABASE_URL": url}
+    done = subprocess.run([sys.executable, "-m", "bot", "serve", "--port", "0"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr and "s3cret-pw" not in done.stderr + done.stdout
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"error: DATABASE_URL={shown}: cannot connect (") and "Connection refused" in line
+
+    assert main(["migrate", "--database", url]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: --database={shown}: cannot connect (")
+    assert main(["audit", "verify", "--database", url]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and shown in err[0] and "cannot connect" in err[0]
+    assert "s3cret-pw" not in err[0] and not list(tmp_path.glob("*.db"))  # and no SQLite file made instead

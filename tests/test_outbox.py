@@ -29,9 +29,12 @@ from bot.storage import open_db
 from bot.webhooks.declines import handle_declined
 from bot.webhooks.events import PROPOSE_TOPIC
 from bot.zuora import ZuoraClient
+from tests.conftest import Databases
 from tests.fakes.slack_api import FakeSlack, Recorded
 from tests.slack_stack import Stack, callout
 from tests.test_callouts import COLLECT, SETTINGS, owing, represented
+
+pytestmark = pytest.mark.both_databases
 
 
 class Clock:
@@ -49,9 +52,9 @@ class Clock:
         self.t += seconds
 
 
-def test_rows_are_leased_retried_with_backoff_and_wait_without_counting(tmp_path: Path) -> None:
+def test_rows_are_leased_retried_with_backoff_and_wait_without_counting(database: str) -> None:
     clock = Clock()
-    outbox = Outbox(open_db(tmp_path / "o.db"), now=clock.now, max_attempts=3)
+    outbox = Outbox(open_db(database), now=clock.now, max_attempts=3)
     assert outbox.add("t", "k1", {"n": 1}) and not outbox.add("t", "k1", {"n": 2})  # one effect per key
     [item] = outbox.claim(["t"])
     assert item.payload == {"n": 1} and item.attempts == 1
@@ -75,8 +78,8 @@ def test_rows_are_leased_retried_with_backoff_and_wait_without_counting(tmp_path
     assert outbox.status("k1") == ("done", 1, "") and not outbox.add("t", "k1", {"n": 4})
 
 
-def test_a_row_held_by_a_dead_process_is_taken_back_at_start_up(tmp_path: Path) -> None:
-    db = open_db(tmp_path / "o.db")
+def test_a_row_held_by_a_dead_process_is_taken_back_at_start_up(database: str) -> None:
+    db = open_db(database)
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     import socket
 
@@ -93,6 +96,60 @@ def test_a_row_held_by_a_dead_process_is_taken_back_at_start_up(tmp_path: Path) 
     assert item.key == "k-dead"
 
 
+def test_four_instances_claiming_at_once_never_get_the_same_row(database: str) -> None:
+    """Four processes' outboxes (each its own connections) drain one table from threads: every row is leased
+    once, to one of them (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: the write lock)."""
+    clock = Clock()
+    setup = Outbox(open_db(database), now=clock.now)
+    for n in range(120):
+        setup.add("t", f"k{n}", {"n": n})
+    instances = [Outbox(open_db(database), now=clock.now, owner=f"instance-{n}") for n in range(4)]
+    claimed: dict[str, list[int]] = {o.owner: [] for o in instances}
+    barrier = threading.Barrier(len(instances))
+
+    def drain(outbox: Outbox) -> None:
+        barrier.wait()
+        for _ in range(1000):  # bounded: 120 rows need at most 120 claims in all
+            items = outbox.claim(["t"], limit=3)
+            claimed[outbox.owner] += [item.id for item in items]
+            if not items and not outbox.db.execute("select count(*) from outbox where lease_owner is null"
+                                                   ).fetchone()[0]:
+                return
+
+    threads = [threading.Thread(target=drain, args=(o,)) for o in instances]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ids = [i for got in claimed.values() for i in got]
+    assert len(ids) == 120 and len(set(ids)) == 120  # each row once, none twice
+    owners = dict(setup.db.execute("select id, lease_owner from outbox").fetchall())
+    assert all(owners[i] == owner for owner, got in claimed.items() for i in got)
+    assert setup.db.execute("select count(*) from outbox where attempts != 1").fetchone() == (0,)
+    for outbox in (setup, *instances):
+        outbox.db.close()
+
+
+def test_an_expired_lease_is_taken_over_by_another_instance(database: str) -> None:
+    clock = Clock()
+    first = Outbox(open_db(database), now=clock.now, owner="instance-1", lease=timedelta(minutes=2))
+    second = Outbox(open_db(database), now=clock.now, owner="instance-2")
+    first.add("t", "k", {})
+    [item] = first.claim(["t"])
+    assert second.claim(["t"]) == [] and second.claim_key("k") is None  # leased by a live instance
+    clock.advance(121)  # the first instance stopped answering: its lease ends
+    [again] = second.claim(["t"])
+    assert again.id == item.id and again.attempts == 2
+    assert first.claim(["t"]) == [] and first.claim_key("k") is None  # now the second's
+    clock.advance(121)
+    taken = first.claim_key("k")
+    assert taken is not None and taken.attempts == 3
+    row = first.db.execute("select lease_owner from outbox where key = 'k'").fetchone()
+    assert row == ("instance-1",)
+    first.db.close()
+    second.db.close()
+
+
 @pytest.fixture
 def sandbox() -> ZuoraSandbox:
     return ZuoraSandbox()
@@ -106,9 +163,9 @@ def client(sandbox: ZuoraSandbox) -> Iterator[ZuoraClient]:
 
 
 def test_the_channel_limiter_folds_a_burst_into_one_digest_updated_in_place(
-        tmp_path: Path, slack: FakeSlack, sandbox: ZuoraSandbox, client: ZuoraClient) -> None:
+        database: str, slack: FakeSlack, sandbox: ZuoraSandbox, client: ZuoraClient) -> None:
     clock = Clock()
-    db = open_db(tmp_path / "bot.db")
+    db = open_db(database)
     approvals = Approvals(db, client, Policy.parse(["U0APPROVER"], "", None), now=clock.now,
                           today=lambda: sandbox.tenant.today)
     outbox = Outbox(db, now=clock.now)
@@ -156,7 +213,7 @@ def test_the_channel_limiter_folds_a_burst_into_one_digest_updated_in_place(
     assert len(on_digest) == 8
 
 
-def test_a_decline_needs_at_most_three_waves_of_zuora_reads(sandbox: ZuoraSandbox, tmp_path: Path) -> None:
+def test_a_decline_needs_at_most_three_waves_of_zuora_reads(sandbox: ZuoraSandbox, databases: Databases) -> None:
     class Waves(ZuoraClient):
         """Counts sequential waves: a parallel group is one wave, a read on the caller's thread is one."""
 
@@ -196,7 +253,7 @@ def test_a_decline_needs_at_most_three_waves_of_zuora_reads(sandbox: ZuoraSandbo
             sandbox.tenant, account, [], Decimal("500.00"), sandbox.tenant.today, "Electronic",
             account.get("defaultPaymentMethodId"), decline=("05", "Do not honor"))
         with Waves() as waves:
-            approvals = Approvals(open_db(tmp_path / f"{number}.db"), waves, Policy.parse(["U0A"], "", None),
+            approvals = Approvals(open_db(databases.new(f"{number}.db")), waves, Policy.parse(["U0A"], "", None),
                                   today=lambda: sandbox.tenant.today)
             result = handle_declined(waves, approvals, payment["id"], today=sandbox.tenant.today)
             assert result.proposal is not None and result.proposal.kind == kind, result.summary
@@ -309,7 +366,7 @@ def test_declines_wait_while_their_feature_is_off_and_are_proposed_once_it_is_on
     assert len(represented(slack.requests)) == 2
 
 
-def test_a_card_left_behind_by_a_crash_after_a_click_is_updated_at_the_next_start(tmp_path: Path,
+def test_a_card_left_behind_by_a_crash_after_a_click_is_updated_at_the_next_start(tmp_path: Path, database: str,
                                                                                slack: FakeSlack) -> None:
     prepare = lambda sandbox: many_declines(sandbox, 2)  # noqa: E731
     stack = Stack(tmp_path, slack, prepare=prepare, **SETTINGS)
@@ -333,7 +390,7 @@ def test_a_card_left_behind_by_a_crash_after_a_click_is_updated_at_the_next_star
         updates = len(slack.calls("chat.update"))
     finally:
         stack.close()
-    outbox = Outbox(open_db(tmp_path / "bot.db"))
+    outbox = Outbox(open_db(database))
     assert outbox.count("card", "pending") == 1
 
     stack = Stack(tmp_path, slack, prepare=prepare, **SETTINGS)  # the next start

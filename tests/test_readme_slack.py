@@ -16,8 +16,11 @@ import httpx
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
+from bot.storage import is_url, open_db
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.socket_mode import FakeSocketMode
+
+pytestmark = pytest.mark.both_databases
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,7 +42,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_http_mode_as_the_readme_says(tmp_path: Path, slack: FakeSlack) -> None:
+def test_http_mode_as_the_readme_says(tmp_path: Path, database: str, slack: FakeSlack) -> None:
     variables = setup_block("python -m bot serve")
     assert set(variables) == {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "ZUORA_BASE_URL", "PORT"}
     assert variables["ZUORA_BASE_URL"] == "demo"
@@ -83,7 +86,11 @@ def test_http_mode_as_the_readme_says(tmp_path: Path, slack: FakeSlack) -> None:
     assert "listening on http://0.0.0.0:" in output
     assert "DEMO MODE: ZUORA_BASE_URL=demo" in output
     assert "xoxb-test" not in output and secret not in output
-    assert (tmp_path / "billing-copilot.db").exists()  # the default DATABASE_PATH, in the working directory
+    if is_url(database):  # DATABASE_URL (the test's schema): the conversation is there, and no file was made
+        assert not (tmp_path / "billing-copilot.db").exists()
+        assert open_db(database, migrate=False).execute("select count(*) from conversation_turns").fetchone() == (1,)
+    else:
+        assert (tmp_path / "billing-copilot.db").exists()  # the default DATABASE_PATH, in the working directory
 
 
 def test_socket_mode_as_the_readme_says(tmp_path: Path, slack: FakeSlack) -> None:

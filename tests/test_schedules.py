@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +21,8 @@ from bot.zuora.errors import ZuoraAPIError
 from bot.zuora.schedules import Schedules
 from tests.test_approvals import APPROVER, CFO, LEAD, REP, TEAM, Clock, approvals_for, approve
 
+pytestmark = pytest.mark.both_databases
+
 EXECUTE = "/v1/invoice-schedules/*/execute"
 
 
@@ -31,8 +32,8 @@ def wall() -> Clock:
 
 
 @pytest.fixture
-def approvals(tmp_path: Path, client: ZuoraClient, sandbox: ZuoraSandbox, wall: Clock) -> Approvals:
-    return approvals_for(tmp_path, client, sandbox, wall)
+def approvals(database: str, client: ZuoraClient, sandbox: ZuoraSandbox, wall: Clock) -> Approvals:
+    return approvals_for(database, client, sandbox, wall)
 
 
 @pytest.fixture
@@ -301,15 +302,15 @@ def test_a_paused_schedule_makes_an_open_card_stale(approvals: Approvals, sandbo
     assert not sandbox.requests_to(EXECUTE, "POST")
 
 
-def test_a_restart_resumes_following(tmp_path: Path, client: ZuoraClient, sandbox: ZuoraSandbox, wall: Clock) -> None:
-    first = approvals_for(tmp_path, client, sandbox, wall)
+def test_a_restart_resumes_following(database: str, client: ZuoraClient, sandbox: ZuoraSandbox, wall: Clock) -> None:
+    first = approvals_for(database, client, sandbox, wall)
     outbox = Outbox(first.db, now=wall)
     first.on_change = Follower(first, outbox).on_change
     record = first.open(first.drafts().invoice_schedule_run("IS-00000003", "next", None, "x"), requester=REP,
                         team=TEAM, channel="C0")
     first.run(approve(first, record.id, clicker=LEAD).record)  # type: ignore[arg-type]
     first.db.close()  # the process ends before it looked at the bill run
-    again = approvals_for(tmp_path, client, sandbox, wall)
+    again = approvals_for(database, client, sandbox, wall)
     outbox2 = Outbox(again.db, now=wall)
     follow(Follower(again, outbox2), outbox2, wall)
     assert "Posted" in again.get(record.id).outcome["message"]  # type: ignore[union-attr]

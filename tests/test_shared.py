@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from bot.copilot import Copilot, Toolbox, ToolContext
 from bot.copilot.answers import Answer
 from bot.copilot.shared import OMITTED, for_channel
@@ -11,6 +13,8 @@ from bot.sandbox import ZuoraSandbox
 from bot.zuora import ZuoraClient
 from tests.fakes.slack_api import FakeSlack
 from tests.slack_stack import Stack
+
+pytestmark = pytest.mark.both_databases
 
 
 def _contact(sandbox: ZuoraSandbox, number: str) -> tuple[str, str]:

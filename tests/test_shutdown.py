@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -25,10 +24,13 @@ import httpx
 import pytest
 
 from bot.sandbox import ZuoraSandbox
+from bot.storage import open_db
 from tests.fakes.slack_api import FakeSlack, Recorded
 
 COLLECT = "C0COLLECT"
 USER, PASSWORD = "zuora", "callout-password-123"
+
+pytestmark = pytest.mark.both_databases
 
 
 def free_port() -> int:
@@ -38,15 +40,16 @@ def free_port() -> int:
 
 
 class Serve:
-    """One `python -m bot serve` process on a database that outlives it."""
+    """One `python -m bot serve` process on a database that outlives it (`DATABASE_PATH`, or on PostgreSQL the
+    `DATABASE_URL` it inherits from the test)."""
 
     def __init__(self, tmp_path: Path, slack: FakeSlack, **env: str) -> None:
         self.port = free_port()
-        self.db = tmp_path / "bot.db"
+        self.db = os.environ.get("DATABASE_URL") or str(tmp_path / "bot.db")
         self.log = tmp_path / f"serve-{self.port}.log"
         self.env = {**os.environ, "ZUORA_BASE_URL": "demo", "SLACK_BOT_TOKEN": "xoxb-test",
                     "SLACK_SIGNING_SECRET": "shutdown-secret",
-                    "SLACK_API_URL": slack.api_url, "DATABASE_PATH": str(self.db), "PORT": str(self.port),
+                    "SLACK_API_URL": slack.api_url, "DATABASE_PATH": str(tmp_path / "bot.db"), "PORT": str(self.port),
                     "APPROVERS": "U0APPROVER", "COLLECTIONS_CHANNEL": COLLECT, "ZUORA_CALLOUT_USERNAME": USER,
                     "ZUORA_CALLOUT_PASSWORD": PASSWORD, "BILLRUN_POLL_SECONDS": "0", **env}
         self.out = self.log.open("w")
@@ -95,9 +98,12 @@ def payments() -> dict[str, list[str]]:
     return {"declined": declined, "processed": processed}
 
 
-def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(sql).fetchall()
+def rows(database: str, sql: str) -> list[tuple[Any, ...]]:
+    db = open_db(database, migrate=False)
+    try:
+        return [tuple(row) for row in db.execute(sql).fetchall()]
+    finally:
+        db.close()
 
 
 def proposal_ids(requests: list[Recorded], methods: tuple[str, ...] = ("chat.postMessage",)) -> list[str]:

@@ -17,6 +17,8 @@ from bot.config import ConfigError, load_settings
 from tests.fakes.slack_api import BOT_ID, BOT_USER, FakeSlack, Recorded
 from tests.slack_stack import SECRET, TOKEN, Stack
 
+pytestmark = pytest.mark.both_databases
+
 DRIVERS = ("+250.00 USD", "+150.00 USD", "+82.26 USD", "+30.00 USD", "+42.28 USD")
 
 

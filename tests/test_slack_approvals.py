@@ -13,8 +13,12 @@ from typing import Any
 import pytest
 
 from bot.actions.audit import AuditLog
+from bot.storage import is_postgres
+from tests.conftest import Databases
 from tests.fakes.slack_api import FakeSlack, Recorded
 from tests.slack_stack import Stack
+
+pytestmark = pytest.mark.both_databases
 
 REP, APPROVER, LEAD, CFO, OUTSIDER = "U0REP001", "U0APPROVER", "U0LEAD01", "U0CFO001", "U0OUTSIDER"
 MEMO_POST = "/v1/credit-memos/invoice/*"
@@ -291,7 +295,7 @@ def test_audit_cli_exports_and_verify_catches_tampering(stack: Stack, slack: Fak
     proposal_id, _ = propose(stack, slack)
     click(stack, "approval.approve", proposal_id, APPROVER)
     slack.wait_for(lambda rs: len([r for r in rs if r.method == "chat.update"]) >= 2)
-    path = str(stack.services.settings.database_path)
+    path = str(stack.services.settings.database)
     assert main(["audit", "export", "--format", "jsonl", "--database", path]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["action"] for r in rows] == ["proposed", "approved", "executing", "succeeded"]
@@ -303,7 +307,7 @@ def test_audit_cli_exports_and_verify_catches_tampering(stack: Stack, slack: Fak
     assert main(["audit", "verify", "--database", path]) == 0
     assert "intact (4 rows" in capsys.readouterr().out
     db = stack.services.db
-    db.execute("drop trigger audit_log_no_update")
+    db.execute("drop trigger audit_log_no_update" + (" on audit_log" if is_postgres(db) else ""))
     db.execute("update audit_log set actor = 'U0SOMEONE' where action = 'approved'")
     assert main(["audit", "verify", "--database", path]) == 1
     [line] = capsys.readouterr().out.splitlines()
@@ -327,7 +331,8 @@ def test_clicks_on_an_expired_card_are_refused_at_once(tmp_path: Path, slack: Fa
         stack.close()
 
 
-def test_in_demo_mode_cards_and_answers_say_demo_data(tmp_path: Path, slack: FakeSlack) -> None:
+def test_in_demo_mode_cards_and_answers_say_demo_data(tmp_path: Path, databases: Databases, slack: FakeSlack
+                                                      ) -> None:
     from bot.copilot.agent import DEMO_NOTE
     from bot.slack.cards import DEMO_MARK
 
@@ -340,6 +345,6 @@ def test_in_demo_mode_cards_and_answers_say_demo_data(tmp_path: Path, slack: Fak
         assert DEMO_NOTE in text_of(answer)
     finally:
         stack.close()
-    _, card = propose(plain := stack_with(tmp_path / "plain", slack), slack)
+    _, card = propose(plain := stack_with(tmp_path, slack, database=databases.new("plain.db")), slack)
     plain.close()
     assert "Demo data" not in text_of(card)

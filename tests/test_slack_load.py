@@ -18,6 +18,8 @@ from bot.slack.workpool import BUSY, WorkPool
 from tests.fakes.slack_api import FakeSlack, Recorded
 from tests.slack_stack import CALLOUT_PASSWORD, CALLOUT_USER, Stack, callout
 
+pytestmark = pytest.mark.both_databases
+
 SETTINGS = {"zuora_callout_username": CALLOUT_USER, "zuora_callout_password": CALLOUT_PASSWORD}
 
 

@@ -18,6 +18,8 @@ from bot.slack.blocks import answer_message
 from tests.fakes.slack_api import FakeSlack, Recorded
 from tests.slack_stack import Stack
 
+pytestmark = pytest.mark.both_databases
+
 
 @pytest.fixture
 def stack(tmp_path: Path, slack: FakeSlack, caplog: pytest.LogCaptureFixture) -> Iterator[Stack]:

@@ -14,6 +14,8 @@ from tests.fakes.slack_api import FakeSlack, Recorded
 from tests.slack_stack import Stack
 from tests.test_slack_approvals import LEAD, REP, SETTINGS, click, pid, propose, text_of
 
+pytestmark = pytest.mark.both_databases
+
 
 @pytest.fixture
 def slack() -> Iterator[FakeSlack]:

@@ -20,6 +20,8 @@ from bot.sandbox.server import SandboxServer
 from bot.zuora import ZuoraClient, ZuoraSetupError
 from tests.conftest import FakeClock, make_client
 
+pytestmark = pytest.mark.both_databases
+
 
 def test_misspelt_variables_get_a_warning_with_the_closest_name(tmp_path: Path) -> None:
     env = {"ZUORA_BASEURL": "https://rest.zuora.com", "SLACK_BOT_TOKN": "x", "LLM_MODLE": "gpt", "APPROVER": "U1",

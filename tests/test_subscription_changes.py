@@ -17,6 +17,8 @@ from tests.fakes.slack_api import FakeSlack
 from tests.slack_stack import Stack
 from tests.test_slack_approvals import APPROVER, SETTINGS, cards, click, pid, propose, text_of
 
+pytestmark = pytest.mark.both_databases
+
 ORDERS, PREVIEWS = "/v1/orders", "/v1/orders/preview"
 
 

@@ -441,7 +441,7 @@ class Approvals:
               outcome: dict[str, object] | None = None, zuora_ids: dict[str, str] | None = None,
               team: str | None = None, expect_version: int | None = None) -> bool:
         with transaction(self.db):
-            record = self.store.get(proposal_id)
+            record = self.store.get(proposal_id, lock=True)  # audited as it is when moved (PostgreSQL: row lock)
             moved = record is not None and self.store.transition(proposal_id, from_, to, now=self.now(),
                                                                  outcome=outcome, expect_version=expect_version)
             if moved and record is not None:

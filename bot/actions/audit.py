@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
-from bot.storage import serialize
+from bot.storage import serialize, trigger_names
 
 if TYPE_CHECKING:
     from bot.actions.kinds import ZuoraRequest
@@ -114,8 +114,9 @@ class AuditLog:
                target: str | None = None, question: str | None = None, decision: str | None = None) -> None:
         """Add one row (inside the caller's transaction); `at` must be timezone-aware UTC."""
         serialize(self.db, "audit_log")  # the chain: read the last hash, then write after it
-        last = self.db.execute("select hash from audit_log order by seq desc limit 1").fetchone()
-        prev = last[0] if last else _GENESIS
+        last = self.db.execute("select seq, hash from audit_log order by seq desc limit 1").fetchone()
+        seq, prev = (int(last[0]) + 1, last[1]) if last else (1, _GENESIS)  # numbered here: a PostgreSQL
+        # sequence would leave gaps (a rolled-back transaction, a server restart) that read as deleted rows
         context = {k: v for k, v in {"amount": str(amount) if amount is not None else None,
                                      "account_number": account_number, "target": target, "question": question,
                                      "decision": decision}.items() if v is not None}
@@ -128,9 +129,9 @@ class AuditLog:
                  "context": json.dumps(context, sort_keys=True, ensure_ascii=False) if context else None}
         fields.update({k: v for k, v in extra.items() if v is not None})
         digest = _digest(prev, fields)
-        row = {**{f: None for f in _EXTRA}, **fields, "prev_hash": prev, "hash": digest,
+        row = {**{f: None for f in _EXTRA}, **fields, "seq": seq, "prev_hash": prev, "hash": digest,
                "mac": _sign(self.key, digest) if self.key else None}
-        columns = [*_CORE, *_EXTRA, "prev_hash", "hash", "mac"]
+        columns = ["seq", *_CORE, *_EXTRA, "prev_hash", "hash", "mac"]
         self.db.execute(f"insert into audit_log ({', '.join(columns)}) values ({', '.join(':' + c for c in columns)})",
                         row)
 
@@ -206,8 +207,7 @@ class AuditLog:
     def verify(self) -> list[str]:
         """Problems (empty when intact): changed, missing or forged rows, a recomputed chain, truncation, triggers."""
         problems: list[str] = []
-        present = {name for (name,) in self.db.execute("select name from sqlite_master where type = 'trigger' and "
-                                                       "tbl_name = 'audit_log'")}
+        present = trigger_names(self.db, "audit_log")
         problems += [f"trigger {t} is missing: the log can be changed in place" for t in TRIGGERS if t not in present]
         prev, expected_seq, signed_from = _GENESIS, 1, None
         by_seq: dict[int, AuditRow] = {}

@@ -9,7 +9,9 @@ per key, however often it is recorded. A handler ends a row with `done()` (in th
 records the row's own effects), `later()` (retry with backoff; `failed` after `max_attempts`) or
 `wait()` (a feature is switched off: the row stays pending and the attempt does not count).
 
-On PostgreSQL the same table works with `SELECT … FOR UPDATE SKIP LOCKED` in `claim()`.
+Several processes (instances on one PostgreSQL) drain one table: `claim()` and `claim_key()` select
+due rows `FOR UPDATE SKIP LOCKED` there, so each instance leases different rows without waiting on
+another's claim, and the lease is set only where the row is still free (a conditional update).
 
     Worker      drains topics with handlers on a small pool; `drain()` flushes at shutdown
     Exceptions: a handler's exception is logged and the row retried (`later`), never raised.
@@ -32,7 +34,7 @@ from typing import Any
 
 import sqlite_utils
 
-from bot.storage import locked, transaction
+from bot.storage import for_update, locked, transaction
 
 __all__ = ["Item", "Outbox", "Worker", "backoff"]
 
@@ -147,7 +149,7 @@ class Outbox:
             params.append(lane)
         if self.db.execute(sql + " limit 1", params).fetchone() is None:
             return []  # nothing due: no write lock taken
-        sql += " order by id limit ?"  # PostgreSQL: ... for update skip locked
+        sql += " order by id limit ?" + for_update(self.db, skip_locked=True)
         params.append(limit)
         with transaction(self.db):
             ids = [row[0] for row in self.db.execute(sql, params).fetchall()]
@@ -155,10 +157,11 @@ class Outbox:
                 return []
             marks = ", ".join("?" * len(ids))
             self.db.execute(f"update outbox set lease_owner = ?, lease_until = ?, attempts = attempts + 1, "
-                            f"updated_at = ? where id in ({marks})",
-                            [self.owner, _stamp(now + self.lease), _stamp(now), *ids])
+                            f"updated_at = ? where id in ({marks}) and status = 'pending' and "
+                            f"(lease_until is null or lease_until <= ?)",
+                            [self.owner, _stamp(now + self.lease), _stamp(now), *ids, _stamp(now)])
             rows = self.db.execute(f"select id, key, topic, lane, payload, attempts from outbox where id in ({marks}) "
-                                   f"order by id", ids).fetchall()
+                                   f"and lease_owner = ? order by id", [*ids, self.owner]).fetchall()
         return [Item(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
 
     def claim_key(self, key: str) -> Item | None:
@@ -166,12 +169,16 @@ class Outbox:
         now = self.now()
         with transaction(self.db):
             row = self.db.execute("select id from outbox where key = ? and status = 'pending' and next_attempt_at <= ? "
-                                  "and (lease_until is null or lease_until <= ?)",
-                                  [key, _stamp(now), _stamp(now)]).fetchone()
+                                  "and (lease_until is null or lease_until <= ?)"
+                                  + for_update(self.db, skip_locked=True), [key, _stamp(now), _stamp(now)]).fetchone()
             if row is None:
                 return None
-            self.db.execute("update outbox set lease_owner = ?, lease_until = ?, attempts = attempts + 1, "
-                            "updated_at = ? where id = ?", [self.owner, _stamp(now + self.lease), _stamp(now), row[0]])
+            taken = self.db.execute("update outbox set lease_owner = ?, lease_until = ?, attempts = attempts + 1, "
+                                    "updated_at = ? where id = ? and status = 'pending' and "
+                                    "(lease_until is null or lease_until <= ?)",
+                                    [self.owner, _stamp(now + self.lease), _stamp(now), row[0], _stamp(now)]).rowcount
+            if not taken:
+                return None
             r = self.db.execute("select id, key, topic, lane, payload, attempts from outbox where id = ?",
                                 [row[0]]).fetchone()
         return Item(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5])

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import sqlite_utils
 
 from bot.actions.proposals import Proposal, ZuoraRequest, parse_proposal
-from bot.storage import locked
+from bot.storage import for_update, locked
 from bot.zuora.client import dumps, loads
 
 __all__ = ["ENDED", "Record", "Status", "Store"]
@@ -88,8 +88,10 @@ class Store:
              record.created_at.isoformat(), record.expires_at.isoformat(), record.updated_at.isoformat(),
              record.version, record.sent_at.isoformat() if record.sent_at else None])
 
-    def get(self, proposal_id: str) -> Record | None:
-        row = self.db.execute(f"select {', '.join(_COLUMNS)} from proposals where id = ?", [proposal_id]).fetchone()
+    def get(self, proposal_id: str, *, lock: bool = False) -> Record | None:
+        """The proposal; `lock` (inside `transaction()`): hold its row until the end, for a change based on it."""
+        row = self.db.execute(f"select {', '.join(_COLUMNS)} from proposals where id = ?"
+                              + (for_update(self.db) if lock else ""), [proposal_id]).fetchone()
         return _record(row) if row else None
 
     def transition(self, proposal_id: str, from_: tuple[str, ...], to: str, *, now: datetime,

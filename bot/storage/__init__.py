@@ -9,15 +9,16 @@ from bot.storage.db import (
     Database,
     StorageUnavailable,
     database_errors,
+    for_update,
     is_postgres,
     is_url,
     locked,
     open_db,
     serialize,
     transaction,
+    trigger_names,
 )
 from bot.storage.migrations import MIGRATIONS, applied_migrations, migrate
 
-__all__ = ["MIGRATIONS", "Database", "StorageUnavailable", "applied_migrations", "database_errors", "is_postgres",
-           "is_url", "locked", "migrate", "open_db", "serialize",
-           "transaction"]
+__all__ = ["MIGRATIONS", "Database", "StorageUnavailable", "applied_migrations", "database_errors", "for_update",
+           "is_postgres", "is_url", "locked", "migrate", "open_db", "serialize", "transaction", "trigger_names"]

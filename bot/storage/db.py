@@ -24,8 +24,8 @@ from bot.config import redact_url
 if TYPE_CHECKING:
     from bot.storage.postgres import PgDatabase
 
-__all__ = ["Database", "StorageUnavailable", "database_errors", "is_postgres", "is_url", "locked", "open_db",
-           "serialize", "transaction"]
+__all__ = ["Database", "StorageUnavailable", "database_errors", "for_update", "is_postgres", "is_url", "locked",
+           "open_db", "serialize", "transaction", "trigger_names"]
 
 Database = Any
 """`sqlite_utils.Database` or `bot.storage.postgres.PgDatabase`: both take `execute(sql, params)`."""
@@ -48,6 +48,30 @@ def is_url(target: str | Path) -> bool:
 
 def is_postgres(db: Database) -> bool:
     return getattr(db, "dialect", "sqlite") == "postgresql"
+
+
+def for_update(db: Database, *, skip_locked: bool = False) -> str:
+    """The clause that ends a `select` inside `transaction(db)` whose rows the transaction then changes.
+
+    PostgreSQL: ` for update` (the rows stay locked until the end; another transaction's write to
+    them waits, then sees this one's) or ` for update skip locked` (rows another transaction holds
+    are passed over: several instances claim different rows without waiting). SQLite: nothing, as
+    `BEGIN IMMEDIATE` already holds the database's one write lock.
+    """
+    if not is_postgres(db):
+        return ""
+    return " for update skip locked" if skip_locked else " for update"
+
+
+def trigger_names(db: Database, table: str) -> set[str]:
+    """The names of the triggers on `table` (in the current schema on PostgreSQL)."""
+    if is_postgres(db):
+        sql = ("select t.tgname from pg_trigger t join pg_class c on c.oid = t.tgrelid "
+               "join pg_namespace n on n.oid = c.relnamespace "
+               "where c.relname = ? and n.nspname = current_schema() and not t.tgisinternal")
+    else:
+        sql = "select name from sqlite_master where type = 'trigger' and tbl_name = ?"
+    return {name for (name,) in db.execute(sql, [table]).fetchall()}
 
 
 def database_errors() -> tuple[type[BaseException], ...]:
