@@ -32,6 +32,8 @@ pytestmark = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 
 MEMO_POST = "/v1/credit-memos/invoice/*"
 SETTINGS = {"DATABASE_POOL_SIZE": "6"}
+WORKERS = 8
+"""Callouts one `serve` works at a time (its outbox worker pool, `bot.app.Services.start`)."""
 
 
 def rows(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -211,13 +213,14 @@ def test_an_instance_killed_in_mid_work_has_its_outbox_finished_by_the_others(
     [doomed] = cluster.start(1, **lease)
     for n, body in enumerate(bodies):
         assert doomed.callout(body, f"kill-{n}").status_code == 200
-    until(lambda: sum(c for o, c in owners(database).items() if f":{doomed.pid}:" in o) >= 8 and
-          zuora.count("/v1/payments/*", "GET") >= 8, "the instance in mid-work (its 8 workers waiting on Zuora)", 60)
+    until(lambda: sum(c for o, c in owners(database).items() if f":{doomed.pid}:" in o) >= WORKERS and
+          zuora.count("/v1/payments/*", "GET") >= WORKERS, "the instance in mid-work (each worker waiting on Zuora)",
+          60)
     zuora.clear()  # Zuora is quick again for everyone else
     others = cluster.start(2, **lease)  # the doomed one is alive: its leases are not touched at their start
     held = {r[0] for r in rows(database, "select key from outbox where status = 'pending' and lease_owner like %s",
                                (f"%:{doomed.pid}:%",))}
-    assert len(held) == 8, held
+    assert len(held) == WORKERS, held
     doomed.kill()
 
     until(lambda: rows(database, "select count(*) from callouts where status = 'done'") == [(len(bodies),)],
@@ -226,7 +229,7 @@ def test_an_instance_killed_in_mid_work_has_its_outbox_finished_by_the_others(
           and rows(database, "select count(*) from proposals") == [(len(bodies),)],
           "every proposal on a card or digest row", 180, every=0.5)
     finished = rows(database, "select key, status, attempts from outbox where key = any(%s)", (list(held),))
-    assert sorted((s, a) for _, s, a in finished) == [("done", 2)] * 8  # taken once more after the lease, then done
+    assert sorted((s, a) for _, s, a in finished) == [("done", 2)] * WORKERS  # taken once more after the lease
     assert rows(database, "select status, count(*) from callouts group by status") == [("done", len(bodies))]
     proposals = {r[0] for r in rows(database, "select id from proposals")}
     posted = approval_ids(slack.requests)
