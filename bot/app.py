@@ -30,7 +30,7 @@ from bot.copilot import Copilot, DemoCopilot, LiteLLMModel, Toolbox, ToolContext
 from bot.copilot.feedback import Feedback
 from bot.copilot.history import History
 from bot.copilot.notes import NoteSettings
-from bot.storage import open_db
+from bot.storage import is_postgres, open_db
 from bot.webhooks.billrun_notes import NotePlan
 from bot.webhooks.events import DM_TOPIC, NOTE_TOPIC, PROPOSE_TOPIC, Events
 from bot.webhooks.inbox import CALLOUT_TOPIC
@@ -86,7 +86,9 @@ class Services:
         if self.worker is not None:
             return
         self.outbox.release_dead()
-        self.outbox.wake_waiting("card")  # the previous process's card backstops: due now
+        # The previous process's card backstops: due now. Not with several instances: a live one's desk may be
+        # updating that card right now (its row comes due after its delay if the desk does not get there).
+        self.outbox.wake_waiting(*(() if is_postgres(self.db) else ("card",)))
         handlers = {CALLOUT_TOPIC: self.events.handle, NOTE_TOPIC: self.events.apply_note}
         if self.follower is not None:
             handlers[FOLLOW_TOPIC] = self.follower.handle

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from bot.__main__ import main
-from bot.copilot.router import account_name
+from bot.copilot.routing.mentions import account_name
 
 
 def test_ask_prints_the_breakdown(capsys: pytest.CaptureFixture[str]) -> None:

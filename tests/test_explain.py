@@ -11,7 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.copilot.explain import Explanation, explain, is_partial_period
+from bot.copilot.drivers import is_partial_period
+from bot.copilot.explain import explain
+from bot.copilot.explanation import Explanation
 from bot.zuora import Invoice, InvoiceItem
 
 D = Decimal

@@ -28,6 +28,7 @@ from bot.sandbox import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SANDBOX_URL, ZuoraSa
 from bot.slack.approvals import Desk, Groups
 from bot.slack.middleware import EventLog
 from bot.slack.notifier import Notifier
+from bot.slack.pacing import ChannelSlots
 from bot.storage import Database, open_db
 from bot.storage.leases import Leader, Leases
 from bot.webhooks.events import PROPOSE_TOPIC, Events
@@ -346,6 +347,19 @@ def test_retry_after_holds_the_channel_for_every_instance(
     assert len(slack.calls("chat.postMessage")) == 2
 
 
+def test_a_channel_held_by_a_process_killed_mid_send_is_free_at_once_for_the_next_on_its_host(
+        dbs: Callable[[], Database]) -> None:
+    slots = ChannelSlots(dbs())
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    host = socket.gethostname()
+    assert slots.take("C1", f"{host}:{gone.stdout.strip()}:abc", now=100.0, hold=60.0)  # killed while sending
+    assert slots.take("C2", f"{host}:1:abc", now=100.0, hold=60.0)  # pid 1 runs: still sending
+    assert slots.ready_in("C1", now=101.0) == 0.0 and slots.ready_in("C2", now=101.0) == 59.0
+    slot = slots.take("C1", f"{host}:2:me", now=101.0, hold=60.0)
+    assert slot is not None and slots.take("C2", f"{host}:2:me", now=101.0, hold=60.0) is None
+    assert slots.give(slot, next_at=102.0) and slots.ready_in("C1", now=101.0) == 1.0
+
+
 # -- the outbox lease and Slack's dedupe ------------------------------------------------------------
 
 
@@ -367,6 +381,18 @@ def test_the_outbox_lease_is_a_setting_and_another_instance_takes_a_dead_ones_ro
     clock.advance(1)
     [item] = alive.claim(["callout"])
     assert item.key == "k" and item.attempts == 2
+
+
+def test_an_instance_starting_hurries_card_backstops_only_when_it_is_alone(database: str, tmp_path: Any) -> None:
+    """At start-up on SQLite (one process) a card row left by the previous process is due at once; on a shared
+    database another instance's desk may be updating that card right now, so the row keeps its delay."""
+    services = build(load_settings(database_path=tmp_path / "bot.db"))
+    try:
+        services.outbox.add("card", "card:p1:update:1", {"id": "p1"}, lane=COLLECT, delay=timedelta(seconds=30))
+        services.start()
+        assert services.outbox.due(["card"]) == (0 if database.startswith("postgresql") else 1)
+    finally:
+        services.close()
 
 
 def test_slack_deliveries_and_triggers_are_taken_once_across_instances(dbs: Callable[[], Database]) -> None:

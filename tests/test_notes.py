@@ -11,7 +11,7 @@ import pytest
 
 from bot.actions.executor import execute, find
 from bot.actions.kinds import DraftContext, ProposalError, parse_proposal
-from bot.copilot.explain import Driver, Explanation, InvoiceRef
+from bot.copilot.explanation import Driver, Explanation, InvoiceRef
 from bot.copilot.llm import Completion
 from bot.copilot.notes import NoteSettings, draft_note, rephrase, rephrase_problems
 from bot.copilot.router import route

@@ -82,7 +82,7 @@ def test_a_clarifying_reply_never_echoes_a_stack_trace_and_examples_all_route() 
 
 
 def test_every_proposal_example_routes_to_a_propose_tool() -> None:
-    from bot.copilot.router import PROPOSAL_EXAMPLES
+    from bot.copilot.routing.proposals import PROPOSAL_EXAMPLES
 
     for example in PROPOSAL_EXAMPLES:
         decision = route(example)

@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 
 from bot.actions.kinds import ProposalError
-from bot.actions.kinds.subscription_change import Option, find_plan, next_bill_date, recommend
+from bot.actions.kinds.subscription_plans import find_plan, next_bill_date
+from bot.actions.kinds.subscription_preview import Option, recommend
 from bot.zuora.orders import CatalogPlan
 
 
@@ -52,7 +53,7 @@ def test_recommendation_today_for_an_upgrade_next_period_for_a_downgrade() -> No
 
 
 def test_the_card_says_so_when_zuora_prorates_differently() -> None:
-    from bot.actions.kinds.subscription_change import explainer_note
+    from bot.actions.kinds.subscription_preview import explainer_note
 
     same = option("today", date(2026, 11, 20), "59.54", "150")
     assert explainer_note(same, Decimal("55.00"), Decimal("55.00"), "USD") == []

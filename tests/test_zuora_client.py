@@ -21,7 +21,7 @@ from bot.zuora import (
     ZuoraTransportError,
     invoice_number_forms,
 )
-from bot.zuora.client import dumps, loads
+from bot.zuora.codec import dumps, loads
 from tests.conftest import FakeClock, make_client
 
 

@@ -2,7 +2,8 @@
 
 from bot.copilot.agent import Copilot, DemoCopilot
 from bot.copilot.answers import Answer
-from bot.copilot.explain import Driver, Explanation, explain
+from bot.copilot.explain import explain
+from bot.copilot.explanation import Driver, Explanation
 from bot.copilot.llm import ChatModel, Completion, LiteLLMModel, LLMError, Message, ToolCall
 from bot.copilot.toolbox import Toolbox
 from bot.copilot.tools import ToolContext, ToolError

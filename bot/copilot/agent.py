@@ -32,7 +32,8 @@ from bot.copilot.llm import ChatModel, LLMError, Message
 from bot.copilot.prompts import SYSTEM
 from bot.copilot.redact import Redactor
 from bot.copilot.results import Citation, ExplainResult, ProposalResult
-from bot.copilot.router import Context, account_name, progress, route
+from bot.copilot.router import Context, progress, route
+from bot.copilot.routing.mentions import account_name
 from bot.copilot.toolbox import Toolbox, ToolOutcome
 from bot.copilot.tools import ToolError
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from bot.copilot.router import NEGATION, account_name, amounts
+from bot.copilot.routing.mentions import NEGATION, account_name, amounts
 from bot.zuora.invoices import invoice_number_forms
 
 __all__ = ["Ask", "Refusal"]

@@ -19,8 +19,9 @@ from bot.analytics import portfolio as pf
 from bot.analytics.export import Report, chart_png, chart_spec, csv_text, table_of
 from bot.analytics.load import Loader, loader_for
 from bot.analytics.periods import Period, PeriodError, find_period, parse_period
+from bot.copilot.lookups import find_account
 from bot.copilot.results import Citation, Result
-from bot.copilot.tools import ToolContext, ToolError, _account, tool
+from bot.copilot.tools import ToolContext, ToolError, tool
 from bot.money import count, money
 
 __all__ = ["PORTFOLIO_TOOLS", "PortfolioResult", "answer_chart", "answer_csv", "portfolio_lines", "table_facts"]
@@ -208,7 +209,7 @@ def invoice_history(ctx: ToolContext, args: HistoryArgs) -> PortfolioResult:
     """One account's invoice history in the period: each posted invoice with amount, balance, due date, when it
     was paid and how many days late."""
     period = _period(ctx, args.period)
-    account = _account(ctx, args.account)
+    account = find_account(ctx, args.account)
     info = pf.AccountInfo(account.account_id, account.account_number, account.name, account.currency)
     loader = loader_for(ctx.client, data_query=ctx.data_query)
     today = ctx.today()

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.copilot.explain import Explanation
+from bot.copilot.explanation import Explanation
 
 __all__ = [
     "AccountResult", "AccountRef", "Citation", "ContactInfo", "ExplainResult", "InvoiceLine", "InvoiceResult",

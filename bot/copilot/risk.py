@@ -15,8 +15,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from bot.analytics.risk import CardFact, ChangeFact, OverdueFact, PaymentFact, RiskInputs, score
+from bot.copilot.lookups import find_account
 from bot.copilot.results import AccountRef, Citation, RiskListResult, RiskReasonInfo, RiskResult, RiskRow
-from bot.copilot.tools import AccountKey, ToolContext, _account, tool
+from bot.copilot.tools import AccountKey, ToolContext, tool
 from bot.zuora import Account, ZuoraClient
 from bot.zuora.base import query_params
 from bot.zuora.errors import ZuoraError, ZuoraNotFound
@@ -99,7 +100,7 @@ def assess(ctx: ToolContext, account: Account) -> RiskResult:
 def churn_risk(ctx: ToolContext, args: RiskArgs) -> RiskResult:
     """Score an account's churn risk from billing data only (failed payments, cards expiring, downgrades and
     removed products, falling usage, overdue invoices), with each reason and the points it adds."""
-    return assess(ctx, _account(ctx, args.account))
+    return assess(ctx, find_account(ctx, args.account))
 
 
 @tool(AtRiskArgs)

@@ -1,5 +1,6 @@
 """The copilot's read tools: typed functions over the Zuora client, shared by the router and the LLM.
-(The `propose_*` tools, which only draft proposals, live in `propose.py`.)
+(The `propose_*` tools, which only draft proposals, live in `propose.py`; the tool contract and its
+`@tool` registry in `registry.py`; the lookups and row conversions the read tools share in `lookups.py`.)
 
 Each tool takes a pydantic argument model (its JSON schema is what an LLM sees) and has a
 docstring written for the model (it becomes the tool's description). Tools return compact
@@ -15,129 +16,53 @@ turns every failure into a `ToolError` (see `toolbox`) whose message a person or
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
 from decimal import Decimal
 from itertools import islice
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import BaseModel, Field
 
-from bot.actions.kinds.subscription_change import ChangeSettings
 from bot.copilot.explain import explain
+from bot.copilot.lookups import (
+    account_ref,
+    contact_info,
+    days_overdue,
+    default_method,
+    find_account,
+    method_info,
+    overdue_invoices,
+    payment_info,
+)
+from bot.copilot.registry import (
+    TOOLS,
+    AccountKey,
+    InvoiceKey,
+    SubscriptionKey,
+    Tool,
+    ToolContext,
+    ToolError,
+    tool,
+)
 from bot.copilot.results import (
-    AccountRef,
     AccountResult,
-    ContactInfo,
     ExplainResult,
     InvoiceLine,
     InvoiceResult,
     OverdueAccount,
     OverdueInvoice,
     OverdueResult,
-    PaymentInfo,
-    PaymentMethodInfo,
     PaymentsResult,
-    Result,
     SubscriptionCharge,
     SubscriptionResult,
     UsageMonth,
     UsageResult,
 )
-from bot.zuora import Account, Invoice, Payment, PaymentMethod, ZuoraClient
-from bot.zuora.errors import ZuoraError, ZuoraNotFound
-from bot.zuora.invoices import invoice_number_forms
-from bot.zuora.keys import is_key
+from bot.zuora import Account, Invoice
+from bot.zuora.errors import ZuoraError
 
+# The tool contract lives in `registry`; other modules import it from here, after the read tools registered.
 __all__ = ["TOOLS", "AccountKey", "InvoiceKey", "SubscriptionKey", "Tool", "ToolContext", "ToolError", "tool"]
-
-ErrorKind = Literal["not_found", "ambiguous", "invalid", "unavailable", "setup"]
-_ACCOUNT_NUMBER = re.compile(r"^[A-Z]{1,3}-?\d{3,}$|^[0-9a-f]{32}$", re.IGNORECASE)
-
-
-def _invoice_key(value: str) -> str:
-    if not invoice_number_forms(value):
-        raise ValueError("not an invoice number (INV00000042, INV-42, #42) or a 32-hex invoice id")
-    return value
-
-
-def _account_number(value: str) -> str:
-    if not is_key("account", value.strip()):
-        raise ValueError("not an account number (A00000007) or a 32-hex account id")
-    return value
-
-
-def _subscription_key(value: str) -> str:
-    if not is_key("subscription", value.strip()):
-        raise ValueError("not a subscription number (A-S00000002) or a 32-hex subscription id")
-    return value
-
-
-InvoiceKey = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_invoice_key)]
-"""An invoice as typed, checked against Zuora's key formats before it reaches a URL."""
-AccountKey = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_account_number)]
-"""An account number or id (not a name)."""
-SubscriptionKey = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_subscription_key)]
-
-
-class ToolError(Exception):
-    """A tool could not answer; `message` says why in words a person or a model can act on."""
-
-    def __init__(self, kind: ErrorKind, message: str, *, candidates: list[dict[str, str]] | None = None) -> None:
-        super().__init__(message)
-        self.kind: ErrorKind = kind
-        self.message = message
-        self.candidates = candidates or []
-        """For `ambiguous`: the matches (`name`, `account_number`), as data a redactor can see."""
-
-
-@dataclass(frozen=True)
-class ToolContext:
-    """What every tool needs: the Zuora client and today's date (the tenant's, for the sandbox)."""
-
-    client: ZuoraClient
-    today: Callable[[], date] = date.today
-    changes: ChangeSettings = ChangeSettings()
-    """Settings of the subscription-change and retention-offer proposals."""
-    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    """The clock a preview is stamped with (approvals re-preview after `PREVIEW_TTL_MINUTES`)."""
-    data_query: bool = False
-    """Portfolio questions run as Data Query SQL jobs instead of Object Query pages (`ZUORA_DATA_QUERY`)."""
-    notes: Any = None
-    """`bot.copilot.notes.NoteSettings` for `propose_invoice_note` (None: the defaults)."""
-
-
-@dataclass(frozen=True)
-class Tool:
-    """A registered tool: its name, argument model, description (the docstring) and function."""
-
-    name: str
-    args: type[BaseModel]
-    fn: Callable[[ToolContext, Any], Result]
-
-    @property
-    def description(self) -> str:
-        return " ".join((self.fn.__doc__ or "").split())
-
-    def schema(self) -> dict[str, Any]:
-        """The OpenAI-style function schema (litellm translates it for other providers)."""
-        params = self.args.model_json_schema()
-        params.pop("title", None)
-        return {"type": "function", "function": {"name": self.name, "description": self.description,
-                                                 "parameters": params}}
-
-
-TOOLS: dict[str, Tool] = {}
-
-
-def tool(args: type[BaseModel]) -> Callable[[Callable[[ToolContext, Any], Result]], Callable[..., Result]]:
-    def register(fn: Callable[[ToolContext, Any], Result]) -> Callable[..., Result]:
-        TOOLS[fn.__name__] = Tool(fn.__name__, args, fn)
-        return fn
-    return register
 
 
 class InvoiceArgs(BaseModel):
@@ -210,28 +135,28 @@ def get_invoice(ctx: ToolContext, args: InvoiceArgs) -> InvoiceResult:
                          unit_price=i.unit_price, amount=i.charge_amount, tax=i.tax_amount, discount=i.is_discount)
              for i in items]
     return InvoiceResult(
-        invoice_id=inv.invoice_id, invoice_number=inv.invoice_number, typed=typed, account=_ref(account),
+        invoice_id=inv.invoice_id, invoice_number=inv.invoice_number, typed=typed, account=account_ref(account),
         invoice_date=inv.invoice_date, due_date=inv.due_date, status=inv.status, currency=inv.currency,
         amount=inv.amount, tax=inv.tax_amount, balance=inv.balance,
-        days_overdue=_days_overdue(inv.due_date, inv.balance, ctx.today()), lines=lines)
+        days_overdue=days_overdue(inv.due_date, inv.balance, ctx.today()), lines=lines)
 
 
 @tool(AccountArgs)
 def get_account_summary(ctx: ToolContext, args: AccountArgs) -> AccountResult:
     """Summarise an account: balance, overdue invoices, the last payments with decline reasons, the default
     payment method's health (expired or expiring card, consecutive failures), auto-pay and bill-to contact."""
-    account = _account(ctx, args.account)
+    account = find_account(ctx, args.account)
     today = ctx.today()
     payments, method, overdue = ctx.client.concurrently(
         lambda: list(islice(ctx.client.payments.list(account.account_id, page_size=5), 5)),
-        lambda: _default_method(ctx, account),
-        lambda: _overdue(ctx, [f"accountid.EQ:{account.account_id}"], today, limit=20)[0])
+        lambda: default_method(ctx, account),
+        lambda: overdue_invoices(ctx, [f"accountid.EQ:{account.account_id}"], today, limit=20)[0])
     return AccountResult(
-        account=_ref(account), status=account.status, currency=account.currency, balance=account.balance,
+        account=account_ref(account), status=account.status, currency=account.currency, balance=account.balance,
         overdue_total=sum((i.balance for i in overdue), Decimal(0)), overdue_invoices=overdue,
-        last_payments=[_payment(p) for p in payments],
-        payment_method=_method(method, today) if method else None, auto_pay=account.auto_pay,
-        bill_to=_contact(account), **_risk_of(ctx, account))
+        last_payments=[payment_info(p) for p in payments],
+        payment_method=method_info(method, today) if method else None, auto_pay=account.auto_pay,
+        bill_to=contact_info(account), **_risk_of(ctx, account))
 
 
 def _risk_of(ctx: ToolContext, account: Account) -> dict[str, Any]:
@@ -248,11 +173,11 @@ def _risk_of(ctx: ToolContext, account: Account) -> dict[str, Any]:
 @tool(PaymentsArgs)
 def list_payments(ctx: ToolContext, args: PaymentsArgs) -> PaymentsResult:
     """List an account's latest payments, newest first, with status and the gateway's decline code and message."""
-    account = _account(ctx, args.account)
+    account = find_account(ctx, args.account)
     rows = ctx.client.payments.list(account.account_id, status="Error" if args.failed_only else None,
                                     page_size=min(args.limit, 40))
-    payments = [_payment(p) for p in islice(rows, args.limit)]
-    return PaymentsResult(account=_ref(account), payments=payments,
+    payments = [payment_info(p) for p in islice(rows, args.limit)]
+    return PaymentsResult(account=account_ref(account), payments=payments,
                           failed=sum(p.status == "Error" for p in payments))
 
 
@@ -262,9 +187,9 @@ def list_overdue_invoices(ctx: ToolContext, args: OverdueArgs) -> OverdueResult:
     the accounts that owe them. Give an account to look at one customer only."""
     filters = []
     if args.account:
-        filters.append(f"accountid.EQ:{_account(ctx, args.account).account_id}")
+        filters.append(f"accountid.EQ:{find_account(ctx, args.account).account_id}")
     today = ctx.today()
-    invoices, truncated = _overdue(ctx, filters, today, limit=500)
+    invoices, truncated = overdue_invoices(ctx, filters, today, limit=500)
     totals: dict[str, Decimal] = defaultdict(Decimal)
     by_account: dict[str, list[OverdueInvoice]] = defaultdict(list)
     for inv in invoices:
@@ -300,7 +225,7 @@ def get_subscription(ctx: ToolContext, args: SubscriptionArgs) -> SubscriptionRe
 @tool(UsageArgs)
 def get_usage(ctx: ToolContext, args: UsageArgs) -> UsageResult:
     """Show an account's recorded usage per month and unit of measure (newest month first)."""
-    account = _account(ctx, args.account)
+    account = find_account(ctx, args.account)
     months: dict[tuple[str, str], list[Decimal]] = defaultdict(list)
     seen: list[str] = []
     for record in ctx.client.usage.of_account(account.account_number):
@@ -313,7 +238,7 @@ def get_usage(ctx: ToolContext, args: UsageArgs) -> UsageResult:
     rows = [UsageMonth(month=m, unit_of_measure=u, quantity=sum(q, Decimal(0)), records=len(q))
             for (m, u), q in months.items()]
     rows.sort(key=lambda r: (r.month, r.unit_of_measure), reverse=True)
-    return UsageResult(account=_ref(account), months=rows)
+    return UsageResult(account=account_ref(account), months=rows)
 
 
 def _find_invoice(ctx: ToolContext, args: InvoiceArgs) -> tuple[Invoice, str, str]:
@@ -326,84 +251,3 @@ def _find_invoice(ctx: ToolContext, args: InvoiceArgs) -> tuple[Invoice, str, st
         raise ToolError("not_found", f"{match.invoice.invoice_number} is the account's first posted invoice; "
                                      f"there is none before it.")
     return previous, previous.invoice_number, previous.invoice_number
-
-
-def _ref(account: Account) -> AccountRef:
-    return AccountRef(account_id=account.account_id, account_number=account.account_number, name=account.name)
-
-
-def _account(ctx: ToolContext, typed: str) -> Account:
-    key = typed.strip()
-    if _ACCOUNT_NUMBER.match(key):
-        try:
-            return ctx.client.accounts.get(key.upper() if len(key) != 32 else key)
-        except ZuoraNotFound:
-            raise ToolError("not_found", f"There is no account {key!r}. Check the number (like A00000007) "
-                                         f"or give the start of the customer's name.") from None
-    matches = ctx.client.accounts.search(key, limit=6)
-    exact = [m for m in matches if m.name.casefold() == key.casefold()]
-    if len(exact) == 1 or len(matches) == 1:
-        return ctx.client.accounts.get((exact or matches)[0].account_id)
-    if not matches:
-        raise ToolError("not_found", f"No account name starts with {key!r}. Try the account number (A00000007).")
-    names = ", ".join(f"{m.name} ({m.account_number})" for m in matches[:5])
-    raise ToolError("ambiguous", f"Several accounts match {key!r}: {names}. Which one?",
-                    candidates=[{"name": m.name, "account_number": m.account_number} for m in matches[:5]])
-
-
-def _days_overdue(due: date | None, balance: Decimal, today: date) -> int:
-    return max(0, (today - due).days) if due and balance > 0 else 0
-
-
-def _overdue(ctx: ToolContext, filters: list[str], today: date, *, limit: int) -> tuple[list[OverdueInvoice], bool]:
-    rows = ctx.client.invoices.query(
-        filters=[*filters, "status.EQ:Posted", "balance.GT:0", f"duedate.LT:{today}"], sort="duedate.ASC",
-        expand=("account",), page_size=50)
-    out: list[OverdueInvoice] = []
-    for inv in rows:
-        if len(out) == limit:
-            return out, True
-        account = inv.account or {}
-        out.append(OverdueInvoice(
-            invoice_id=inv.invoice_id, invoice_number=inv.invoice_number, account_number=account.get("accountNumber"),
-            account_name=account.get("name"), due_date=inv.due_date or today,
-            days_overdue=_days_overdue(inv.due_date, inv.balance, today), balance=inv.balance, currency=inv.currency))
-    return out, False
-
-
-def _default_method(ctx: ToolContext, account: Account) -> PaymentMethod | None:
-    if not account.default_payment_method_id:
-        return None
-    try:
-        return ctx.client.payment_methods.get(account.default_payment_method_id)
-    except ZuoraNotFound:
-        return None
-
-
-def _method(pm: PaymentMethod, today: date) -> PaymentMethodInfo:
-    expires = f"{pm.expiration_month:02d}/{pm.expiration_year}" if pm.expiration_month and pm.expiration_year \
-        else None
-    soon = False
-    if pm.expiration_month and pm.expiration_year and not pm.expired(today):
-        months_left = (pm.expiration_year - today.year) * 12 + pm.expiration_month - today.month
-        soon = months_left <= 1
-    return PaymentMethodInfo(payment_method_id=pm.payment_method_id, method_type=pm.method_type,
-                             brand=pm.card_type, last4=pm.last4, expires=expires, expired=pm.expired(today),
-                             expires_within_60_days=soon, consecutive_failures=pm.num_consecutive_failures)
-
-
-def _payment(p: Payment) -> PaymentInfo:
-    failed = p.status == "Error"
-    return PaymentInfo(payment_id=p.payment_id, payment_number=p.payment_number, effective_date=p.effective_date,
-                       amount=p.amount, currency=p.currency, status=p.status, payment_type=p.payment_type,
-                       gateway_code=p.gateway_response_code if failed else None,
-                       gateway_message=p.gateway_response if failed else None)
-
-
-def _contact(account: Account) -> ContactInfo | None:
-    c = account.bill_to
-    if c is None:
-        return None
-    name = " ".join(part for part in (c.first_name, c.last_name) if part) or None
-    place = ", ".join(part for part in (c.address1, c.city, c.state, c.zip_code, c.country) if part) or None
-    return ContactInfo(name=name, email=c.email, phone=c.work_phone, address=place)

@@ -13,6 +13,9 @@ Routes: `GET /` the page; `GET /demo/state?since=N` (waits up to 15 s for a chan
 
 Exceptions: `DemoError` (a request from the page that cannot be done: unknown user, channel or
 message; answered 400 with its message). Failures of the app itself show as they would in Slack.
+
+The cast (users, channels, approval rules) is in `cast`, the page's HTTP side in `page`, the
+simulated Zuora events in `callouts`.
 """
 
 from __future__ import annotations
@@ -28,39 +31,22 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from decimal import Decimal
-from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 import httpx
 
+from bot.demo.callouts import billrun_body, card_accounts, decline_body
+from bot.demo.cast import APPROVERS, CALLOUT_USER, CHANNELS, GROUP_NAMES, GROUPS, TIERS, TOKEN, USERS
+from bot.demo.errors import DemoError
+from bot.demo.page import page_wsgi
 from bot.demo.slack_api import BOT_USER, TEAM, FakeSlack, Hook, dm_of
 
-__all__ = ["CHANNELS", "GROUPS", "USERS", "Demo", "DemoError"]
+__all__ = ["Demo", "DemoError"]
 
 log = logging.getLogger(__name__)
-
-TOKEN = "xoxb-demo"
-USERS: list[dict[str, str]] = [
-    {"id": "U0REP001", "name": "Riley", "role": "support rep (asks, requests credits)"},
-    {"id": "U0APPROVER", "name": "Avery", "role": "approver (up to 250)"},
-    {"id": "U0APPROVR2", "name": "Jordan", "role": "approver (up to 250)"},
-    {"id": "U0LEAD001", "name": "Morgan", "role": "team lead, @billing-leads (up to 2,500)"},
-    {"id": "U0FINANCE1", "name": "Casey", "role": "finance, @finance (any amount; bill-run DMs)"},
-    {"id": "U0OUTSIDER", "name": "Sam", "role": "outsider (may not approve)"},
-]
-GROUPS = {"S0LEADS": ["U0LEAD001"], "S0FINANCE": ["U0FINANCE1"]}
-GROUP_NAMES = {"S0LEADS": "billing-leads", "S0FINANCE": "finance"}
-CHANNELS = [{"id": "C0SUPPORT", "name": "billing-support"}, {"id": "C0COLLECT", "name": "collections"}]
-APPROVERS = "U0APPROVER,U0APPROVR2,S0LEADS,S0FINANCE"
-TIERS = "250:approvers,2500:S0LEADS|S0FINANCE,*:S0FINANCE"
-CALLOUT_USER = "zuora-demo"
-
-
-class DemoError(Exception):
-    """A page request that cannot be done (its message is shown)."""
+_APP_ROUTES = ("/slack/events", "/zuora/callouts", "/healthz")
 
 
 class Demo:
@@ -321,44 +307,15 @@ class Demo:
 
     def accounts(self) -> list[dict[str, str]]:
         """Accounts a declined payment can be simulated for (they pay by card)."""
-        tenant = self.services.sandbox.tenant
-        return [{"number": a["accountNumber"], "name": a["name"]}
-                for a in sorted(tenant.accounts.values(), key=lambda a: a["accountNumber"])
-                if a.get("defaultPaymentMethodId")][:12]
+        return card_accounts(self.services.sandbox.tenant)
 
     def simulate(self, kind: str, account: str | None = None) -> dict[str, Any]:
         """A Zuora callout, as Zuora sends it (Basic auth): `decline` for `account`, or `billrun`."""
-        from bot.sandbox.payments import record_payment
-
         sandbox = self.services.sandbox
-        tenant = sandbox.tenant
         if kind == "decline":
-            found = tenant.find("accounts", account or "")
-            if found is None or not found.get("defaultPaymentMethodId"):
-                raise DemoError(f"no card-paying account {account!r}")
-            invoices = [tenant.invoices[i] for i in tenant.invoices_of[found["id"]]]
-            with sandbox._lock:
-                if invoices:
-                    latest = max(invoices, key=lambda i: i["invoiceDate"])
-                    if latest["balance"] <= 0 < latest["amount"]:
-                        latest["balance"] = latest["amount"]  # the invoice the card was charged for is open
-                    amount = latest["balance"] if latest["balance"] > 0 else Decimal("100.00")
-                else:
-                    amount = Decimal("100.00")
-                payment = record_payment(tenant, found, [], amount, tenant.today, "Electronic",
-                                         found.get("defaultPaymentMethodId"), decline=("05", "Do not honor"))
-            body = {"event": "PaymentDeclined", "PaymentId": payment["id"], "PaymentNumber": payment["number"],
-                    "AccountId": found["id"], "AccountNumber": found["accountNumber"], "AccountName": found["name"],
-                    "Amount": f"{payment['amount']}", "ErrorMessage": payment.get("gatewayResponse") or "",
-                    "GatewayResponseCode": payment.get("gatewayResponseCode") or ""}
+            body = decline_body(sandbox, account)
         elif kind == "billrun":
-            runs = sorted((r for r in tenant.bill_runs.values() if r.get("status") == "Completed"),
-                          key=lambda r: r.get("billRunNumber", ""))
-            if not runs:
-                raise DemoError("the sandbox has no completed bill run")
-            run = runs[-1]
-            body = {"event": "BillRunCompletion", "BillRunId": run["id"], "BillRunNumber": run.get("billRunNumber"),
-                    "Status": "Completed", "NumberOfInvoices": str(run.get("invoicesCount") or "")}
+            body = billrun_body(sandbox.tenant)
         else:
             raise DemoError(f"unknown event {kind!r}")
         response = self.http.post("/zuora/callouts", json=body, auth=(CALLOUT_USER, self.callout_password),
@@ -380,60 +337,6 @@ class Demo:
                 "accounts": self.accounts(), "llm": bool(self.services.settings.llm_model)}
 
     def wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
-        if path in ("/slack/events", "/zuora/callouts", "/healthz"):
+        if environ.get("PATH_INFO", "") in _APP_ROUTES:
             return self._app(environ, start_response)
-        if path in ("/", "/index.html") and method == "GET":
-            page = resources.files("bot.demo").joinpath("page.html").read_bytes()
-            start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store"),
-                                      ("Content-Length", str(len(page)))])
-            return [page]
-        try:
-            if path == "/demo/state" and method == "GET":
-                query = parse_qs(environ.get("QUERY_STRING", ""))
-                since = int((query.get("since") or ["-1"])[0])
-                return _json(start_response, "200 OK", self.state(since))
-            if path == "/demo/config" and method == "GET":
-                return _json(start_response, "200 OK", self.config())
-            if not path.startswith("/demo/") or method != "POST":
-                return _json(start_response, "404 Not Found", {"error": "not found"})
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-            if length > 64 * 1024:
-                raise DemoError("request too large")
-            body = json.loads(environ["wsgi.input"].read(length) or b"{}")
-            if not isinstance(body, dict):
-                raise DemoError("expected a JSON object")
-            return _json(start_response, "200 OK", self._route(path.removeprefix("/demo/"), body))
-        except (DemoError, ValueError, KeyError, TypeError) as exc:
-            return _json(start_response, "400 Bad Request", {"error": str(exc) or type(exc).__name__})
-
-    def _route(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        user = str(body.get("user") or "")
-        if name == "send":
-            return self.send(user, str(body["channel"]), str(body.get("text") or ""), body.get("thread_ts") or None)
-        if name == "click":
-            action = body["action"]
-            if not isinstance(action, dict):
-                raise DemoError("action must be an object")
-            return self.click(user, action, channel=body.get("channel"), ts=body.get("ts"),
-                              surface=str(body.get("surface") or "message"))
-        if name == "submit":
-            return self.submit(user, body.get("values") or {})
-        if name == "close":
-            self.close_modal(user)
-            return {"ok": True}
-        if name == "open":
-            return self.open_tab(user, str(body.get("tab")))
-        if name == "simulate":
-            return self.simulate(str(body.get("kind")), body.get("account"))
-        if name == "reset":
-            self.reset()
-            return {"ok": True}
-        raise DemoError(f"unknown request {name!r}")
-
-
-def _json(start_response: Callable[..., Any], status: str, payload: Any) -> list[bytes]:
-    data = json.dumps(payload, default=str).encode()
-    start_response(status, [("Content-Type", "application/json"), ("Cache-Control", "no-store"),
-                            ("Content-Length", str(len(data)))])
-    return [data]
+        return page_wsgi(self, environ, start_response)

@@ -4,7 +4,7 @@
 closing) with dates, numbers and amounts formatted for the locale by Babel, plus the same note in
 English for the reviewer. `short_form` cuts a note to Zuora's `comments` limit (255) at a word
 boundary with an ellipsis (the `invoice_note` kind's, which an approver's edit uses too).
-The input is anything shaped like `bot.copilot.explain.Explanation`
+The input is anything shaped like `bot.copilot.explanation.Explanation`
 (read through the protocols below), so this package needs nothing above it.
 
     NoteError   a note that cannot be written (nothing to say, a note longer than the field holds)

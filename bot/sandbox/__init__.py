@@ -6,7 +6,8 @@ client, so the two cannot share a bug.
 """
 
 from bot.sandbox.emulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SANDBOX_URL, LoggedRequest, ZuoraSandbox
-from bot.sandbox.seed import DEMO_TODAY, STORIES, build_demo_tenant
+from bot.sandbox.seed import DEMO_TODAY, build_demo_tenant
+from bot.sandbox.stories import STORIES
 
 __all__ = ["DEMO_CLIENT_ID", "DEMO_CLIENT_SECRET", "DEMO_TODAY", "SANDBOX_URL", "STORIES", "LoggedRequest",
            "ZuoraSandbox", "build_demo_tenant"]

@@ -285,7 +285,7 @@ def _job_items(tenant: Tenant, job: Record) -> list[Record]:
 
 
 def _bill(tenant: Tenant, run: Record, job: Record) -> list[Record]:
-    from bot.sandbox.seed import _add_item
+    from bot.sandbox.history import add_item
 
     out = []
     if job["kind"] == "schedule":
@@ -316,7 +316,7 @@ def _bill(tenant: Tenant, run: Record, job: Record) -> list[Record]:
                 invoice = _draft(tenant, account, run, subtotal, tax, "Subscription", target=month)
                 ids = {id(ln): tenant.new_id("item") for ln in lines}
                 for ln in lines:
-                    _add_item(tenant, invoice, sub, ln, ids, account, invoice["createdDate"])
+                    add_item(tenant, invoice, sub, ln, ids, account, invoice["createdDate"])
                 out.append(invoice)
             month = add_months(month, 1)
     return out

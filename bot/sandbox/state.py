@@ -49,7 +49,7 @@ class Tenant:
     usage: dict[str, Record] = field(default_factory=dict)
     orders: dict[str, Record] = field(default_factory=dict)
     products: dict[str, Record] = field(default_factory=dict)
-    """The product catalog (see `orders.py`): products with their rate plans and charges."""
+    """The product catalog (see `catalog.py`): products with their rate plans and charges."""
     billed_through: dict[str, date] = field(default_factory=dict)
     """Subscription id → the last day its recurring charges are billed to (orders and generate move it)."""
     emails: list[Record] = field(default_factory=list)

@@ -18,7 +18,8 @@ from decimal import Decimal
 from typing import Any
 
 from bot.copilot.answers import Answer
-from bot.copilot.router import EXAMPLES, PROPOSAL_EXAMPLES
+from bot.copilot.router import EXAMPLES
+from bot.copilot.routing.proposals import PROPOSAL_EXAMPLES
 from bot.money import money
 from bot.slack.mrkdwn import escape, mention
 from bot.slack.portfolio import summary_fields

@@ -90,16 +90,17 @@ class Notifier:
                 [(c, self._cards) for c in self.outbox.lanes(CARD_TOPIC)]
             for channel, send in lanes:
                 now = self.clock()
-                slot = self.slots.take(channel, self.owner, now=now, hold=self.hold)
+                ready = self.slots.ready_in(channel, now=now)  # a read first: a paced channel takes no write lock
+                slot = self.slots.take(channel, self.owner, now=now, hold=self.hold) if ready <= 0 else None
                 if slot is None:  # a message went out (from here or another instance) less than `interval` ago
-                    ready = self.slots.ready_in(channel, now=now)
+                    ready = ready or self.slots.ready_in(channel, now=now)
                     wait = ready if wait is None else min(wait, ready)
                     continue
-                sent = False
+                sent: bool | None = None  # stays None if `send` raises: a message may have gone out, so paced
                 try:
                     sent = send(channel, slot)
                 finally:
-                    next_at = self.clock() + self.interval if sent else now
+                    next_at = now if sent is False else self.clock() + self.interval
                     self.slots.give(slot, next_at=max(next_at, slot.not_before or next_at))
                 if sent:
                     wait = self.interval if wait is None else min(wait, self.interval)

@@ -9,7 +9,8 @@ rows, when rows were last added).
 `take()` is one conditional upsert: the channel is taken only if its time has come, and held
 (`next_ms` pushed `hold` ahead) while the taker sends, so no other instance sends to it or reads a
 digest that is being changed. `give()` writes the new state back and sets when the next message may
-go; a process that dies mid-send frees the channel when its hold runs out. Times are seconds on
+go; a process that dies mid-send frees the channel when its hold runs out (at once for the next
+process on the same host, which sees the holder is gone, as with the outbox's rows). Times are seconds on
 the caller's clock (the notifier's: the wall clock, the same on every instance up to their skew),
 stored as whole milliseconds.
 """
@@ -20,6 +21,7 @@ import logging
 from dataclasses import dataclass
 
 from bot.storage import Database, locked
+from bot.storage.leases import owner_gone
 
 __all__ = ["ChannelSlots", "Digest", "Slot"]
 
@@ -70,7 +72,14 @@ class ChannelSlots:
                 "on conflict (channel) do update set owner = excluded.owner, next_ms = excluded.next_ms "
                 "where channel_slots.next_ms <= ?", [channel, owner, held, _ms(now)]).rowcount
         if not taken:
-            return None
+            holder = self._holder(channel)
+            if holder is None or not owner_gone(holder):
+                return None
+            with locked(self.db):  # its holder was killed mid-send: of two takers, one wins
+                taken = self.db.execute("update channel_slots set owner = ?, next_ms = ? where channel = ? and "
+                                        "owner = ?", [owner, held, channel, holder]).rowcount
+            if not taken:
+                return None
         row = self.db.execute("select sent_ms, digest_ts, digest_rows, digest_ms from channel_slots "
                               "where channel = ?", [channel]).fetchone()
         sent, ts, rows, last = row
@@ -95,5 +104,11 @@ class ChannelSlots:
 
     def ready_in(self, channel: str, *, now: float) -> float:
         """Seconds until the channel may get its next message (0: now)."""
-        row = self.db.execute("select next_ms from channel_slots where channel = ?", [channel]).fetchone()
-        return 0.0 if row is None else max(0.0, (int(row[0]) - _ms(now)) / 1000)
+        row = self.db.execute("select next_ms, owner from channel_slots where channel = ?", [channel]).fetchone()
+        if row is None or (row[1] is not None and owner_gone(row[1])):
+            return 0.0
+        return max(0.0, (int(row[0]) - _ms(now)) / 1000)
+
+    def _holder(self, channel: str) -> str | None:
+        row = self.db.execute("select owner from channel_slots where channel = ?", [channel]).fetchone()
+        return row[0] if row else None

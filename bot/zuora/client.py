@@ -4,7 +4,7 @@ It owns everything every call needs: the OAuth token (cached, refreshed shortly 
 once on a 401), the pinned `Zuora-Version`, a `Zuora-Track-Id` per call, an `Idempotency-Key` on
 every POST/PATCH (reused across the call's retries, and guarded against reuse for another body),
 retries with capped, jittered backoff under an overall deadline, error mapping (HTTP errors and
-`success: false` alike), and paging. Every request takes a slot of the process's `Limiter`
+`success: false` alike, in `responses`), and paging. Every request takes a slot of the process's `Limiter`
 (`limiter.py`: the in-flight budget, and one gate that a 429 closes for every caller). Resource
 methods live in the noun modules (`invoices`, `accounts`, …) and are attached here as namespaces:
 `client.invoices.get("INV00000042")`.
@@ -16,7 +16,6 @@ embedded sandbox with no sockets and no real waiting.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import random as _random
 import threading
@@ -25,73 +24,34 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import httpx
 
 from bot.config import DEFAULT_ZUORA_VERSION
+from bot.zuora.codec import dumps, loads
 from bot.zuora.errors import (
-    Reason,
     ZuoraAPIError,
-    ZuoraAuthError,
-    ZuoraConflict,
     ZuoraIdempotencyError,
     ZuoraInvalidKey,
-    ZuoraNotFound,
-    ZuoraRateLimited,
-    ZuoraServerError,
     ZuoraSetupError,
     ZuoraTransportError,
 )
 from bot.zuora.limiter import DEFAULT_MAX_CONCURRENCY, Limiter
+from bot.zuora.responses import error_for, parse_body
 from bot.zuora.retry import RetryPolicy, retry_after_seconds, should_retry
 
-__all__ = ["ZuoraClient", "dumps", "loads"]
+__all__ = ["ZuoraClient", "dumps", "loads"]  # `dumps`/`loads` live in `codec`; bot/actions/store.py imports them here
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Zuora-Version >= 2024-05-20 maps reason categories to HTTP statuses; older versions answer 200 with
-# success:false. We apply the same mapping to the latter, so one policy handles both.
-_CATEGORY_STATUS = {10: 403, 11: 401, 20: 400, 21: 400, 22: 400, 23: 400, 27: 400, 30: 400, 40: 404,
-                    45: 405, 50: 409, 60: 500, 61: 503, 70: 429, 90: 400, 99: 500}
 _TOKEN_MARGIN_S = 300.0
 _KEY_TTL_S = 24 * 3600.0
 _KEY_MEMORY = 10_000
 _DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 _DEFAULT_RETRY = RetryPolicy()
-
-
-def loads(text: str | bytes) -> Any:
-    """Parse Zuora JSON with every non-integer number as `Decimal` (money never passes through float)."""
-    return json.loads(text, parse_float=Decimal)
-
-
-def _mark_decimals(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return f"\x00D{value}\x00"
-    if isinstance(value, dict):
-        return {k: _mark_decimals(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_mark_decimals(v) for v in value]
-    return value
-
-
-def dumps(value: Any) -> str:
-    """Serialise to JSON with `Decimal` written as an exact JSON number, dates as ISO strings."""
-    text = json.dumps(_mark_decimals(value), default=str, separators=(",", ":"))
-    if "\\u0000D" not in text:
-        return text
-    out, rest = [], text
-    while (start := rest.find('"\\u0000D')) != -1:
-        end = rest.index('\\u0000"', start)
-        out.append(rest[:start])
-        out.append(rest[start + 8:end])
-        rest = rest[end + 7:]
-    out.append(rest)
-    return "".join(out)
 
 
 class ZuoraClient:
@@ -333,8 +293,8 @@ class ZuoraClient:
                 self._drop_token(token or "")
                 continue
             paused = self.limiter.observe(response.status_code, response.headers)
-            body = _parse_body(response)
-            error = _error_for(method, path, response, body)
+            body = parse_body(response)
+            error = error_for(method, path, response, body)
             if error is None:
                 log.debug("zuora %s %s -> %s (%s)", method, path, response.status_code,
                           response.headers.get("Zuora-Request-Id"))
@@ -387,62 +347,3 @@ class ZuoraClient:
             if not cursor:
                 return
             query = [*(params or []), ("pageSize", page_size), ("cursor", cursor)]
-
-
-def _parse_body(response: httpx.Response) -> Any:
-    if not response.content:
-        return None
-    try:
-        return loads(response.content)
-    except ValueError:
-        return None
-
-
-def _reasons(body: Any) -> tuple[Reason, ...]:
-    if not isinstance(body, dict):
-        return ()
-    raw = body.get("reasons") or []
-    if not raw and body.get("message"):
-        raw = [{"code": body.get("code"), "message": body["message"]}]
-    reasons = []
-    for item in raw if isinstance(raw, list) else []:
-        if isinstance(item, dict):
-            code = item.get("code")
-            try:
-                code = int(code) if code is not None else None
-            except (TypeError, ValueError):
-                code = None
-            reasons.append(Reason(code=code, message=str(item.get("message", ""))))
-    return tuple(reasons)
-
-
-def _error_for(method: str, path: str, response: httpx.Response, body: Any) -> ZuoraAPIError | None:
-    status = response.status_code
-    reasons = _reasons(body)
-    if status < 400:
-        if not (isinstance(body, dict) and body.get("success") is False):
-            return None
-        categories = [r.category for r in reasons if r.category in _CATEGORY_STATUS]
-        status = _CATEGORY_STATUS[categories[0]] if categories else 400
-    request_id = response.headers.get("Zuora-Request-Id")
-    if isinstance(body, dict):
-        request_id = request_id or body.get("requestId")
-    detail = "; ".join(r.message for r in reasons) or response.reason_phrase or "no message"
-    codes = ", ".join(str(r.code) for r in reasons if r.code is not None)
-    message = f"Zuora {method} {path}: HTTP {response.status_code}: {detail}"
-    if codes:
-        message += f" (code {codes})"
-    if request_id:
-        message += f" [request id {request_id}]"
-    cls: type[ZuoraAPIError] = ZuoraAPIError
-    if status in (401, 403):
-        cls = ZuoraAuthError
-    elif status == 404:
-        cls = ZuoraNotFound
-    elif status == 409:
-        cls = ZuoraConflict
-    elif status == 429:
-        cls = ZuoraRateLimited
-    elif status >= 500:
-        cls = ZuoraServerError
-    return cls(message, status=status, reasons=reasons, request_id=request_id, method=method, path=path)

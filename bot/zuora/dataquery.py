@@ -32,7 +32,7 @@ class DataQuery(Resource):
     def rows(self, sql: str, *, first_delay: float = 0.5, max_delay: float = 10.0, deadline_s: float = 1800.0
              ) -> Iterator[dict[str, Any]]:
         """Run `sql` as a job and yield its rows (numbers with decimals as `Decimal`)."""
-        from bot.zuora.client import loads
+        from bot.zuora.codec import loads
 
         client = self._client
         job = client.post("/query/jobs", {"query": sql, "outputFormat": "JSON", "compression": "NONE",

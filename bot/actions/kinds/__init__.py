@@ -2,7 +2,8 @@
 
 Each kind is one module here (its model, its draft checks against Zuora, its exact request, what
 its answer means, how to find its effect after a crash, the facts its card shows); see `base`.
-A new kind is a new module plus one entry in `KIND_MODELS`.
+A new kind is a new module plus one entry in `KIND_MODELS`. Not kinds: `base` (what every kind shares),
+`subscription_plans` and `subscription_preview` (what the two subscription kinds share).
 """
 
 from __future__ import annotations

@@ -18,16 +18,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, ClassVar, Literal
 
 from bot.actions.kinds.base import DraftContext, ProposalError
-from bot.actions.kinds.subscription_change import (
-    ChangeSettings,
-    SubscriptionChange,
-    SubscriptionSnapshot,
-    find_plan,
-    next_bill_date,
-    preview_options,
-    read_subscription,
-    triggers,
-)
+from bot.actions.kinds.subscription_change import ChangeSettings, SubscriptionChange, SubscriptionSnapshot
+from bot.actions.kinds.subscription_plans import find_plan, next_bill_date, read_subscription, triggers
+from bot.actions.kinds.subscription_preview import preview_options
 from bot.money import CENT, money
 from bot.zuora.errors import ZuoraError
 

@@ -7,7 +7,8 @@ both previews side by side (Zuora's numbers, not ours) and recommends one date w
 Executing places the order with `runBilling` (so what is due now is invoiced at once) under the
 proposal's Idempotency-Key. Before it runs, the subscription is read again: a new version or status
 makes it stale, and a preview older than `PREVIEW_TTL_MINUTES` is taken again; if Zuora's numbers
-moved, it is stale too.
+moved, it is stale too. The subscription and plan reads are in `subscription_plans`, the previews
+in `subscription_preview`.
 
     ProposalError   unknown subscription or plan, a plan without a price in the subscription's
                     currency, a quantity of 0 or less, a subscription that is not active, nothing to change
@@ -21,21 +22,25 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
-
 from bot.actions.kinds.base import DraftContext, Outcome, ProposalBase, ProposalError, Snapshot, ZuoraRequest, tagged
+from bot.actions.kinds.subscription_plans import active_plans, checked_plan, next_bill_date, read_subscription, triggers
+from bot.actions.kinds.subscription_preview import (
+    Option,
+    explainer_note,
+    next_amount,
+    preview_options,
+    recommend,
+    signed,
+    zuora_preview,
+)
 from bot.money import CENT, money
-from bot.zuora import Subscription, ZuoraClient
-from bot.zuora.errors import ZuoraError, ZuoraInvalidKey, ZuoraNotFound
-from bot.zuora.orders import CatalogPlan, Preview
-from bot.zuora.subscriptions import RatePlan
+from bot.zuora import ZuoraClient
+from bot.zuora.errors import ZuoraError
 
-__all__ = ["ChangeSettings", "Option", "SubscriptionChange", "SubscriptionSnapshot", "draft", "find_plan",
-           "next_bill_date", "triggers"]
+__all__ = ["ChangeSettings", "SubscriptionChange", "SubscriptionSnapshot", "draft"]
 
 Change = Literal["change_plan", "add_product", "update_quantity", "remove_product"]
 When = Literal["auto", "today", "next_period", "renewal"]
-_TRIGGERS = ("ContractEffective", "ServiceActivation", "CustomerAcceptance")
 
 
 @dataclass(frozen=True)
@@ -82,57 +87,6 @@ class SubscriptionSnapshot(Snapshot):
             if before != after:
                 out.append(f"Zuora's preview moved: {label} {before} → {after}")
         return out
-
-
-class Option(BaseModel):
-    """Zuora's preview of the change effective on one date."""
-
-    model_config = ConfigDict(frozen=True)
-
-    label: str
-    effective: date
-    due_now: Decimal
-    due_pretax: Decimal = Decimal(0)
-    due_lines: list[str]
-    next_date: date
-    next_invoice: Decimal
-    mrr_delta: Decimal
-    tcv_delta: Decimal | None = None
-    """Zuora's change in the current term's contract value (None when Zuora sends no `tcv` metric)."""
-
-
-def next_bill_date(today: date, bill_cycle_day: int | None) -> date:
-    """The first bill-cycle day after `today` (the start of the next billing period)."""
-    bcd = bill_cycle_day or 1
-    year, month = today.year, today.month
-    for _ in range(2):
-        day = date(year, month, min(bcd, calendar.monthrange(year, month)[1]))
-        if day > today:
-            return day
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    raise AssertionError("unreachable")
-
-
-def triggers(day: date) -> list[dict[str, str]]:
-    """All three trigger dates on `day` (so the order is never left Pending, §18.2)."""
-    return [{"name": name, "triggerDate": day.isoformat()} for name in _TRIGGERS]
-
-
-def find_plan(plans: list[CatalogPlan], typed: str) -> CatalogPlan:
-    """The catalog plan the requester named: an exact name (any case), else the one plan containing it."""
-    wanted = " ".join(typed.split()).casefold()
-    active = [p for p in plans if (p.state or "Active") == "Active"]
-    exact = [p for p in active if p.name.casefold() == wanted]
-    if len(exact) == 1:
-        return exact[0]
-    close = exact or [p for p in active if wanted and wanted in p.name.casefold()]
-    if len(close) == 1:
-        return close[0]
-    if close:
-        names = ", ".join(sorted(p.name for p in close))
-        raise ProposalError(f"“{typed}” matches several plans: {names}. Say which one.")
-    names = ", ".join(sorted(p.name for p in active)[:20])
-    raise ProposalError(f"There is no plan called “{typed}” in the catalog. Plans: {names}.")
 
 
 class SubscriptionChange(ProposalBase):
@@ -193,7 +147,7 @@ class SubscriptionChange(ProposalBase):
         return (f"{verb} {self.subscription_number} ({self.account_name}): {self.what()}, effective "
                 f"{o.effective.isoformat()} ({o.label}). Zuora's preview: {money(o.due_now, self.currency)} due now, "
                 f"next invoice {money(o.next_invoice, self.currency)} on {o.next_date.isoformat()}, MRR "
-                f"{_signed(o.mrr_delta, self.currency)}.")
+                f"{signed(o.mrr_delta, self.currency)}.")
 
     def _actions(self) -> list[dict[str, Any]]:
         return self.actions_today if self.chosen == "today" else self.actions_later
@@ -239,9 +193,9 @@ class SubscriptionChange(ProposalBase):
         current = now or datetime.now(UTC)
         if sub.version == seen.version and current - seen.previewed_at >= timedelta(minutes=self.preview_ttl_minutes):
             option = self.option
-            preview = _preview(client, self.order_body(), option.next_date)
+            preview = zuora_preview(client, self.order_body(), option.next_date)
             numbers = {"due_now": preview.due_on(self.order_date) if option.label == "today" else Decimal(0),
-                       "next_invoice": _next_amount(preview, option.next_date), "mrr_delta": preview.mrr_delta,
+                       "next_invoice": next_amount(preview, option.next_date), "mrr_delta": preview.mrr_delta,
                        "previewed_at": current}
         return SubscriptionSnapshot(object_kind="subscription", object_id=self.subscription_number,
                                     balance=numbers["due_now"], status=sub.status, version=sub.version or 0,
@@ -254,8 +208,8 @@ class SubscriptionChange(ProposalBase):
             lines = "".join(f"\n    {line}" for line in o.due_lines)
             rows.append(f"*{o.label.capitalize()} ({o.effective.isoformat()})*{mark}: due now "
                         f"{money(o.due_now, self.currency)}{lines}\n  next invoice {o.next_date.isoformat()}: "
-                        f"{money(o.next_invoice, self.currency)} · MRR {_signed(o.mrr_delta, self.currency)}"
-                        + (f" · contract value this term {_signed(o.tcv_delta, self.currency)}"
+                        f"{money(o.next_invoice, self.currency)} · MRR {signed(o.mrr_delta, self.currency)}"
+                        + (f" · contract value this term {signed(o.tcv_delta, self.currency)}"
                            if o.tcv_delta is not None else ""))
         sections = [("Zuora's preview, both dates", "\n".join(rows)), ("Recommendation", self.recommendation)]
         if self.notes:
@@ -265,88 +219,6 @@ class SubscriptionChange(ProposalBase):
     def again(self, drafts: DraftContext) -> SubscriptionChange:
         return draft(drafts, self.subscription_number, self.change, plan=self.plan, quantity=self.quantity,
                      when=self.when, reason=self.reason, ttl_minutes=self.preview_ttl_minutes)
-
-
-def _signed(amount: Decimal, currency: str) -> str:
-    return ("+" if amount > 0 else "") + money(amount, currency)
-
-
-def _preview(client: ZuoraClient, body: dict[str, Any], through: date) -> Preview:
-    return client.orders.preview({**body, "previewOptions": {
-        "previewThruType": "SpecificDate", "specificPreviewThruDate": through.isoformat(),
-        "previewTypes": ["BillingDocs", "ChargeMetrics"]}})
-
-
-def _next_amount(preview: Preview, day: date) -> Decimal:
-    invoice = preview.invoice_on(day)
-    return invoice.amount if invoice else Decimal(0)
-
-
-def _active_plans(sub: Subscription) -> list[RatePlan]:
-    return [rp for rp in sub.rate_plans if rp.last_change_type != "Remove"]
-
-
-def read_subscription(ctx: DraftContext, typed: str) -> tuple[Subscription, Any]:
-    """The subscription and its account; a clear `ProposalError` when it cannot be changed."""
-    try:
-        sub = ctx.client.subscriptions.get(typed.strip())
-    except (ZuoraNotFound, ZuoraInvalidKey):
-        raise ProposalError(f"I couldn't find subscription {typed.strip()[:40]!r}.") from None
-    if sub.status != "Active":
-        raise ProposalError(f"{sub.subscription_number} is {sub.status}; only an active subscription can be changed.")
-    account = ctx.client.accounts.get(sub.account_number or sub.account_id or "")
-    return sub, account
-
-
-def _checked_plan(ctx: DraftContext, typed: str, currency: str) -> CatalogPlan:
-    plan = find_plan(ctx.client.catalog.plans(), typed)
-    if currency not in plan.currencies():
-        priced = ", ".join(sorted(plan.currencies())) or "no currency"
-        raise ProposalError(f"{plan.name} is priced in {priced}; the subscription bills in {currency}.")
-    return plan
-
-
-def preview_options(ctx: DraftContext, body_of: Any, *, today: date, later: date, later_label: str,
-                    next_date: date) -> list[Option]:
-    """Zuora's preview of the same change effective today and at `later`."""
-    options = []
-    for label, day in (("today", today), (later_label, later)):
-        preview = _preview(ctx.client, body_of(day), max(next_date, day))
-        due_invoice = preview.invoice_on(today) if day == today else None
-        lines = [f"{i.charge_description or i.charge_name} {i.service_start_date}–{i.service_end_date}: "
-                 f"{i.amount_without_tax:+.2f} + tax {i.tax_amount:.2f}" for i in (due_invoice.items if due_invoice
-                                                                                  else [])]
-        options.append(Option(label=label, effective=day, due_now=preview.due_on(today) if day == today
-                              else Decimal(0), due_lines=lines,
-                              due_pretax=due_invoice.amount_without_tax if due_invoice else Decimal(0),
-                              next_date=max(next_date, day),
-                              next_invoice=_next_amount(preview, max(next_date, day)), mrr_delta=preview.mrr_delta,
-                              tcv_delta=preview.tcv_delta))
-    return options
-
-
-def recommend(options: list[Option], currency: str) -> tuple[str, str]:
-    """(label, reason): more revenue sooner for an upgrade, no proration credit for a downgrade."""
-    now, later = options
-    if later.mrr_delta < 0 or now.due_now < 0:
-        credit = f" (today would credit {money(-now.due_now, currency)} for the rest of the period)" \
-            if now.due_now < 0 else ""
-        return later.label, (f"{later.label.capitalize()} ({later.effective.isoformat()}): no proration credit"
-                             f"{credit}; the lower MRR ({_signed(later.mrr_delta, currency)}) starts "
-                             f"{later.effective.isoformat()}, after the period already paid for.")
-    return now.label, (f"Today: {money(now.due_now, currency)} is billed now for the rest of the period and the MRR "
-                       f"change ({_signed(now.mrr_delta, currency)}) starts at once instead of on "
-                       f"{later.effective.isoformat()}.")
-
-
-def explainer_note(option: Option, preview_pretax: Decimal | None, expected: Decimal | None,
-                   currency: str) -> list[str]:
-    """Say so when Zuora's proration differs from simple actual-days arithmetic."""
-    if preview_pretax is None or expected is None or abs(preview_pretax - expected) <= Decimal("0.02"):
-        return []
-    return [f"Zuora prorates {money(preview_pretax, currency)} before tax where actual days would give "
-            f"{money(expected, currency)}: the tenant's proration rules apply; the card shows Zuora's numbers."]
-
 
 def draft(ctx: DraftContext, typed: str, change: Change, *, plan: str, quantity: Decimal | None = None,
           when: When = "auto", reason: str = "", ttl_minutes: int = 15, now: datetime | None = None,
@@ -360,10 +232,10 @@ def draft(ctx: DraftContext, typed: str, change: Change, *, plan: str, quantity:
     if when == "renewal" and sub.term_end_date:
         later = max(sub.term_end_date + timedelta(days=1), next_date)
         later_label = "renewal" if later != next_date else "renewal (next period)"
-    active = _active_plans(sub)
+    active = active_plans(sub)
     from_plan, quantity_before, new_quantity = None, None, None
     if change == "change_plan":
-        target = _checked_plan(ctx, plan, currency)
+        target = checked_plan(ctx, plan, currency)
         catalog = ctx.client.catalog.plans()
         family = {p.name.casefold() for p in catalog if target.product and p.product and
                   p.product.product_id == target.product.product_id}
@@ -388,7 +260,7 @@ def draft(ctx: DraftContext, typed: str, change: Change, *, plan: str, quantity:
                                     **({"chargeOverrides": overrides} if overrides else {})}}]
         plan_name = target.name
     elif change == "add_product":
-        target = _checked_plan(ctx, plan, currency)
+        target = checked_plan(ctx, plan, currency)
         if any((rp.rate_plan_name or "").casefold() == target.name.casefold() for rp in active):
             raise ProposalError(f"{sub.subscription_number} already has {target.name}.")
 

@@ -1,13 +1,17 @@
 """Orders and the product catalog: preview and create orders, billing-document generation, Object
-Query on product rate plans and v1 catalog products (the logic lives in `bot.sandbox.orders`)."""
+Query on product rate plans and v1 catalog products (the logic lives in `bot.sandbox.orders`,
+`bot.sandbox.catalog` and `bot.sandbox.invoicing`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from bot.sandbox import render
+from bot.sandbox.catalog import product_of
 from bot.sandbox.errors import SandboxError
-from bot.sandbox.orders import generate, parse_date, product_of, run_order
+from bot.sandbox.invoicing import generate
+from bot.sandbox.order_actions import parse_date
+from bot.sandbox.orders import run_order
 from bot.sandbox.query import page, parse_query
 from bot.sandbox.routes.common import must_find
 from bot.sandbox.routing import Call, Reply, route
