@@ -1,7 +1,7 @@
 """Benchmark several instances: acks, answers and callouts per second for 1 and 3 `serve` processes on PostgreSQL,
 and 1 on SQLite, with Zuora at 250 ms per request.
 
-Run: `.venv/bin/python benchmarks/instances.py` (prints a table; traffic only to 127.0.0.1; about 4 minutes).
+Run: `.venv/bin/python benchmarks/instances.py` (prints a table; traffic only to 127.0.0.1; about 3 minutes).
 PostgreSQL: `TEST_DATABASE_URL` (default `postgresql://postgres@127.0.0.1:5432/test`) names a server where the
 run makes a database of its own, a fresh schema per row, and drops it at the end.
 
