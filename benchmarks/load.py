@@ -33,19 +33,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-from slack_sdk.signature import SignatureVerifier  # noqa: E402
 
-from tests.fakes.slack_api import TEAM, FakeSlack  # noqa: E402
+from tests.fakes.slack_api import FakeSlack  # noqa: E402
+from tests.processes import Instance, SandboxProcess  # noqa: E402
 
-SECRET, TOKEN = "bench-signing-secret-0123456789", "xoxb-test"
-CALLOUT_USER, CALLOUT_PASSWORD = "zuora", "bench-callout-password"
-COLLECT = "C0COLLECT"
 RATE, SECONDS = 10, 15
 CALLOUTS, SENDERS = 300, 16
 SIZES = (1_000, 10_000)
@@ -80,11 +76,9 @@ def _start(args: list[str], env: dict[str, str] | None = None) -> tuple[subproce
     return child, url
 
 
-def _keep_log(tmp: str, name: str) -> None:
+def _keep_log(serve: Instance, name: str) -> None:
     """Keep serve's log for a look afterwards (it lives in a temporary directory)."""
-    log = Path(tmp) / "serve.log"
-    if log.exists():
-        (Path(tempfile.gettempdir()) / f"billing-copilot-load-{name}.log").write_text(log.read_text())
+    (Path(tempfile.gettempdir()) / f"billing-copilot-load-{name}.log").write_text(serve.output())
 
 
 def _stop(child: subprocess.Popen[str]) -> None:
@@ -98,36 +92,10 @@ def _stop(child: subprocess.Popen[str]) -> None:
         child.wait(10)
 
 
-def _serve(sandbox_url: str, slack: FakeSlack, tmp: str) -> tuple[subprocess.Popen[str], httpx.Client]:
-    """`python -m bot serve` against the sandbox and the fake Slack; returns it once /healthz answers."""
-    import socket
-
-    from bot.sandbox import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": slack.api_url,
-           "ZUORA_BASE_URL": sandbox_url, "ZUORA_CLIENT_ID": DEMO_CLIENT_ID, "ZUORA_CLIENT_SECRET": DEMO_CLIENT_SECRET,
-           "DATABASE_PATH": str(Path(tmp) / "bot.db"), "BILLRUN_POLL_SECONDS": "0", "APPROVERS": "U0APPROVER",
-           "COLLECTIONS_CHANNEL": COLLECT, "ZUORA_CALLOUT_USERNAME": CALLOUT_USER,
-           "ZUORA_CALLOUT_PASSWORD": CALLOUT_PASSWORD, "NO_PROXY": "127.0.0.1"}
-    log = open(Path(tmp) / "serve.log", "w")  # noqa: SIM115 - the child writes to it until it stops
-    child = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **env},
-                             stdout=log, stderr=subprocess.STDOUT)
-    http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30, trust_env=False,
-                        limits=httpx.Limits(max_connections=200, max_keepalive_connections=200))
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if http.get("/healthz").status_code == 200:
-                return child, http
-        except httpx.TransportError:
-            pass
-        assert child.poll() is None, "serve exited at start-up"
-        time.sleep(0.1)
-    raise AssertionError("serve did not answer /healthz within 60 s")
+def _serve(sandbox: SandboxProcess, slack: FakeSlack, tmp: str) -> Instance:
+    """`python -m bot serve` against the sandbox and the fake Slack (a SQLite file); returns it once /healthz
+    answers."""
+    return Instance("load", sandbox, slack, Path(tmp), DATABASE_PATH=str(Path(tmp) / "bot.db")).wait_up(60)
 
 
 def _p(values: list[float], q: float) -> float:
@@ -139,25 +107,19 @@ def _p(values: list[float], q: float) -> float:
 # -- part 1: /billing at 10/s with Zuora at 2 s ------------------------------------------------------------------
 
 
-def _command(http: httpx.Client, slack: FakeSlack, n: int) -> tuple[int, float, str]:
-    form = urlencode({"token": "legacy", "team_id": TEAM, "team_domain": "acme", "channel_id": "C0SUPPORT",
-                      "channel_name": "support", "user_id": f"U0LOAD{n:04d}", "user_name": "rep",
-                      "command": "/billing", "text": f"why is INV-{40 + n % 10} higher", "api_app_id": "A0APP",
-                      "response_url": slack.hook(f"b{n}"), "trigger_id": f"{n}.trigger"})
-    ts = str(int(time.time()))
-    signature = SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=form)
+def _command(serve: Instance, n: int) -> tuple[int, float, str]:
     started = time.perf_counter()
-    response = http.post("/slack/events", content=form.encode(), headers={
-        "Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": ts,
-        "X-Slack-Signature": signature})
+    response = serve.command(f"why is INV-{40 + n % 10} higher", hook=f"b{n}", user=f"U0LOAD{n:04d}",
+                             channel="C0SUPPORT")
     return response.status_code, (time.perf_counter() - started) * 1000, response.text
 
 
 def part_billing() -> list[str]:
     slack = TimedSlack().start()
-    sandbox, sandbox_url = _start([sys.executable, "-m", "bot", "sandbox", "--port", "0", "--latency", "2"])
+    sandbox = SandboxProcess(latency=2)
     with tempfile.TemporaryDirectory() as tmp:
-        serve, http = _serve(sandbox_url, slack, tmp)
+        serve = _serve(sandbox, slack, tmp)
+        http = serve.http
         health: list[float] = []
         stop = threading.Event()
 
@@ -175,7 +137,7 @@ def part_billing() -> list[str]:
             futures = []
             for n in range(total):
                 time.sleep(max(0.0, t0 + n / RATE - time.monotonic()))
-                futures.append(senders.submit(_command, http, slack, n))
+                futures.append(senders.submit(_command, serve, n))
             acks = [f.result() for f in futures]
         sent_in = time.monotonic() - t0
 
@@ -193,10 +155,9 @@ def part_billing() -> list[str]:
         warnings = sum(1 for body in bodies if ":warning:" in body)
         busy = sum(1 for body in bodies if "busy" in body)
         busy += sum(1 for _, _, text in acks if "busy" in text)
-        http.close()
-        _stop(serve)
-        _keep_log(tmp, "billing")
-    _stop(sandbox)
+        serve.stop(30)
+        _keep_log(serve, "billing")
+    sandbox.close()
     slack.close()
     latencies = [ms for _, ms, _ in acks]
     ok = sum(1 for status, _, _ in acks if status == 200)
@@ -213,65 +174,16 @@ def part_billing() -> list[str]:
 # -- part 2: 300 declined-payment callouts -------------------------------------------------------------------
 
 
-def _declines_sandbox(latency: float) -> None:
-    """Child: the demo tenant plus 300 card-paying accounts, each with an unpaid invoice and a card just
-    declined (copies of a demo account), served with `latency`."""
-    import copy
-
-    from bot.sandbox import ZuoraSandbox
-    from bot.sandbox.payments import record_payment
-    from bot.sandbox.server import SandboxServer
-
-    sandbox = ZuoraSandbox()
-    t = sandbox.tenant
-    template = t.find("accounts", "A00000003")
-    assert template is not None
-    methods = [m for m in t.payment_methods.values() if m["accountId"] == template["id"]]
-    latest = max((t.invoices[i] for i in t.invoices_of[template["id"]]), key=lambda i: i["invoiceDate"])
-    bodies = []
-    for n in range(CALLOUTS):
-        account = dict(copy.deepcopy(template), id=t.new_id("account"), accountNumber=f"B{n:08d}",
-                       name=f"Load {n}")
-        ids = {}
-        for method in methods:
-            ids[method["id"]] = t.new_id("payment_method")
-            t.add("payment_methods", dict(copy.deepcopy(method), id=ids[method["id"]], accountId=account["id"]))
-        account["defaultPaymentMethodId"] = ids.get(template.get("defaultPaymentMethodId"))
-        t.add("accounts", account, "accountNumber")
-        invoice = dict(copy.deepcopy(latest), id=t.new_id("invoice"), invoiceNumber=f"INV8{n:07d}",
-                       accountId=account["id"], balance=latest["amount"])
-        t.add("invoices", invoice, "invoiceNumber")
-        t.invoices_of[account["id"]].append(invoice["id"])
-        code = ("05", "Do not honor") if n % 3 else ("51", "Insufficient funds")
-        payment = record_payment(t, account, [], invoice["amount"], t.today, "Electronic",
-                                 account["defaultPaymentMethodId"], decline=code)
-        bodies.append({"event": "PaymentDeclined", "PaymentId": payment["id"], "PaymentNumber": payment["number"],
-                       "AccountId": account["id"], "AccountNumber": account["accountNumber"],
-                       "AccountName": account["name"], "Amount": f"${payment['amount']:,}",
-                       "ErrorMessage": payment.get("gatewayResponse") or "",
-                       "GatewayResponseCode": payment.get("gatewayResponseCode") or ""})
-    sandbox.inject("/*", latency=latency)
-    server = SandboxServer(sandbox, "127.0.0.1", 0).start()
-    print(f"sandbox {server.url}", flush=True)
-    print(json.dumps(bodies), flush=True)
-    sys.stdin.read()
-    server.close()
-
-
 def part_callouts() -> list[str]:
     slack = TimedSlack().start()
-    sandbox, sandbox_url = _start([sys.executable, __file__, "--declines-sandbox", "0.25"])
-    assert sandbox.stdout is not None
-    bodies = json.loads(sandbox.stdout.readline())
+    sandbox = SandboxProcess(declines=CALLOUTS, latency=0.25)
+    bodies = sandbox.bodies
     with tempfile.TemporaryDirectory() as tmp:
-        serve, http = _serve(sandbox_url, slack, tmp)
+        serve = _serve(sandbox, slack, tmp)
 
         def send(n: int) -> tuple[int, float]:
             started = time.perf_counter()
-            response = http.post("/zuora/callouts", content=json.dumps(bodies[n]).encode(), auth=(
-                CALLOUT_USER, CALLOUT_PASSWORD), headers={"Content-Type": "application/json",
-                                                          "Zuora-Notification-Id": f"bench-{n}",
-                                                          "Zuora-Request-Id": f"req-{n}"})
+            response = serve.callout(bodies[n], f"bench-{n}")
             return response.status_code, (time.perf_counter() - started) * 1000
 
         t0 = time.monotonic()
@@ -292,10 +204,9 @@ def part_callouts() -> list[str]:
             if len(slack.requests) != seen:
                 seen, quiet_since = len(slack.requests), time.monotonic()
         settled = time.monotonic() - t0
-        http.close()
-        _stop(serve)
-        _keep_log(tmp, "callouts")
-    _stop(sandbox)
+        serve.stop(30)
+        _keep_log(serve, "callouts")
+    sandbox.close()
     slack.close()
     per_second = Counter((int(at - t0), channel) for at, method, channel in slack.timeline
                          if method in ("chat.postMessage", "chat.update") and channel)
@@ -381,9 +292,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--declines-sandbox":
-        _declines_sandbox(float(sys.argv[2]))
-    elif len(sys.argv) == 4 and sys.argv[1] == "--billrun-sandbox":
+    if len(sys.argv) == 4 and sys.argv[1] == "--billrun-sandbox":
         _billrun_sandbox(int(sys.argv[2]), float(sys.argv[3]))
     elif len(sys.argv) == 2 and sys.argv[1] in ("billing", "callouts", "billruns"):
         for line in {"billing": part_billing, "callouts": part_callouts, "billruns": part_billruns}[sys.argv[1]]():
