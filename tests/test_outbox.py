@@ -20,7 +20,7 @@ import pytest
 from slack_sdk import WebClient
 
 from bot.actions import Approvals, Policy
-from bot.actions.outbox import Outbox
+from bot.actions.outbox import Outbox, Worker
 from bot.sandbox import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SANDBOX_URL, ZuoraSandbox
 from bot.sandbox.payments import record_payment
 from bot.slack.approvals import Desk, Groups
@@ -146,6 +146,42 @@ def test_an_expired_lease_is_taken_over_by_another_instance(database: str) -> No
     assert taken is not None and taken.attempts == 3
     row = first.db.execute("select lease_owner from outbox where key = 'k'").fetchone()
     assert row == ("instance-1",)
+    first.db.close()
+    second.db.close()
+
+
+def test_a_slow_handler_keeps_its_row_while_it_runs(database: str) -> None:
+    """The worker renews the lease of work still running: another instance never takes a row that is merely slow."""
+    clock = Clock()
+    first = Outbox(open_db(database), now=clock.now, owner="instance-1", lease=timedelta(seconds=30))
+    second = Outbox(open_db(database), now=clock.now, owner="instance-2")
+    first.add("t", "slow", {})
+    first.add("t", "quick", {})
+    started, release = threading.Event(), threading.Event()
+
+    def handle(item: Any) -> None:
+        if item.key == "slow":
+            started.set()
+            release.wait(30)
+        first.done(item)
+
+    worker = Worker(first, {"t": handle}, threads=2)
+    try:
+        worker.pump()
+        assert started.wait(10)
+        for _ in range(4):  # two minutes of slow work, renewed every 20 s of it
+            clock.advance(20)
+            assert worker.renew() == 1  # only the running row: the quick one is done
+            assert second.claim(["t"]) == [] and second.claim_key("slow") is None
+        release.set()
+        assert worker.drain(time.monotonic() + 10)
+    finally:
+        release.set()
+        worker.close(10)
+    assert first.status("slow") == ("done", 1, "")
+    clock.advance(31)
+    assert second.claim(["t"]) == []  # done rows stay done
+    assert first.renew([]) == 0
     first.db.close()
     second.db.close()
 

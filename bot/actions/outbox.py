@@ -11,7 +11,9 @@ records the row's own effects), `later()` (retry with backoff; `failed` after `m
 
 Several processes (instances on one PostgreSQL) drain one table: `claim()` and `claim_key()` select
 due rows `FOR UPDATE SKIP LOCKED` there, so each instance leases different rows without waiting on
-another's claim, and the lease is set only where the row is still free (a conditional update).
+another's claim, and the lease is set only where the row is still free (a conditional update). The
+worker renews the leases of rows whose work is still running (every third of the lease), so only an
+instance that stopped answering loses its rows, never one that is merely slow.
 
     Worker      drains topics with handlers on a small pool; `drain()` flushes at shutdown
     Exceptions: a handler's exception is logged and the row retried (`later`), never raised.
@@ -212,6 +214,17 @@ class Outbox:
             self.db.execute(f"update outbox set attempts = {_UNCOUNT}, lease_owner = null, lease_until = "
                             "null where id = ? and lease_owner = ?", [item.id, self.owner])
 
+    def renew(self, items: Iterable[Item]) -> int:
+        """Extend the leases this process still holds on `items` (rows whose work is still running), so no other
+        instance takes a row over while its work is merely slow; returns how many were extended."""
+        ids = [item.id for item in items]
+        if not ids:
+            return 0
+        with locked(self.db):
+            return self.db.execute(f"update outbox set lease_until = ? where id in ({', '.join('?' * len(ids))}) "
+                                   "and lease_owner = ? and status = 'pending'",
+                                   [_stamp(self.now() + self.lease), *ids, self.owner]).rowcount
+
     def release_mine(self) -> int:
         """At shutdown: give back every row this process still holds, so the next one takes it at once."""
         with locked(self.db):
@@ -291,7 +304,9 @@ class Worker:
         self.threads = threads
         self.poll = poll
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix=name)
-        self._running: set[Future[None]] = set()
+        self._running: dict[Future[None], Item] = {}
+        """What runs now, so its leases are renewed while it runs (`renew()`, every third of the lease)."""
+        self._renewed = time.monotonic()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._closed = False
@@ -307,13 +322,13 @@ class Worker:
         for item in items:
             future = self._pool.submit(self._run, item)
             with self._lock:
-                self._running.add(future)
+                self._running[future] = item
             future.add_done_callback(self._finished)
         return len(items)
 
     def _finished(self, future: Future[None]) -> None:
         with self._lock:
-            self._running.discard(future)
+            self._running.pop(future, None)
             self._idle.notify_all()
 
     def _run(self, item: Item) -> None:
@@ -330,10 +345,19 @@ class Worker:
         while not stop.is_set():
             try:
                 self.pump()
+                if time.monotonic() - self._renewed >= self.outbox.lease.total_seconds() / 3:
+                    self.renew()
             except Exception:  # e.g. the database is locked for longer than the busy timeout
                 log.exception("outbox: claiming failed")
             self._wake.wait(self.poll)
             self._wake.clear()
+
+    def renew(self) -> int:
+        """Extend the leases of the rows running now (a slow handler keeps its row; see `Outbox.renew`)."""
+        self._renewed = time.monotonic()
+        with self._lock:
+            running = list(self._running.values())
+        return self.outbox.renew(running)
 
     def drain(self, deadline: float, *, clock: Callable[[], float] = time.monotonic) -> bool:
         """Run until nothing is due or running, or until `deadline` (on `clock`); True if nothing was left."""
