@@ -258,12 +258,16 @@ def load_settings(**overrides: object) -> Settings:
         raise ConfigError("; ".join(problems)) from None
 
 
-_OUR_PREFIXES = ("ZUORA_", "SLACK_", "LLM_", "APPROV", "DUNNING_", "BILLRUN_")  # APPROV: APPROVAL_… and APPROVERS
+_OUR_PREFIXES = ("ZUORA_", "SLACK_", "LLM_", "APPROV", "DUNNING_", "BILLRUN_", "DATABASE_", "OUTBOX_",
+                 "AUDIT_")  # APPROV: APPROVAL_… and APPROVERS
+_NEAR = 0.9
+"""Any other variable this close to a setting's name is a misspelling of it (`DATABSE_URL`)."""
 
 
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     """One warning line per variable in `environ` that looks like ours (`ZUORA_…`, `SLACK_…`, `LLM_…`,
-    `APPROV…`, `DUNNING_…`, `BILLRUN_…`) but is no setting, naming the closest known one.
+    `APPROV…`, `DUNNING_…`, `BILLRUN_…`, `DATABASE_…`, `OUTBOX_…`, `AUDIT_…`), or is nearly a setting's name,
+    but is no setting, naming the closest known one.
 
     Unknown variables are otherwise ignored, so a misspelt `ZUORA_BASE_URL` would leave the default.
     """
@@ -271,7 +275,8 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     lines = []
     for name in sorted(environ):
         upper = name.upper()
-        if not upper.startswith(_OUR_PREFIXES) or upper in known:
+        if upper in known or not (upper.startswith(_OUR_PREFIXES) or
+                                  difflib.get_close_matches(upper, known, n=1, cutoff=_NEAR)):
             continue
         close = difflib.get_close_matches(upper, known, n=1, cutoff=0.75)
         hint = f"did you mean {close[0]}?" if close else "see README, \"Configuration\""

@@ -53,6 +53,27 @@ def test_every_invalid_setting_is_named_in_one_line(monkeypatch: pytest.MonkeyPa
         assert f"invalid setting {name}:" in text
 
 
+def test_database_settings_garbled_misspelt_or_empty(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A URL that is not PostgreSQL is refused in one line without its password; an empty one means the SQLite file;
+    a misspelt name is pointed out; a lease too short to finish any work is refused."""
+    monkeypatch.setenv("DATABASE_URL", "mysql://billing:hunter2@db.internal/billing")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    text = str(err.value)
+    assert "\n" not in text and "hunter2" not in text
+    assert "invalid setting DATABASE_URL:" in text and "is not a postgresql:// URL" in text
+    monkeypatch.setenv("DATABASE_URL", "  ")
+    assert load_settings().database == Path("billing-copilot.db")
+    monkeypatch.setenv("DATABASE_URL", "postgres://u:p@db/x")
+    assert load_settings().database == "postgres://u:p@db/x"
+    monkeypatch.delenv("DATABASE_URL")
+    monkeypatch.setenv("OUTBOX_LEASE_SECONDS", "1")
+    with pytest.raises(ConfigError, match="invalid setting OUTBOX_LEASE_SECONDS:"):
+        load_settings()
+    assert unknown_variables({"DATABSE_URL": "postgresql://db/x"}) == [
+        "DATABSE_URL is not a billing-copilot setting and is ignored (did you mean DATABASE_URL?)"]
+
+
 def test_serve_and_socket_need_the_demo_tenant_asked_for_by_name() -> None:
     settings = load_settings(slack_bot_token="xoxb-1", slack_signing_secret="s", slack_app_token="xapp-1")
     for mode in ("serve", "socket"):
